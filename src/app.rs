@@ -1,0 +1,139 @@
+//! Building and running the service. `App::build` does everything `marquee serve` does up
+//! to accepting connections (connect, migrate, bind), so tests start exactly the code
+//! production starts, on port 0.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    clock::{SharedClock, SystemClock},
+    config::Config,
+    db::Db,
+    http::{self, cache::ResponseCache},
+};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub cache: Arc<ResponseCache>,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db, clock: SharedClock) -> Self {
+        let cache = Arc::new(ResponseCache::new(&config.cache, clock.clone()));
+        Self { db, cache, clock, config: Arc::new(config) }
+    }
+
+    /// Pool sizes as gauges, refreshed when metrics are scraped.
+    pub fn record_pool_gauges(&self) {
+        let (size, idle) = match &self.db {
+            Db::Sqlite(db) => (db.read.size() + db.write.size(), db.read.num_idle() + db.write.num_idle()),
+            Db::Postgres(pool) => (pool.size(), pool.num_idle()),
+        };
+        metrics::gauge!("marquee_db_connections", "state" => "open").set(f64::from(size));
+        metrics::gauge!("marquee_db_connections", "state" => "idle").set(idle as f64);
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    addr: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+impl App {
+    /// Connects to the configured database, migrates it and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let db = Db::connect(&config).await.map_err(StartError::Connect)?;
+        db.migrate().await?;
+        Self::build_with(config, db, Arc::new(SystemClock)).await
+    }
+
+    /// Like `build`, on an already migrated database and with a given clock.
+    pub async fn build_with(config: Config, db: Db, clock: SharedClock) -> Result<Self, StartError> {
+        let addr = config.addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        // Install the metrics recorder before the first request is counted.
+        http::metrics::handle();
+        let state = AppState::new(config, db, clock);
+        let (router, _openapi) = http::router(state.clone());
+        Ok(Self { listener, router, state, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by the
+    /// configured grace period) and closes the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let grace = http::shutdown_grace(&self.state);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        tracing::info!(addr = %self.addr, database = self.state.db.engine().name(), "serving");
+        let server = tokio::spawn(async move { server.await });
+        let result = tokio::select! {
+            joined = server => joined.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            () = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
+                Ok(())
+            }
+        };
+        self.state.db.close().await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,360 @@
+//! Public browse routes. Handlers parse input, build a cache key from everything the answer
+//! depends on, and let the cache call the service on a miss.
+
+use axum::{extract::State, http::HeaderMap};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    CatalogError,
+    model::{City, MovieDetail, MovieShowtimes, MovieSummary, ShowDetail, Theatre, TheatreSchedule},
+    service::{self, ShowQuery},
+};
+use crate::{
+    app::AppState,
+    http::{
+        cache::{CachedJson, Scope},
+        error::{ApiError, Problem},
+        extract::{ApiPath, ApiQuery, Locale},
+        pagination::{Page, PageParams},
+    },
+    ids::{CityId, MovieId, ShowId, TheatreId},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_cities))
+        .routes(routes!(get_city))
+        .routes(routes!(movies_in_city))
+        .routes(routes!(movie_showtimes))
+        .routes(routes!(theatres_in_city))
+        .routes(routes!(get_theatre))
+        .routes(routes!(theatre_schedule))
+        .routes(routes!(get_movie))
+        .routes(routes!(search))
+        .routes(routes!(get_show))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CityFilter {
+    /// ISO 3166-1 alpha-2 country code, e.g. `IN`.
+    country: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MovieFilter {
+    /// The city's local date, `YYYY-MM-DD`; default today. Only shows that have not
+    /// started are considered.
+    date: Option<String>,
+    /// Show language, e.g. `hi`.
+    language: Option<String>,
+    /// Genre, e.g. `drama`.
+    genre: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ShowtimeFilter {
+    /// The city's local date, `YYYY-MM-DD`; default today. Only shows that have not
+    /// started are listed.
+    date: Option<String>,
+    /// Show language, e.g. `en`.
+    language: Option<String>,
+    /// Show format: `2D`, `3D`, `IMAX`, `IMAX 3D`, `4DX`.
+    format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words to find in movie titles (any locale); every word must match.
+    q: String,
+    /// Only movies with an upcoming show in this city.
+    city_id: Option<String>,
+}
+
+/// Short filter values only: they are part of cache keys.
+fn check_filter(name: &str, value: Option<&str>) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v.is_empty() || v.len() > 32 => Err(ApiError::InvalidQuery(format!(
+            "{name} must be 1 to 32 characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn city_id(text: &str) -> Result<CityId, CatalogError> {
+    CityId::parse(text).ok_or_else(|| CatalogError::CityNotFound(text.to_owned()))
+}
+
+fn movie_id(text: &str) -> Result<MovieId, CatalogError> {
+    MovieId::parse(text).ok_or_else(|| CatalogError::MovieNotFound(text.to_owned()))
+}
+
+fn theatre_id(text: &str) -> Result<TheatreId, CatalogError> {
+    TheatreId::parse(text).ok_or_else(|| CatalogError::TheatreNotFound(text.to_owned()))
+}
+
+pub(crate) fn show_id(text: &str) -> Result<ShowId, CatalogError> {
+    ShowId::parse(text).ok_or_else(|| CatalogError::ShowNotFound(text.to_owned()))
+}
+
+/// List cities, alphabetically.
+#[utoipa::path(get, path = "/api/v1/cities", tag = "catalog",
+    params(CityFilter, PageParams),
+    responses((status = 200, body = Page<City>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn list_cities(
+    State(app): State<AppState>,
+    ApiQuery(filter): ApiQuery<CityFilter>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    check_filter("country", filter.country.as_deref())?;
+    let (limit, after) = (page.limit()?, page.after()?);
+    let key = format!("{:?}", ("cities", &filter.country, page.cache_key()));
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || {
+            service::list_cities(&app.db, filter.country.as_deref(), after, limit)
+        })
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// One city.
+#[utoipa::path(get, path = "/api/v1/cities/{city_id}", tag = "catalog",
+    params(("city_id" = String, Path, description = "City id")),
+    responses((status = 200, body = City), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_city(
+    State(app): State<AppState>,
+    ApiPath(city): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let city = city_id(&city)?;
+    let key = format!("{:?}", ("city", city.as_str()));
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || service::get_city(&app.db, city.as_str()))
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// Movies with upcoming shows in a city on a date, newest release first.
+#[utoipa::path(get, path = "/api/v1/cities/{city_id}/movies", tag = "catalog",
+    params(("city_id" = String, Path, description = "City id"), MovieFilter, PageParams,
+           ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
+    responses((status = 200, body = Page<MovieSummary>),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn movies_in_city(
+    State(app): State<AppState>,
+    ApiPath(city): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<MovieFilter>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    Locale(locale): Locale,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let city = city_id(&city)?;
+    check_filter("language", filter.language.as_deref())?;
+    check_filter("genre", filter.genre.as_deref())?;
+    check_filter("date", filter.date.as_deref())?;
+    let (limit, after) = (page.limit()?, page.after()?);
+    let key = format!(
+        "{:?}",
+        ("movies", city.as_str(), &filter.date, &filter.language, &filter.genre, page.cache_key(), locale.cache_key())
+    );
+    let query = ShowQuery { date: filter.date.clone(), language: filter.language.clone(), format: None };
+    let now = app.clock.now();
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || {
+            service::movies_in_city(&app.db, city.as_str(), &query, filter.genre.as_deref(), after, limit, &locale, now)
+        })
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// Theatres in a city running a movie on a date, each with its show times.
+///
+/// The date is the city's local date; times are given in UTC and in local time. Theatres
+/// are paginated alphabetically.
+#[utoipa::path(get, path = "/api/v1/cities/{city_id}/movies/{movie_id}/shows", tag = "catalog",
+    params(("city_id" = String, Path, description = "City id"), ("movie_id" = String, Path, description = "Movie id"),
+           ShowtimeFilter, PageParams,
+           ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
+    responses((status = 200, body = MovieShowtimes),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn movie_showtimes(
+    State(app): State<AppState>,
+    ApiPath((city, movie)): ApiPath<(String, String)>,
+    ApiQuery(filter): ApiQuery<ShowtimeFilter>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    Locale(locale): Locale,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let city = city_id(&city)?;
+    let movie = movie_id(&movie)?;
+    check_filter("language", filter.language.as_deref())?;
+    check_filter("format", filter.format.as_deref())?;
+    check_filter("date", filter.date.as_deref())?;
+    let (limit, after) = (page.limit()?, page.after()?);
+    let key = format!(
+        "{:?}",
+        ("showtimes", city.as_str(), movie.as_str(), &filter.date, &filter.language, &filter.format, page.cache_key(), locale.cache_key())
+    );
+    let query = ShowQuery { date: filter.date, language: filter.language, format: filter.format };
+    let now = app.clock.now();
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || {
+            service::movie_showtimes(&app.db, city.as_str(), movie.as_str(), &query, after, limit, &locale, now)
+        })
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// Theatres in a city, alphabetically.
+#[utoipa::path(get, path = "/api/v1/cities/{city_id}/theatres", tag = "catalog",
+    params(("city_id" = String, Path, description = "City id"), PageParams),
+    responses((status = 200, body = Page<Theatre>),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn theatres_in_city(
+    State(app): State<AppState>,
+    ApiPath(city): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let city = city_id(&city)?;
+    let (limit, after) = (page.limit()?, page.after()?);
+    let key = format!("{:?}", ("theatres", city.as_str(), page.cache_key()));
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || service::theatres_in_city(&app.db, city.as_str(), after, limit))
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// One theatre.
+#[utoipa::path(get, path = "/api/v1/theatres/{theatre_id}", tag = "catalog",
+    params(("theatre_id" = String, Path, description = "Theatre id")),
+    responses((status = 200, body = Theatre), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_theatre(
+    State(app): State<AppState>,
+    ApiPath(theatre): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let theatre = theatre_id(&theatre)?;
+    let key = format!("{:?}", ("theatre", theatre.as_str()));
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || service::get_theatre(&app.db, theatre.as_str()))
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// Everything a theatre shows on a date: movies, each with its show times.
+#[utoipa::path(get, path = "/api/v1/theatres/{theatre_id}/shows", tag = "catalog",
+    params(("theatre_id" = String, Path, description = "Theatre id"), ShowtimeFilter,
+           ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
+    responses((status = 200, body = TheatreSchedule),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn theatre_schedule(
+    State(app): State<AppState>,
+    ApiPath(theatre): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<ShowtimeFilter>,
+    Locale(locale): Locale,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let theatre = theatre_id(&theatre)?;
+    check_filter("language", filter.language.as_deref())?;
+    check_filter("format", filter.format.as_deref())?;
+    check_filter("date", filter.date.as_deref())?;
+    let key = format!(
+        "{:?}",
+        ("schedule", theatre.as_str(), &filter.date, &filter.language, &filter.format, locale.cache_key())
+    );
+    let query = ShowQuery { date: filter.date, language: filter.language, format: filter.format };
+    let now = app.clock.now();
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || service::theatre_schedule(&app.db, theatre.as_str(), &query, &locale, now))
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// One movie, with its synopsis in the best available locale.
+#[utoipa::path(get, path = "/api/v1/movies/{movie_id}", tag = "catalog",
+    params(("movie_id" = String, Path, description = "Movie id"),
+           ("Accept-Language" = Option<String>, Header, description = "Preferred locales")),
+    responses((status = 200, body = MovieDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_movie(
+    State(app): State<AppState>,
+    ApiPath(movie): ApiPath<String>,
+    Locale(locale): Locale,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let movie = movie_id(&movie)?;
+    let key = format!("{:?}", ("movie", movie.as_str(), locale.cache_key()));
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || service::movie_detail(&app.db, movie.as_str(), &locale))
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// Free-text movie search over titles in every locale (case and accents ignored).
+#[utoipa::path(get, path = "/api/v1/search", tag = "catalog",
+    params(SearchParams, PageParams,
+           ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
+    responses((status = 200, body = Page<MovieSummary>),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn search(
+    State(app): State<AppState>,
+    ApiQuery(params): ApiQuery<SearchParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    Locale(locale): Locale,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let city = params.city_id.as_deref().map(city_id).transpose()?;
+    let (limit, offset) = (page.limit()?, page.after::<u32>()?.unwrap_or(0));
+    if params.q.len() > 400 {
+        return Err(CatalogError::InvalidSearch("q must be at most 100 characters").into());
+    }
+    let key = format!("{:?}", ("search", &params.q, &city, page.cache_key(), locale.cache_key()));
+    let now = app.clock.now();
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Catalog, || {
+            service::search_movies(&app.db, &params.q, city.as_ref().map(CityId::as_str), offset, limit, &locale, now)
+        })
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}
+
+/// A show: movie, theatre, screen, times, prices and current availability.
+#[utoipa::path(get, path = "/api/v1/shows/{show_id}", tag = "catalog",
+    params(("show_id" = String, Path, description = "Show id"),
+           ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
+    responses((status = 200, body = ShowDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_show(
+    State(app): State<AppState>,
+    ApiPath(show): ApiPath<String>,
+    Locale(locale): Locale,
+    headers: HeaderMap,
+) -> Result<CachedJson, ApiError> {
+    let show = show_id(&show)?;
+    let key = format!("{:?}", ("show", show.as_str(), locale.cache_key()));
+    let now = app.clock.now();
+    let entry = app
+        .cache
+        .get_or_load(key, Scope::Show(show.as_str()), || service::show_detail(&app.db, show.as_str(), &locale, now))
+        .await?;
+    Ok(CachedJson::new(entry, &headers))
+}

@@ -1,0 +1,623 @@
+//! Catalog storage: SQL for cities, movies, theatres, screens and shows. Each statement is
+//! written once and runs on SQLite and PostgreSQL (see `crate::db`).
+
+use chrono::NaiveDate;
+use sqlx::{FromRow, QueryBuilder};
+
+use crate::{
+    db::{Conn, Db},
+    on_conn, on_reader,
+    time::Timestamp,
+};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CityRow {
+    pub id: String,
+    pub name: String,
+    pub country_code: String,
+    pub timezone: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MovieRow {
+    pub id: String,
+    pub title: String,
+    pub original_language: String,
+    pub synopsis: String,
+    pub duration_minutes: i64,
+    pub certification: String,
+    pub release_date: NaiveDate,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MovieTagRow {
+    pub movie_id: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LocalizationRow {
+    pub movie_id: String,
+    pub locale: String,
+    pub title: String,
+    pub synopsis: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TheatreRow {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub city_id: String,
+    pub timezone: String,
+}
+
+/// A show joined with its screen and one of its category prices (one row per category).
+#[derive(Debug, Clone, FromRow)]
+pub struct ShowtimePriceRow {
+    pub id: String,
+    pub movie_id: String,
+    pub theatre_id: String,
+    pub screen_id: String,
+    pub screen_name: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub language: String,
+    pub format: String,
+    pub currency: String,
+    pub category: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ShowRow {
+    pub id: String,
+    pub movie_id: String,
+    pub screen_id: String,
+    pub screen_name: String,
+    pub layout_id: String,
+    pub theatre_id: String,
+    pub theatre_name: String,
+    pub theatre_address: String,
+    pub city_id: String,
+    pub timezone: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub language: String,
+    pub format: String,
+    pub currency: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PriceRow {
+    pub category: String,
+    pub amount: i64,
+}
+
+/// Filters shared by the show listings.
+#[derive(Debug, Clone)]
+pub struct ShowFilter<'a> {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub language: Option<&'a str>,
+    pub format: Option<&'a str>,
+}
+
+// ---------------------------------------------------------------- reads
+
+pub async fn list_cities(
+    db: &Db,
+    country: Option<&str>,
+    after: Option<&(String, String)>,
+    limit: u32,
+) -> sqlx::Result<Vec<CityRow>> {
+    const SQL: &str = "SELECT id, name, country_code, timezone, currency FROM cities \
+        WHERE ($1 IS NULL OR country_code = $1) \
+          AND ($2 IS NULL OR name > $2 OR (name = $2 AND id > $3)) \
+        ORDER BY name, id LIMIT $4";
+    let (after_name, after_id) = split_key(after);
+    on_reader!(db, |pool| {
+        sqlx::query_as(SQL)
+            .bind(country)
+            .bind(after_name)
+            .bind(after_id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+    })
+}
+
+pub async fn get_city(db: &Db, id: &str) -> sqlx::Result<Option<CityRow>> {
+    const SQL: &str =
+        "SELECT id, name, country_code, timezone, currency FROM cities WHERE id = $1";
+    on_reader!(db, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
+}
+
+const MOVIE_COLUMNS: &str = "m.id, m.title, m.original_language, m.synopsis, \
+    m.duration_minutes, m.certification, m.release_date";
+
+/// Movies with at least one scheduled show in the city inside the filter window, newest
+/// release first. `after` is the (release date, id) of the last movie of the previous page.
+pub async fn movies_showing_in_city(
+    db: &Db,
+    city_id: &str,
+    filter: &ShowFilter<'_>,
+    genre: Option<&str>,
+    after: Option<&(NaiveDate, String)>,
+    limit: u32,
+) -> sqlx::Result<Vec<MovieRow>> {
+    let sql = format!(
+        "SELECT {MOVIE_COLUMNS} FROM movies m \
+         WHERE m.id IN (SELECT s.movie_id FROM shows s \
+                        WHERE s.city_id = $1 AND s.status = 'scheduled' \
+                          AND s.starts_at >= $2 AND s.starts_at < $3 \
+                          AND ($4 IS NULL OR s.language = $4)) \
+           AND ($5 IS NULL OR EXISTS (SELECT 1 FROM movie_genres g \
+                                      WHERE g.movie_id = m.id AND g.genre = $5)) \
+           AND ($6 IS NULL OR m.release_date < $6 OR (m.release_date = $6 AND m.id > $7)) \
+         ORDER BY m.release_date DESC, m.id LIMIT $8"
+    );
+    let after_date = after.map(|(date, _)| *date);
+    let after_id = after.map(|(_, id)| id.as_str());
+    on_reader!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(city_id)
+            .bind(filter.from.as_millis())
+            .bind(filter.to.as_millis())
+            .bind(filter.language)
+            .bind(genre)
+            .bind(after_date)
+            .bind(after_id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+    })
+}
+
+/// The earliest start of a scheduled show in the city inside the window: the moment a
+/// listing computed now may change because a show stops being upcoming.
+pub async fn next_show_start_in_city(
+    db: &Db,
+    city_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Option<Timestamp>> {
+    const SQL: &str = "SELECT MIN(starts_at) FROM shows \
+        WHERE city_id = $1 AND status = 'scheduled' AND starts_at >= $2 AND starts_at < $3";
+    let min: Option<i64> = on_reader!(db, |pool| {
+        sqlx::query_scalar(SQL)
+            .bind(city_id)
+            .bind(from.as_millis())
+            .bind(to.as_millis())
+            .fetch_one(pool)
+            .await
+    })?;
+    Ok(min.map(Timestamp::from_millis))
+}
+
+pub async fn get_movie(db: &Db, id: &str) -> sqlx::Result<Option<MovieRow>> {
+    let sql = format!("SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = $1");
+    on_reader!(db, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn get_movies(db: &Db, ids: &[&str]) -> sqlx::Result<Vec<MovieRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    on_reader!(db, |pool| {
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id IN ("
+        ));
+        push_list(&mut query, ids);
+        query.push(") ORDER BY m.release_date DESC, m.id");
+        query.build_query_as().fetch_all(pool).await
+    })
+}
+
+/// Genres, languages and localizations of the given movies.
+pub async fn movie_extras(
+    db: &Db,
+    ids: &[&str],
+) -> sqlx::Result<(Vec<MovieTagRow>, Vec<MovieTagRow>, Vec<LocalizationRow>)> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    on_reader!(db, |pool| {
+        let mut genres = QueryBuilder::new(
+            "SELECT movie_id, genre AS value FROM movie_genres WHERE movie_id IN (",
+        );
+        push_list(&mut genres, ids);
+        genres.push(") ORDER BY movie_id, genre");
+        let genres = genres.build_query_as().fetch_all(pool).await?;
+
+        let mut languages = QueryBuilder::new(
+            "SELECT movie_id, language AS value FROM movie_languages WHERE movie_id IN (",
+        );
+        push_list(&mut languages, ids);
+        languages.push(") ORDER BY movie_id, language");
+        let languages = languages.build_query_as().fetch_all(pool).await?;
+
+        let mut localizations = QueryBuilder::new(
+            "SELECT movie_id, locale, title, synopsis FROM movie_localizations WHERE movie_id IN (",
+        );
+        push_list(&mut localizations, ids);
+        localizations.push(") ORDER BY movie_id, locale");
+        let localizations = localizations.build_query_as().fetch_all(pool).await?;
+        Ok((genres, languages, localizations))
+    })
+}
+
+/// Movies whose search text contains every term (already lower-cased), at most `cap`.
+pub async fn search_movies(
+    db: &Db,
+    terms: &[String],
+    showing_in_city: Option<(&str, Timestamp)>,
+    cap: u32,
+) -> sqlx::Result<Vec<MovieRow>> {
+    on_reader!(db, |pool| {
+        let mut query =
+            QueryBuilder::new(format!("SELECT {MOVIE_COLUMNS} FROM movies m WHERE 1 = 1"));
+        for term in terms {
+            query
+                .push(" AND m.search_text LIKE ")
+                .push_bind(format!("%{}%", escape_like(term)))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some((city_id, now)) = showing_in_city {
+            query
+                .push(" AND m.id IN (SELECT s.movie_id FROM shows s WHERE s.city_id = ")
+                .push_bind(city_id)
+                .push(" AND s.status = 'scheduled' AND s.starts_at >= ")
+                .push_bind(now.as_millis())
+                .push(")");
+        }
+        query
+            .push(" ORDER BY m.release_date DESC, m.id LIMIT ")
+            .push_bind(i64::from(cap));
+        query.build_query_as().fetch_all(pool).await
+    })
+}
+
+pub async fn list_theatres_in_city(
+    db: &Db,
+    city_id: &str,
+    after: Option<&(String, String)>,
+    limit: u32,
+) -> sqlx::Result<Vec<TheatreRow>> {
+    const SQL: &str = "SELECT t.id, t.name, t.address, t.city_id, c.timezone \
+        FROM theatres t JOIN cities c ON c.id = t.city_id \
+        WHERE t.city_id = $1 AND ($2 IS NULL OR t.name > $2 OR (t.name = $2 AND t.id > $3)) \
+        ORDER BY t.name, t.id LIMIT $4";
+    let (after_name, after_id) = split_key(after);
+    on_reader!(db, |pool| {
+        sqlx::query_as(SQL)
+            .bind(city_id)
+            .bind(after_name)
+            .bind(after_id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+    })
+}
+
+pub async fn get_theatre(db: &Db, id: &str) -> sqlx::Result<Option<TheatreRow>> {
+    const SQL: &str = "SELECT t.id, t.name, t.address, t.city_id, c.timezone \
+        FROM theatres t JOIN cities c ON c.id = t.city_id WHERE t.id = $1";
+    on_reader!(db, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
+}
+
+/// Theatres in the city with a scheduled show of the movie inside the filter window.
+pub async fn theatres_showing_movie(
+    db: &Db,
+    city_id: &str,
+    movie_id: &str,
+    filter: &ShowFilter<'_>,
+    after: Option<&(String, String)>,
+    limit: u32,
+) -> sqlx::Result<Vec<TheatreRow>> {
+    const SQL: &str = "SELECT t.id, t.name, t.address, t.city_id, c.timezone \
+        FROM theatres t JOIN cities c ON c.id = t.city_id \
+        WHERE t.id IN (SELECT s.theatre_id FROM shows s \
+                       WHERE s.city_id = $1 AND s.movie_id = $2 AND s.status = 'scheduled' \
+                         AND s.starts_at >= $3 AND s.starts_at < $4 \
+                         AND ($5 IS NULL OR s.language = $5) AND ($6 IS NULL OR s.format = $6)) \
+          AND ($7 IS NULL OR t.name > $7 OR (t.name = $7 AND t.id > $8)) \
+        ORDER BY t.name, t.id LIMIT $9";
+    let (after_name, after_id) = split_key(after);
+    on_reader!(db, |pool| {
+        sqlx::query_as(SQL)
+            .bind(city_id)
+            .bind(movie_id)
+            .bind(filter.from.as_millis())
+            .bind(filter.to.as_millis())
+            .bind(filter.language)
+            .bind(filter.format)
+            .bind(after_name)
+            .bind(after_id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+    })
+}
+
+/// Scheduled shows (with their prices) in the window at the given theatres, optionally of
+/// one movie, ordered by start time.
+pub async fn showtimes_at_theatres(
+    db: &Db,
+    theatre_ids: &[&str],
+    movie_id: Option<&str>,
+    filter: &ShowFilter<'_>,
+) -> sqlx::Result<Vec<ShowtimePriceRow>> {
+    if theatre_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    on_reader!(db, |pool| {
+        let mut query = QueryBuilder::new(
+            "SELECT s.id, s.movie_id, s.theatre_id, s.screen_id, sc.name AS screen_name, \
+                    s.starts_at, s.ends_at, s.language, s.format, s.currency, \
+                    p.category, p.amount \
+             FROM shows s \
+             JOIN screens sc ON sc.id = s.screen_id \
+             JOIN show_prices p ON p.show_id = s.id \
+             WHERE s.status = 'scheduled' AND s.starts_at >= ",
+        );
+        query
+            .push_bind(filter.from.as_millis())
+            .push(" AND s.starts_at < ")
+            .push_bind(filter.to.as_millis());
+        if let Some(movie_id) = movie_id {
+            query.push(" AND s.movie_id = ").push_bind(movie_id);
+        }
+        if let Some(language) = filter.language {
+            query.push(" AND s.language = ").push_bind(language);
+        }
+        if let Some(format) = filter.format {
+            query.push(" AND s.format = ").push_bind(format);
+        }
+        query.push(" AND s.theatre_id IN (");
+        push_list(&mut query, theatre_ids);
+        query.push(") ORDER BY s.starts_at, s.id, p.category");
+        query.build_query_as().fetch_all(pool).await
+    })
+}
+
+pub async fn get_show(db: &Db, id: &str) -> sqlx::Result<Option<ShowRow>> {
+    const SQL: &str = "SELECT s.id, s.movie_id, s.screen_id, sc.name AS screen_name, \
+            s.layout_id, s.theatre_id, t.name AS theatre_name, t.address AS theatre_address, \
+            s.city_id, c.timezone, s.starts_at, s.ends_at, s.language, s.format, s.currency, \
+            s.status \
+        FROM shows s \
+        JOIN screens sc ON sc.id = s.screen_id \
+        JOIN theatres t ON t.id = s.theatre_id \
+        JOIN cities c ON c.id = s.city_id \
+        WHERE s.id = $1";
+    on_reader!(db, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn show_prices(db: &Db, show_id: &str) -> sqlx::Result<Vec<PriceRow>> {
+    const SQL: &str =
+        "SELECT category, amount FROM show_prices WHERE show_id = $1 ORDER BY category";
+    on_reader!(db, |pool| sqlx::query_as(SQL).bind(show_id).fetch_all(pool).await)
+}
+
+// ---------------------------------------------------------------- writes
+
+pub struct NewCity<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub country_code: &'a str,
+    pub timezone: &'a str,
+    pub currency: &'a str,
+}
+
+/// Inserts a city unless one with this id exists; true if inserted.
+pub async fn insert_city(conn: &mut Conn<'_>, city: &NewCity<'_>, now: Timestamp) -> sqlx::Result<bool> {
+    const SQL: &str = "INSERT INTO cities (id, name, country_code, timezone, currency, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING";
+    let done = on_conn!(conn, |c| {
+        sqlx::query(SQL)
+            .bind(city.id)
+            .bind(city.name)
+            .bind(city.country_code)
+            .bind(city.timezone)
+            .bind(city.currency)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(done == 1)
+}
+
+pub struct NewMovie<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub original_language: &'a str,
+    pub synopsis: &'a str,
+    pub duration_minutes: i64,
+    pub certification: &'a str,
+    pub release_date: NaiveDate,
+    pub genres: &'a [&'a str],
+    pub languages: &'a [&'a str],
+    /// (locale, title, synopsis)
+    pub localizations: &'a [(&'a str, &'a str, &'a str)],
+}
+
+impl NewMovie<'_> {
+    /// The lower-cased text free-text search matches against: every title the movie has.
+    pub fn search_text(&self) -> String {
+        let mut text = crate::catalog::search::normalize(self.title);
+        for (_, title, _) in self.localizations {
+            text.push('\n');
+            text.push_str(&crate::catalog::search::normalize(title));
+        }
+        text
+    }
+}
+
+/// Inserts a movie with its genres, languages and localizations unless it exists.
+pub async fn insert_movie(conn: &mut Conn<'_>, movie: &NewMovie<'_>, now: Timestamp) -> sqlx::Result<bool> {
+    const MOVIE: &str = "INSERT INTO movies (id, title, original_language, synopsis, \
+            duration_minutes, certification, release_date, search_text, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING";
+    const GENRE: &str = "INSERT INTO movie_genres (movie_id, genre) VALUES ($1, $2)";
+    const LANGUAGE: &str = "INSERT INTO movie_languages (movie_id, language) VALUES ($1, $2)";
+    const LOCALIZATION: &str = "INSERT INTO movie_localizations (movie_id, locale, title, synopsis) \
+        VALUES ($1, $2, $3, $4)";
+    let search_text = movie.search_text();
+    on_conn!(conn, |c| {
+        let inserted = sqlx::query(MOVIE)
+            .bind(movie.id)
+            .bind(movie.title)
+            .bind(movie.original_language)
+            .bind(movie.synopsis)
+            .bind(movie.duration_minutes)
+            .bind(movie.certification)
+            .bind(movie.release_date)
+            .bind(&search_text)
+            .bind(now.as_millis())
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for genre in movie.genres {
+            sqlx::query(GENRE).bind(movie.id).bind(genre).execute(&mut *c).await?;
+        }
+        for language in movie.languages {
+            sqlx::query(LANGUAGE).bind(movie.id).bind(language).execute(&mut *c).await?;
+        }
+        for (locale, title, synopsis) in movie.localizations {
+            sqlx::query(LOCALIZATION)
+                .bind(movie.id)
+                .bind(locale.to_ascii_lowercase())
+                .bind(title)
+                .bind(synopsis)
+                .execute(&mut *c)
+                .await?;
+        }
+        Ok(true)
+    })
+}
+
+pub struct NewTheatre<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub city_id: &'a str,
+    pub name: &'a str,
+    pub address: &'a str,
+}
+
+pub async fn insert_theatre(conn: &mut Conn<'_>, theatre: &NewTheatre<'_>, now: Timestamp) -> sqlx::Result<bool> {
+    const SQL: &str = "INSERT INTO theatres (id, org_id, city_id, name, address, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING";
+    let done = on_conn!(conn, |c| {
+        sqlx::query(SQL)
+            .bind(theatre.id)
+            .bind(theatre.org_id)
+            .bind(theatre.city_id)
+            .bind(theatre.name)
+            .bind(theatre.address)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(done == 1)
+}
+
+pub struct NewShow<'a> {
+    pub id: &'a str,
+    pub movie_id: &'a str,
+    pub screen_id: &'a str,
+    pub layout_id: &'a str,
+    pub theatre_id: &'a str,
+    pub city_id: &'a str,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub language: &'a str,
+    pub format: &'a str,
+    pub currency: &'a str,
+    /// (category, minor units)
+    pub prices: &'a [(&'a str, i64)],
+}
+
+/// Inserts a show and its prices unless it exists, and allocates its seat inventory from
+/// its layout (every seat available). True if inserted.
+pub async fn insert_show(conn: &mut Conn<'_>, show: &NewShow<'_>, now: Timestamp) -> sqlx::Result<bool> {
+    const SHOW: &str = "INSERT INTO shows (id, movie_id, screen_id, layout_id, theatre_id, city_id, \
+            starts_at, ends_at, language, format, currency, status, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'scheduled', $12, $12) \
+        ON CONFLICT (id) DO NOTHING";
+    const PRICE: &str = "INSERT INTO show_prices (show_id, category, amount) VALUES ($1, $2, $3)";
+    let inserted = on_conn!(conn, |c| {
+        let inserted = sqlx::query(SHOW)
+            .bind(show.id)
+            .bind(show.movie_id)
+            .bind(show.screen_id)
+            .bind(show.layout_id)
+            .bind(show.theatre_id)
+            .bind(show.city_id)
+            .bind(show.starts_at.as_millis())
+            .bind(show.ends_at.as_millis())
+            .bind(show.language)
+            .bind(show.format)
+            .bind(show.currency)
+            .bind(now.as_millis())
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            for (category, amount) in show.prices {
+                sqlx::query(PRICE)
+                    .bind(show.id)
+                    .bind(category)
+                    .bind(amount)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        }
+        inserted
+    });
+    if inserted == 0 {
+        return Ok(false);
+    }
+    crate::inventory::store::allocate_show_seats(conn, show.id, show.layout_id).await?;
+    Ok(true)
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn split_key(key: Option<&(String, String)>) -> (Option<&str>, Option<&str>) {
+    match key {
+        Some((a, b)) => (Some(a.as_str()), Some(b.as_str())),
+        None => (None, None),
+    }
+}
+
+/// Appends `$n, $n+1, …` bound to `values`.
+fn push_list<'a, DB>(query: &mut QueryBuilder<'a, DB>, values: &[&'a str])
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut separated = query.separated(", ");
+    for value in values {
+        separated.push_bind(*value);
+    }
+}
+
+/// Escapes LIKE wildcards so user text matches literally (with `ESCAPE '\'`).
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}

@@ -1,0 +1,220 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `MARQUEE_*`
+//! environment variables (`__` separates nested keys, e.g. `MARQUEE_CACHE__ENABLED=false`).
+//! Validated once at start so a bad value stops the process before it serves anything.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `sqlite://path/to/file.db` (embedded default) or `postgres://…` (scale-out).
+    pub database_url: String,
+    /// Address `serve` listens on. Port 0 picks a free port (tests do this).
+    pub addr: SocketAddr,
+    /// NATS server for the event relay; unset means in-process events only.
+    pub nats_url: Option<String>,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub cache: CacheConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections in the read pool (SQLite) or the whole pool (PostgreSQL).
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing.
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// A request still running after this is answered 408.
+    pub request_timeout_ms: u64,
+    /// Seconds in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Serve browse reads from the in-process response cache.
+    pub enabled: bool,
+    /// Most responses kept (each is one serialised body).
+    pub capacity: usize,
+    /// Upper bound on the age of a cached catalog response. Writes through this node
+    /// invalidate at once; this bound covers writes made by other processes.
+    pub catalog_max_age_ms: u64,
+    /// Upper bound on the age of a cached seat map or show detail, for the same reason.
+    pub show_max_age_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter directive, e.g. `info` or `marquee=debug,tower_http=info`.
+    pub filter: String,
+    /// `json` (default, one object per line) or `pretty` for local reading.
+    pub format: LogFormat,
+    /// Log one line per request at `info` (otherwise at `debug`).
+    pub access_log: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://marquee.db".into(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            nats_url: None,
+            database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
+            cache: CacheConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 256 * 1024,
+            request_timeout_ms: 15_000,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            capacity: 20_000,
+            catalog_max_age_ms: 60_000,
+            show_max_age_ms: 2_000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Json,
+            access_log: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` if given (or `marquee.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("marquee.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("MARQUEE_").split("__").ignore(&["config"]))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database_url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(
+                "database_url must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.cache.enabled && self.cache.capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "cache.capacity must be at least 1 when the cache is enabled".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.http.request_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.database_url, "sqlite://marquee.db");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_nests_with_double_underscore() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("m.toml", "addr = \"127.0.0.1:9000\"\n[cache]\nenabled = true\n")?;
+            jail.set_env("MARQUEE_CACHE__ENABLED", "false");
+            jail.set_env("MARQUEE_DATABASE_URL", "postgres://x@127.0.0.1/db");
+            let config = Config::load(Some(Path::new("m.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.addr.port(), 9000);
+            assert!(!config.cache.enabled);
+            assert_eq!(config.database_url, "postgres://x@127.0.0.1/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_database_scheme_is_refused() {
+        let config = Config {
+            database_url: "mysql://localhost".into(),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! Every error a client can see, mapped to RFC 9457 `application/problem+json` in one place.
+//! Each bounded context has its own error enum; `ApiError` wraps them and `problem()` decides
+//! status, stable `type` and wording. Unexpected errors become a logged 500 whose body says
+//! nothing about internals.
+
+use axum::{
+    Json,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::catalog::CatalogError;
+
+/// Base of every problem `type`; the last segment is the stable machine-readable code.
+pub const PROBLEM_BASE: &str = "https://marquee.example/problems/";
+
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable URI naming the kind of problem, e.g. `https://marquee.example/problems/not-found`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short human summary of the kind.
+    pub title: &'static str,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("invalid query string: {0}")]
+    InvalidQuery(String),
+    #[error("invalid path: {0}")]
+    InvalidPath(String),
+    #[error("invalid JSON body: {0}")]
+    InvalidBody(String),
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("request timed out")]
+    Timeout,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Status, stable code and title for this error, and the detail a client may see.
+    fn describe(&self) -> (StatusCode, &'static str, &'static str, Option<String>) {
+        use StatusCode as S;
+        match self {
+            ApiError::Catalog(error) => match error {
+                CatalogError::CityNotFound(_)
+                | CatalogError::MovieNotFound(_)
+                | CatalogError::TheatreNotFound(_)
+                | CatalogError::ShowNotFound(_) => (
+                    S::NOT_FOUND,
+                    "not-found",
+                    "Resource not found",
+                    Some(error.to_string()),
+                ),
+                CatalogError::InvalidDate(_) => (
+                    S::BAD_REQUEST,
+                    "invalid-date",
+                    "Invalid date",
+                    Some(error.to_string()),
+                ),
+                CatalogError::InvalidSearch(_) => (
+                    S::BAD_REQUEST,
+                    "invalid-search",
+                    "Invalid search query",
+                    Some(error.to_string()),
+                ),
+                CatalogError::Database(source) => database_problem(source),
+            },
+            ApiError::InvalidQuery(detail) => (
+                S::BAD_REQUEST,
+                "invalid-query",
+                "Invalid query parameters",
+                Some(detail.clone()),
+            ),
+            ApiError::InvalidPath(detail) => (
+                S::BAD_REQUEST,
+                "invalid-path",
+                "Invalid path parameters",
+                Some(detail.clone()),
+            ),
+            ApiError::InvalidBody(detail) => (
+                S::BAD_REQUEST,
+                "invalid-body",
+                "Invalid request body",
+                Some(detail.clone()),
+            ),
+            ApiError::InvalidCursor => (
+                S::BAD_REQUEST,
+                "invalid-cursor",
+                "Invalid pagination cursor",
+                Some("the cursor is not one this API issued; start again without it".into()),
+            ),
+            ApiError::RouteNotFound(path) => (
+                S::NOT_FOUND,
+                "not-found",
+                "Resource not found",
+                Some(format!("no resource at {path}")),
+            ),
+            ApiError::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                None,
+            ),
+            ApiError::Unavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                Some("the service cannot reach its database; retry shortly".into()),
+            ),
+            ApiError::Timeout => (
+                S::REQUEST_TIMEOUT,
+                "timeout",
+                "Request timed out",
+                None,
+            ),
+            ApiError::Internal(_) => internal(),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, code, title, detail) = self.describe();
+        Problem {
+            kind: format!("{PROBLEM_BASE}{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+        }
+    }
+}
+
+fn internal() -> (StatusCode, &'static str, &'static str, Option<String>) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal server error",
+        None,
+    )
+}
+
+fn database_problem(error: &sqlx::Error) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            Some("the service cannot reach its database; retry shortly".into()),
+        ),
+        _ => internal(),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        if problem.status >= 500 {
+            // The request span carries the request id; the client sees only the problem.
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+        }
+        problem.into_response()
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::InvalidQuery(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::InvalidPath(rejection.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::InvalidBody(rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_failures_never_leak_details() {
+        let error = ApiError::Catalog(CatalogError::Database(sqlx::Error::RowNotFound));
+        let problem = error.problem();
+        assert_eq!(problem.status, 500);
+        assert_eq!(problem.kind, format!("{PROBLEM_BASE}internal"));
+        assert!(problem.detail.is_none());
+    }
+
+    #[test]
+    fn unknown_ids_are_404_with_stable_type() {
+        let problem = ApiError::Catalog(CatalogError::ShowNotFound("shw_x".into())).problem();
+        assert_eq!(problem.status, 404);
+        assert_eq!(problem.kind, format!("{PROBLEM_BASE}not-found"));
+    }
+}

@@ -1,0 +1,21 @@
+//! Marquee: a movie-ticket booking platform backend.
+//!
+//! One module per bounded context (`catalog`, `inventory`, `identity`, …), each with its
+//! model, rules, storage and routes; `http` holds the shared edge, `db` the two engines.
+//! Start with `docs/architecture.md`.
+
+pub mod app;
+pub mod bench;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod identity;
+pub mod ids;
+pub mod inventory;
+pub mod money;
+pub mod seed;
+pub mod telemetry;
+pub mod time;
