@@ -25,13 +25,21 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, db: Db, clock: SharedClock) -> Self {
         let cache = Arc::new(ResponseCache::new(&config.cache, clock.clone()));
-        Self { db, cache, clock, config: Arc::new(config) }
+        Self {
+            db,
+            cache,
+            clock,
+            config: Arc::new(config),
+        }
     }
 
     /// Pool sizes as gauges, refreshed when metrics are scraped.
     pub fn record_pool_gauges(&self) {
         let (size, idle) = match &self.db {
-            Db::Sqlite(db) => (db.read.size() + db.write.size(), db.read.num_idle() + db.write.num_idle()),
+            Db::Sqlite(db) => (
+                db.read.size() + db.write.size(),
+                db.read.num_idle() + db.write.num_idle(),
+            ),
             Db::Postgres(pool) => (pool.size(), pool.num_idle()),
         };
         metrics::gauge!("marquee_db_connections", "state" => "open").set(f64::from(size));
@@ -53,7 +61,10 @@ pub enum StartError {
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 impl App {
@@ -65,7 +76,11 @@ impl App {
     }
 
     /// Like `build`, on an already migrated database and with a given clock.
-    pub async fn build_with(config: Config, db: Db, clock: SharedClock) -> Result<Self, StartError> {
+    pub async fn build_with(
+        config: Config,
+        db: Db,
+        clock: SharedClock,
+    ) -> Result<Self, StartError> {
         let addr = config.addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -77,7 +92,12 @@ impl App {
         http::metrics::handle();
         let state = AppState::new(config, db, clock);
         let (router, _openapi) = http::router(state.clone());
-        Ok(Self { listener, router, state, addr })
+        Ok(Self {
+            listener,
+            router,
+            state,
+            addr,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -90,7 +110,10 @@ impl App {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by the
     /// configured grace period) and closes the database.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let grace = http::shutdown_grace(&self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {

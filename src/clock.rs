@@ -42,7 +42,8 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: chrono::Duration) {
-        self.now_ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+        self.now_ms
+            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
     }
 }
 

@@ -196,9 +196,13 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own test harness signature
     fn environment_overrides_file_and_nests_with_double_underscore() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("m.toml", "addr = \"127.0.0.1:9000\"\n[cache]\nenabled = true\n")?;
+            jail.create_file(
+                "m.toml",
+                "addr = \"127.0.0.1:9000\"\n[cache]\nenabled = true\n",
+            )?;
             jail.set_env("MARQUEE_CACHE__ENABLED", "false");
             jail.set_env("MARQUEE_DATABASE_URL", "postgres://x@127.0.0.1/db");
             let config = Config::load(Some(Path::new("m.toml"))).map_err(|e| e.to_string())?;

@@ -102,8 +102,14 @@ mod tests {
 
     #[test]
     fn derived_ids_are_stable_and_distinct() {
-        assert_eq!(CityId::derived("in/bengaluru"), CityId::derived("in/bengaluru"));
-        assert_ne!(CityId::derived("in/bengaluru"), CityId::derived("in/mumbai"));
+        assert_eq!(
+            CityId::derived("in/bengaluru"),
+            CityId::derived("in/bengaluru")
+        );
+        assert_ne!(
+            CityId::derived("in/bengaluru"),
+            CityId::derived("in/mumbai")
+        );
         assert_eq!(CityId::derived("x").as_str().len(), 4 + 26);
     }
 

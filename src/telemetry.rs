@@ -12,9 +12,17 @@ pub fn init(config: &LogConfig) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match config.format {
         LogFormat::Json => registry
-            .with(fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stdout))
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stdout),
+            )
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().with_writer(std::io::stdout)).try_init(),
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_writer(std::io::stdout))
+            .try_init(),
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;

@@ -154,7 +154,14 @@ mod tests {
     #[test]
     fn dates_parse_strictly() {
         assert!(parse_date("2026-11-22").is_some());
-        for bad in ["2026-2-3", "2026-13-01", "2026-02-30", "22-11-2026", "", "2026-11-22x"] {
+        for bad in [
+            "2026-2-3",
+            "2026-13-01",
+            "2026-02-30",
+            "22-11-2026",
+            "",
+            "2026-11-22x",
+        ] {
             assert!(parse_date(bad).is_none(), "{bad} should be refused");
         }
     }

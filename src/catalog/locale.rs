@@ -64,7 +64,10 @@ impl LocalePreferences {
     }
 
     /// The best of `available` locales for these preferences, by RFC 4647 lookup.
-    pub fn choose<'a>(&self, available: impl IntoIterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    pub fn choose<'a>(
+        &self,
+        available: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Option<&'a str> {
         for tag in &self.0 {
             for candidate in lookup_chain(tag) {
                 if let Some(found) = available.clone().into_iter().find(|a| *a == candidate) {

@@ -8,7 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     CatalogError,
-    model::{City, MovieDetail, MovieShowtimes, MovieSummary, ShowDetail, Theatre, TheatreSchedule},
+    model::{
+        City, MovieDetail, MovieShowtimes, MovieSummary, ShowDetail, Theatre, TheatreSchedule,
+    },
     service::{self, ShowQuery},
 };
 use crate::{
@@ -113,12 +115,12 @@ async fn list_cities(
     headers: HeaderMap,
 ) -> Result<CachedJson, ApiError> {
     check_filter("country", filter.country.as_deref())?;
-    let (limit, after) = (page.limit()?, page.after()?);
+    let request = page.request()?;
     let key = format!("{:?}", ("cities", &filter.country, page.cache_key()));
     let entry = app
         .cache
         .get_or_load(key, Scope::Catalog, || {
-            service::list_cities(&app.db, filter.country.as_deref(), after, limit)
+            service::list_cities(&app.db, filter.country.as_deref(), request)
         })
         .await?;
     Ok(CachedJson::new(entry, &headers))
@@ -137,7 +139,9 @@ async fn get_city(
     let key = format!("{:?}", ("city", city.as_str()));
     let entry = app
         .cache
-        .get_or_load(key, Scope::Catalog, || service::get_city(&app.db, city.as_str()))
+        .get_or_load(key, Scope::Catalog, || {
+            service::get_city(&app.db, city.as_str())
+        })
         .await?;
     Ok(CachedJson::new(entry, &headers))
 }
@@ -161,17 +165,30 @@ async fn movies_in_city(
     check_filter("language", filter.language.as_deref())?;
     check_filter("genre", filter.genre.as_deref())?;
     check_filter("date", filter.date.as_deref())?;
-    let (limit, after) = (page.limit()?, page.after()?);
+    let request = page.request()?;
     let key = format!(
         "{:?}",
-        ("movies", city.as_str(), &filter.date, &filter.language, &filter.genre, page.cache_key(), locale.cache_key())
+        (
+            "movies",
+            city.as_str(),
+            &filter.date,
+            &filter.language,
+            &filter.genre,
+            page.cache_key(),
+            locale.cache_key()
+        )
     );
-    let query = ShowQuery { date: filter.date.clone(), language: filter.language.clone(), format: None };
+    let query = ShowQuery {
+        date: filter.date.clone(),
+        language: filter.language.clone(),
+        format: None,
+        genre: filter.genre.clone(),
+    };
     let now = app.clock.now();
     let entry = app
         .cache
         .get_or_load(key, Scope::Catalog, || {
-            service::movies_in_city(&app.db, city.as_str(), &query, filter.genre.as_deref(), after, limit, &locale, now)
+            service::movies_in_city(&app.db, city.as_str(), &query, request, &locale, now)
         })
         .await?;
     Ok(CachedJson::new(entry, &headers))
@@ -201,17 +218,39 @@ async fn movie_showtimes(
     check_filter("language", filter.language.as_deref())?;
     check_filter("format", filter.format.as_deref())?;
     check_filter("date", filter.date.as_deref())?;
-    let (limit, after) = (page.limit()?, page.after()?);
+    let request = page.request()?;
     let key = format!(
         "{:?}",
-        ("showtimes", city.as_str(), movie.as_str(), &filter.date, &filter.language, &filter.format, page.cache_key(), locale.cache_key())
+        (
+            "showtimes",
+            city.as_str(),
+            movie.as_str(),
+            &filter.date,
+            &filter.language,
+            &filter.format,
+            page.cache_key(),
+            locale.cache_key()
+        )
     );
-    let query = ShowQuery { date: filter.date, language: filter.language, format: filter.format };
+    let query = ShowQuery {
+        date: filter.date,
+        language: filter.language,
+        format: filter.format,
+        genre: None,
+    };
     let now = app.clock.now();
     let entry = app
         .cache
         .get_or_load(key, Scope::Catalog, || {
-            service::movie_showtimes(&app.db, city.as_str(), movie.as_str(), &query, after, limit, &locale, now)
+            service::movie_showtimes(
+                &app.db,
+                city.as_str(),
+                movie.as_str(),
+                &query,
+                request,
+                &locale,
+                now,
+            )
         })
         .await?;
     Ok(CachedJson::new(entry, &headers))
@@ -230,11 +269,13 @@ async fn theatres_in_city(
     headers: HeaderMap,
 ) -> Result<CachedJson, ApiError> {
     let city = city_id(&city)?;
-    let (limit, after) = (page.limit()?, page.after()?);
+    let request = page.request()?;
     let key = format!("{:?}", ("theatres", city.as_str(), page.cache_key()));
     let entry = app
         .cache
-        .get_or_load(key, Scope::Catalog, || service::theatres_in_city(&app.db, city.as_str(), after, limit))
+        .get_or_load(key, Scope::Catalog, || {
+            service::theatres_in_city(&app.db, city.as_str(), request)
+        })
         .await?;
     Ok(CachedJson::new(entry, &headers))
 }
@@ -252,7 +293,9 @@ async fn get_theatre(
     let key = format!("{:?}", ("theatre", theatre.as_str()));
     let entry = app
         .cache
-        .get_or_load(key, Scope::Catalog, || service::get_theatre(&app.db, theatre.as_str()))
+        .get_or_load(key, Scope::Catalog, || {
+            service::get_theatre(&app.db, theatre.as_str())
+        })
         .await?;
     Ok(CachedJson::new(entry, &headers))
 }
@@ -277,13 +320,27 @@ async fn theatre_schedule(
     check_filter("date", filter.date.as_deref())?;
     let key = format!(
         "{:?}",
-        ("schedule", theatre.as_str(), &filter.date, &filter.language, &filter.format, locale.cache_key())
+        (
+            "schedule",
+            theatre.as_str(),
+            &filter.date,
+            &filter.language,
+            &filter.format,
+            locale.cache_key()
+        )
     );
-    let query = ShowQuery { date: filter.date, language: filter.language, format: filter.format };
+    let query = ShowQuery {
+        date: filter.date,
+        language: filter.language,
+        format: filter.format,
+        genre: None,
+    };
     let now = app.clock.now();
     let entry = app
         .cache
-        .get_or_load(key, Scope::Catalog, || service::theatre_schedule(&app.db, theatre.as_str(), &query, &locale, now))
+        .get_or_load(key, Scope::Catalog, || {
+            service::theatre_schedule(&app.db, theatre.as_str(), &query, &locale, now)
+        })
         .await?;
     Ok(CachedJson::new(entry, &headers))
 }
@@ -303,7 +360,9 @@ async fn get_movie(
     let key = format!("{:?}", ("movie", movie.as_str(), locale.cache_key()));
     let entry = app
         .cache
-        .get_or_load(key, Scope::Catalog, || service::movie_detail(&app.db, movie.as_str(), &locale))
+        .get_or_load(key, Scope::Catalog, || {
+            service::movie_detail(&app.db, movie.as_str(), &locale)
+        })
         .await?;
     Ok(CachedJson::new(entry, &headers))
 }
@@ -323,16 +382,32 @@ async fn search(
     headers: HeaderMap,
 ) -> Result<CachedJson, ApiError> {
     let city = params.city_id.as_deref().map(city_id).transpose()?;
-    let (limit, offset) = (page.limit()?, page.after::<u32>()?.unwrap_or(0));
+    let request = page.request::<u32>()?;
     if params.q.len() > 400 {
         return Err(CatalogError::InvalidSearch("q must be at most 100 characters").into());
     }
-    let key = format!("{:?}", ("search", &params.q, &city, page.cache_key(), locale.cache_key()));
+    let key = format!(
+        "{:?}",
+        (
+            "search",
+            &params.q,
+            &city,
+            page.cache_key(),
+            locale.cache_key()
+        )
+    );
     let now = app.clock.now();
     let entry = app
         .cache
         .get_or_load(key, Scope::Catalog, || {
-            service::search_movies(&app.db, &params.q, city.as_ref().map(CityId::as_str), offset, limit, &locale, now)
+            service::search_movies(
+                &app.db,
+                &params.q,
+                city.as_ref().map(CityId::as_str),
+                request,
+                &locale,
+                now,
+            )
         })
         .await?;
     Ok(CachedJson::new(entry, &headers))
@@ -354,7 +429,9 @@ async fn get_show(
     let now = app.clock.now();
     let entry = app
         .cache
-        .get_or_load(key, Scope::Show(show.as_str()), || service::show_detail(&app.db, show.as_str(), &locale, now))
+        .get_or_load(key, Scope::Show(show.as_str()), || {
+            service::show_detail(&app.db, show.as_str(), &locale, now)
+        })
         .await?;
     Ok(CachedJson::new(entry, &headers))
 }

@@ -41,11 +41,19 @@ pub fn rank(titles: &[&str], terms: &[String]) -> u8 {
     for title in titles {
         let title = normalize(title);
         let words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric()).collect();
-        let joined = words.iter().filter(|w| !w.is_empty()).copied().collect::<Vec<_>>().join(" ");
+        let joined = words
+            .iter()
+            .filter(|w| !w.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
         if joined.starts_with(&phrase) {
             return 0;
         }
-        if terms.iter().all(|t| words.iter().any(|w| w.starts_with(t.as_str()))) {
+        if terms
+            .iter()
+            .all(|t| words.iter().any(|w| w.starts_with(t.as_str())))
+        {
             best = 1;
         }
     }
@@ -59,7 +67,13 @@ mod tests {
     #[test]
     fn normalizes_case_and_accents() {
         assert_eq!(normalize("Amélie À PARIS"), "amelie a paris");
-        assert_eq!(normalize("दंगल"), "दगल".nfd().filter(|c| !is_combining_mark(*c)).collect::<String>());
+        assert_eq!(
+            normalize("दंगल"),
+            "दगल"
+                .nfd()
+                .filter(|c| !is_combining_mark(*c))
+                .collect::<String>()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{
     CatalogError,
     locale::LocalePreferences,
     model::{
-        City, CategoryPrice, MovieDetail, MovieShowtimes, MovieSummary, MovieWithShowtimes,
+        CategoryPrice, City, MovieDetail, MovieShowtimes, MovieSummary, MovieWithShowtimes,
         ScreenRef, Showtime, Theatre, TheatreSchedule, TheatreShowtimes,
     },
     search,
@@ -18,7 +18,10 @@ use super::{
 };
 use crate::{
     db::Db,
-    http::{cache::Fresh, pagination::Page},
+    http::{
+        cache::Fresh,
+        pagination::{Page, PageRequest},
+    },
     ids::{CityId, MovieId, ScreenId, ShowId, TheatreId},
     inventory::model::SeatCategory,
     money::{Currency, Money},
@@ -34,17 +37,32 @@ pub struct ShowQuery {
     pub date: Option<String>,
     pub language: Option<String>,
     pub format: Option<String>,
+    /// Movie genre (movie listings only).
+    pub genre: Option<String>,
 }
 
-/// The local date asked for (today in `tz` by default) and the UTC window of its shows
-/// that are still upcoming at `now`.
-pub fn date_window(date: Option<&str>, tz: Tz, now: Timestamp) -> Result<(NaiveDate, Timestamp, Timestamp), CatalogError> {
+/// A movie summary with the synopsis in the same locale and every locale it has.
+struct LocalizedMovie {
+    summary: MovieSummary,
+    synopsis: String,
+    available_locales: Vec<String>,
+}
+
+/// The local date asked for (today in `tz` by default) and the UTC window `[from, to)` of
+/// its shows that are still upcoming at `now`.
+pub fn date_window(
+    date: Option<&str>,
+    tz: Tz,
+    now: Timestamp,
+) -> Result<(NaiveDate, Timestamp, Timestamp), CatalogError> {
     let date = match date {
         None => now.local_date(tz),
         Some(text) => parse_date(text).ok_or_else(|| CatalogError::InvalidDate(text.to_owned()))?,
     };
     let (start, end) = local_day_bounds(date, tz);
-    Ok((date, start.max(now), end))
+    // A show starting at this very instant is off sale (see `inventory::service::on_sale`).
+    let upcoming = Timestamp::from_millis(now.as_millis().saturating_add(1));
+    Ok((date, start.max(upcoming), end))
 }
 
 pub fn city_view(row: CityRow) -> City {
@@ -76,12 +94,11 @@ pub async fn city(db: &Db, city_id: &str) -> Result<CityRow, CatalogError> {
 pub async fn list_cities(
     db: &Db,
     country: Option<&str>,
-    after: Option<(String, String)>,
-    limit: u32,
+    page: PageRequest<(String, String)>,
 ) -> Result<Fresh<Page<City>>, CatalogError> {
     let country = country.map(str::to_ascii_uppercase);
-    let rows = store::list_cities(db, country.as_deref(), after.as_ref(), limit).await?;
-    let page = Page::from_rows(rows, limit, |c| (c.name.clone(), c.id.clone()));
+    let rows = store::list_cities(db, country.as_deref(), page.after.as_ref(), page.limit).await?;
+    let page = Page::from_rows(rows, page.limit, |c| (c.name.clone(), c.id.clone()));
     Ok(Fresh::forever(page.map(city_view)))
 }
 
@@ -89,13 +106,13 @@ pub async fn get_city(db: &Db, city_id: &str) -> Result<Fresh<City>, CatalogErro
     Ok(Fresh::forever(city_view(city(db, city_id).await?)))
 }
 
-/// Summaries of movie rows (in their order) with genres, languages and the title in the
-/// best locale; also returns each movie's localizations for callers that want more.
-async fn summaries(
+/// Movie rows (in their order) with genres, languages and the title and synopsis in the
+/// best locale.
+async fn localize(
     db: &Db,
     rows: Vec<MovieRow>,
     locale: &LocalePreferences,
-) -> Result<Vec<(MovieSummary, String, Vec<String>)>, CatalogError> {
+) -> Result<Vec<LocalizedMovie>, CatalogError> {
     let ids: Vec<&str> = rows.iter().map(|m| m.id.as_str()).collect();
     let (genres, languages, localizations) = store::movie_extras(db, &ids).await?;
     let mut genres_of: HashMap<String, Vec<String>> = HashMap::new();
@@ -104,11 +121,17 @@ async fn summaries(
     }
     let mut languages_of: HashMap<String, Vec<String>> = HashMap::new();
     for tag in languages {
-        languages_of.entry(tag.movie_id).or_default().push(tag.value);
+        languages_of
+            .entry(tag.movie_id)
+            .or_default()
+            .push(tag.value);
     }
     let mut localizations_of: HashMap<String, Vec<store::LocalizationRow>> = HashMap::new();
     for localization in localizations {
-        localizations_of.entry(localization.movie_id.clone()).or_default().push(localization);
+        localizations_of
+            .entry(localization.movie_id.clone())
+            .or_default()
+            .push(localization);
     }
     Ok(rows
         .into_iter()
@@ -134,35 +157,62 @@ async fn summaries(
                 release_date: row.release_date,
                 id: MovieId::from_trusted(row.id),
             };
-            (summary, synopsis, available_locales)
+            LocalizedMovie {
+                summary,
+                synopsis,
+                available_locales,
+            }
         })
         .collect())
 }
 
-async fn summary(db: &Db, row: MovieRow, locale: &LocalePreferences) -> Result<MovieSummary, CatalogError> {
-    let mut all = summaries(db, vec![row], locale).await?;
-    all.pop()
-        .map(|(summary, _, _)| summary)
-        .ok_or_else(|| CatalogError::Database(sqlx::Error::RowNotFound))
+/// Just the summaries of `localize`.
+async fn summaries(
+    db: &Db,
+    rows: Vec<MovieRow>,
+    locale: &LocalePreferences,
+) -> Result<Vec<MovieSummary>, CatalogError> {
+    Ok(localize(db, rows, locale)
+        .await?
+        .into_iter()
+        .map(|movie| movie.summary)
+        .collect())
 }
 
-async fn movie_row(db: &Db, movie_id: &str) -> Result<MovieRow, CatalogError> {
-    store::get_movie(db, movie_id)
+/// One movie, localized.
+async fn localized_movie(
+    db: &Db,
+    movie_id: &str,
+    locale: &LocalePreferences,
+) -> Result<LocalizedMovie, CatalogError> {
+    let row = store::get_movie(db, movie_id)
         .await?
+        .ok_or_else(|| CatalogError::MovieNotFound(movie_id.to_owned()))?;
+    localize(db, vec![row], locale)
+        .await?
+        .pop()
         .ok_or_else(|| CatalogError::MovieNotFound(movie_id.to_owned()))
 }
 
-pub async fn movie_summary(db: &Db, movie_id: &str, locale: &LocalePreferences) -> Result<MovieSummary, CatalogError> {
-    summary(db, movie_row(db, movie_id).await?, locale).await
+pub async fn movie_summary(
+    db: &Db,
+    movie_id: &str,
+    locale: &LocalePreferences,
+) -> Result<MovieSummary, CatalogError> {
+    Ok(localized_movie(db, movie_id, locale).await?.summary)
 }
 
-pub async fn movie_detail(db: &Db, movie_id: &str, locale: &LocalePreferences) -> Result<Fresh<MovieDetail>, CatalogError> {
-    let row = movie_row(db, movie_id).await?;
-    let mut all = summaries(db, vec![row], locale).await?;
-    let (summary, synopsis, available_locales) = all
-        .pop()
-        .ok_or_else(|| CatalogError::MovieNotFound(movie_id.to_owned()))?;
-    Ok(Fresh::forever(MovieDetail { summary, synopsis, available_locales }))
+pub async fn movie_detail(
+    db: &Db,
+    movie_id: &str,
+    locale: &LocalePreferences,
+) -> Result<Fresh<MovieDetail>, CatalogError> {
+    let movie = localized_movie(db, movie_id, locale).await?;
+    Ok(Fresh::forever(MovieDetail {
+        summary: movie.summary,
+        synopsis: movie.synopsis,
+        available_locales: movie.available_locales,
+    }))
 }
 
 /// Movies with upcoming shows in the city on the date, filtered by show language and genre.
@@ -170,22 +220,39 @@ pub async fn movies_in_city(
     db: &Db,
     city_id: &str,
     query: &ShowQuery,
-    genre: Option<&str>,
-    after: Option<(NaiveDate, String)>,
-    limit: u32,
+    page: PageRequest<(NaiveDate, String)>,
     locale: &LocalePreferences,
     now: Timestamp,
 ) -> Result<Fresh<Page<MovieSummary>>, CatalogError> {
     let city = city(db, city_id).await?;
     let (_, from, to) = date_window(query.date.as_deref(), parse_tz(&city.timezone), now)?;
-    let filter = ShowFilter { from, to, language: query.language.as_deref(), format: None };
-    let rows = store::movies_showing_in_city(db, city_id, &filter, genre, after.as_ref(), limit).await?;
+    let filter = ShowFilter {
+        from,
+        to,
+        language: query.language.as_deref(),
+        format: None,
+    };
+    let rows = store::movies_showing_in_city(
+        db,
+        city_id,
+        &filter,
+        query.genre.as_deref(),
+        page.after.as_ref(),
+        page.limit,
+    )
+    .await?;
     let next_start = store::next_show_start_in_city(db, city_id, from, to).await?;
-    let page = Page::from_rows(rows, limit, |m| (m.release_date, m.id.clone()));
-    let items = summaries(db, page.items, locale).await?.into_iter().map(|(s, _, _)| s).collect();
+    let page = Page::from_rows(rows, page.limit, |m| (m.release_date, m.id.clone()));
+    let items = summaries(db, page.items, locale).await?;
     // The listing changes when a show starts, and at the end of the local day.
     let valid_until = Some(next_start.map_or(to, |start| start.min(to)));
-    Ok(Fresh::until(Page { items, next_cursor: page.next_cursor }, valid_until))
+    Ok(Fresh::until(
+        Page {
+            items,
+            next_cursor: page.next_cursor,
+        },
+        valid_until,
+    ))
 }
 
 /// Builds showtimes from rows that carry one price each, keeping first-seen order.
@@ -194,7 +261,10 @@ fn group_showtimes(rows: Vec<ShowtimePriceRow>, tz: Tz) -> Vec<(String, String, 
     for row in rows {
         let price = SeatCategory::parse(&row.category).map(|category| CategoryPrice {
             category,
-            price: Money::new(row.amount, Currency::parse(&row.currency).unwrap_or(Currency::UNKNOWN)),
+            price: Money::new(
+                row.amount,
+                Currency::parse(&row.currency).unwrap_or(Currency::UNKNOWN),
+            ),
         });
         if let Some((_, _, last)) = out.last_mut().filter(|(_, _, s)| s.id.as_str() == row.id) {
             last.prices.extend(price);
@@ -214,7 +284,10 @@ fn group_showtimes(rows: Vec<ShowtimePriceRow>, tz: Tz) -> Vec<(String, String, 
                 ends_at_local: ends_at.to_local_rfc3339(tz),
                 language: row.language,
                 format: row.format,
-                screen: ScreenRef { id: ScreenId::from_trusted(row.screen_id), name: row.screen_name },
+                screen: ScreenRef {
+                    id: ScreenId::from_trusted(row.screen_id),
+                    name: row.screen_name,
+                },
                 prices: price.into_iter().collect(),
             },
         ));
@@ -223,14 +296,12 @@ fn group_showtimes(rows: Vec<ShowtimePriceRow>, tz: Tz) -> Vec<(String, String, 
 }
 
 /// Theatres in the city running the movie on the date, each with its showtimes.
-#[allow(clippy::too_many_arguments)]
 pub async fn movie_showtimes(
     db: &Db,
     city_id: &str,
     movie_id: &str,
     query: &ShowQuery,
-    after: Option<(String, String)>,
-    limit: u32,
+    page: PageRequest<(String, String)>,
     locale: &LocalePreferences,
     now: Timestamp,
 ) -> Result<Fresh<MovieShowtimes>, CatalogError> {
@@ -244,11 +315,23 @@ pub async fn movie_showtimes(
         language: query.language.as_deref(),
         format: query.format.as_deref(),
     };
-    let theatres = store::theatres_showing_movie(db, city_id, movie_id, &filter, after.as_ref(), limit).await?;
-    let page = Page::from_rows(theatres, limit, |t| (t.name.clone(), t.id.clone()));
+    let theatres = store::theatres_showing_movie(
+        db,
+        city_id,
+        movie_id,
+        &filter,
+        page.after.as_ref(),
+        page.limit,
+    )
+    .await?;
+    let page = Page::from_rows(theatres, page.limit, |t| (t.name.clone(), t.id.clone()));
     let theatre_ids: Vec<&str> = page.items.iter().map(|t| t.id.as_str()).collect();
     let rows = store::showtimes_at_theatres(db, &theatre_ids, Some(movie_id), &filter).await?;
-    let first_start = rows.iter().map(|r| r.starts_at).min().map(Timestamp::from_millis);
+    let first_start = rows
+        .iter()
+        .map(|r| r.starts_at)
+        .min()
+        .map(Timestamp::from_millis);
     let mut by_theatre: HashMap<String, Vec<Showtime>> = HashMap::new();
     for (theatre_id, _, show) in group_showtimes(rows, tz) {
         by_theatre.entry(theatre_id).or_default().push(show);
@@ -263,7 +346,13 @@ pub async fn movie_showtimes(
         .collect();
     let valid_until = Some(first_start.map_or(to, |start| start.min(to)));
     Ok(Fresh::until(
-        MovieShowtimes { city: city_view(city), movie, date, items, next_cursor: page.next_cursor },
+        MovieShowtimes {
+            city: city_view(city),
+            movie,
+            date,
+            items,
+            next_cursor: page.next_cursor,
+        },
         valid_until,
     ))
 }
@@ -271,12 +360,11 @@ pub async fn movie_showtimes(
 pub async fn theatres_in_city(
     db: &Db,
     city_id: &str,
-    after: Option<(String, String)>,
-    limit: u32,
+    page: PageRequest<(String, String)>,
 ) -> Result<Fresh<Page<Theatre>>, CatalogError> {
     city(db, city_id).await?;
-    let rows = store::list_theatres_in_city(db, city_id, after.as_ref(), limit).await?;
-    let page = Page::from_rows(rows, limit, |t| (t.name.clone(), t.id.clone()));
+    let rows = store::list_theatres_in_city(db, city_id, page.after.as_ref(), page.limit).await?;
+    let page = Page::from_rows(rows, page.limit, |t| (t.name.clone(), t.id.clone()));
     Ok(Fresh::forever(page.map(theatre_view)))
 }
 
@@ -307,7 +395,11 @@ pub async fn theatre_schedule(
         format: query.format.as_deref(),
     };
     let rows = store::showtimes_at_theatres(db, &[theatre_id], None, &filter).await?;
-    let first_start = rows.iter().map(|r| r.starts_at).min().map(Timestamp::from_millis);
+    let first_start = rows
+        .iter()
+        .map(|r| r.starts_at)
+        .min()
+        .map(Timestamp::from_millis);
     let mut order: Vec<String> = Vec::new();
     let mut by_movie: BTreeMap<String, Vec<Showtime>> = BTreeMap::new();
     for (_, movie_id, show) in group_showtimes(rows, tz) {
@@ -321,7 +413,7 @@ pub async fn theatre_schedule(
     let mut summaries_by_id: HashMap<String, MovieSummary> = summaries(db, movie_rows, locale)
         .await?
         .into_iter()
-        .map(|(s, _, _)| (s.id.as_str().to_owned(), s))
+        .map(|s| (s.id.as_str().to_owned(), s))
         .collect();
     let movies = order
         .iter()
@@ -333,42 +425,53 @@ pub async fn theatre_schedule(
         })
         .collect();
     let valid_until = Some(first_start.map_or(to, |start| start.min(to)));
-    Ok(Fresh::until(TheatreSchedule { theatre: theatre_view(theatre), date, movies }, valid_until))
+    Ok(Fresh::until(
+        TheatreSchedule {
+            theatre: theatre_view(theatre),
+            date,
+            movies,
+        },
+        valid_until,
+    ))
 }
 
 /// Movies matching every term of `q`, best match first, optionally only those with an
-/// upcoming show in a city. `offset` pages through the ranked list.
+/// upcoming show in a city. The page key is an offset into the ranked list.
 pub async fn search_movies(
     db: &Db,
     q: &str,
     city_id: Option<&str>,
-    offset: u32,
-    limit: u32,
+    page: PageRequest<u32>,
     locale: &LocalePreferences,
     now: Timestamp,
 ) -> Result<Fresh<Page<MovieSummary>>, CatalogError> {
     let terms = search::terms(q).ok_or(CatalogError::InvalidSearch(
         "q must hold at least one letter or digit and at most 100 characters",
     ))?;
+    let upcoming = Timestamp::from_millis(now.as_millis().saturating_add(1));
     let mut valid_until = None;
     if let Some(city_id) = city_id {
         city(db, city_id).await?;
-        valid_until = store::next_show_start_in_city(db, city_id, now, Timestamp::from_millis(i64::MAX)).await?;
+        valid_until =
+            store::next_show_start_in_city(db, city_id, upcoming, Timestamp::from_millis(i64::MAX))
+                .await?;
     }
-    let rows = store::search_movies(db, &terms, city_id.map(|c| (c, now)), SEARCH_CAP).await?;
-    let mut ranked: Vec<(u8, (MovieSummary, String, Vec<String>))> = Vec::new();
-    let all = summaries(db, rows, locale).await?;
-    for entry in all {
-        let (summary, _, _) = &entry;
-        let rank = search::rank(&[summary.title.as_str(), summary.original_title.as_str()], &terms);
-        ranked.push((rank, entry));
-    }
+    let rows = store::search_movies(db, &terms, city_id.map(|c| (c, upcoming)), SEARCH_CAP).await?;
+    let mut matches = summaries(db, rows, locale).await?;
     // Stable: equal ranks keep the store's order (newest release first).
-    ranked.sort_by_key(|(rank, _)| *rank);
-    let matches: Vec<MovieSummary> = ranked.into_iter().map(|(_, (s, _, _))| s).collect();
-    let start = (offset as usize).min(matches.len());
-    let rest: Vec<MovieSummary> = matches.into_iter().skip(start).take(limit as usize + 1).collect();
-    let page = Page::from_rows(rest, limit, |_| offset + limit);
+    matches.sort_by_cached_key(|movie| {
+        search::rank(
+            &[movie.title.as_str(), movie.original_title.as_str()],
+            &terms,
+        )
+    });
+    let offset = page.after.unwrap_or(0);
+    let rest: Vec<MovieSummary> = matches
+        .into_iter()
+        .skip(offset as usize)
+        .take(page.limit as usize + 1)
+        .collect();
+    let page = Page::from_rows(rest, page.limit, |_| offset + page.limit);
     Ok(Fresh::until(page, valid_until))
 }
 
@@ -399,7 +502,10 @@ pub async fn show_detail(
                 city_id: CityId::from_trusted(show.city_id),
                 timezone: show.timezone,
             },
-            screen: ScreenRef { id: ScreenId::from_trusted(show.screen_id), name: show.screen_name },
+            screen: ScreenRef {
+                id: ScreenId::from_trusted(show.screen_id),
+                name: show.screen_name,
+            },
             starts_at: starts_at.to_rfc3339(),
             starts_at_local: starts_at.to_local_rfc3339(tz),
             ends_at: ends_at.to_rfc3339(),

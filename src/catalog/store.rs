@@ -130,9 +130,11 @@ pub async fn list_cities(
 }
 
 pub async fn get_city(db: &Db, id: &str) -> sqlx::Result<Option<CityRow>> {
-    const SQL: &str =
-        "SELECT id, name, country_code, timezone, currency FROM cities WHERE id = $1";
-    on_reader!(db, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
+    const SQL: &str = "SELECT id, name, country_code, timezone, currency FROM cities WHERE id = $1";
+    on_reader!(db, |pool| sqlx::query_as(SQL)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
 }
 
 const MOVIE_COLUMNS: &str = "m.id, m.title, m.original_language, m.synopsis, \
@@ -199,7 +201,10 @@ pub async fn next_show_start_in_city(
 
 pub async fn get_movie(db: &Db, id: &str) -> sqlx::Result<Option<MovieRow>> {
     let sql = format!("SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = $1");
-    on_reader!(db, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
+    on_reader!(db, |pool| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
 }
 
 pub async fn get_movies(db: &Db, ids: &[&str]) -> sqlx::Result<Vec<MovieRow>> {
@@ -305,7 +310,10 @@ pub async fn list_theatres_in_city(
 pub async fn get_theatre(db: &Db, id: &str) -> sqlx::Result<Option<TheatreRow>> {
     const SQL: &str = "SELECT t.id, t.name, t.address, t.city_id, c.timezone \
         FROM theatres t JOIN cities c ON c.id = t.city_id WHERE t.id = $1";
-    on_reader!(db, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
+    on_reader!(db, |pool| sqlx::query_as(SQL)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
 }
 
 /// Theatres in the city with a scheduled show of the movie inside the filter window.
@@ -393,13 +401,19 @@ pub async fn get_show(db: &Db, id: &str) -> sqlx::Result<Option<ShowRow>> {
         JOIN theatres t ON t.id = s.theatre_id \
         JOIN cities c ON c.id = s.city_id \
         WHERE s.id = $1";
-    on_reader!(db, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
+    on_reader!(db, |pool| sqlx::query_as(SQL)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
 }
 
 pub async fn show_prices(db: &Db, show_id: &str) -> sqlx::Result<Vec<PriceRow>> {
     const SQL: &str =
         "SELECT category, amount FROM show_prices WHERE show_id = $1 ORDER BY category";
-    on_reader!(db, |pool| sqlx::query_as(SQL).bind(show_id).fetch_all(pool).await)
+    on_reader!(db, |pool| sqlx::query_as(SQL)
+        .bind(show_id)
+        .fetch_all(pool)
+        .await)
 }
 
 // ---------------------------------------------------------------- writes
@@ -413,7 +427,11 @@ pub struct NewCity<'a> {
 }
 
 /// Inserts a city unless one with this id exists; true if inserted.
-pub async fn insert_city(conn: &mut Conn<'_>, city: &NewCity<'_>, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn insert_city(
+    conn: &mut Conn<'_>,
+    city: &NewCity<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     const SQL: &str = "INSERT INTO cities (id, name, country_code, timezone, currency, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING";
     let done = on_conn!(conn, |c| {
@@ -458,7 +476,11 @@ impl NewMovie<'_> {
 }
 
 /// Inserts a movie with its genres, languages and localizations unless it exists.
-pub async fn insert_movie(conn: &mut Conn<'_>, movie: &NewMovie<'_>, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn insert_movie(
+    conn: &mut Conn<'_>,
+    movie: &NewMovie<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     const MOVIE: &str = "INSERT INTO movies (id, title, original_language, synopsis, \
             duration_minutes, certification, release_date, search_text, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING";
@@ -485,10 +507,18 @@ pub async fn insert_movie(conn: &mut Conn<'_>, movie: &NewMovie<'_>, now: Timest
             return Ok(false);
         }
         for genre in movie.genres {
-            sqlx::query(GENRE).bind(movie.id).bind(genre).execute(&mut *c).await?;
+            sqlx::query(GENRE)
+                .bind(movie.id)
+                .bind(genre)
+                .execute(&mut *c)
+                .await?;
         }
         for language in movie.languages {
-            sqlx::query(LANGUAGE).bind(movie.id).bind(language).execute(&mut *c).await?;
+            sqlx::query(LANGUAGE)
+                .bind(movie.id)
+                .bind(language)
+                .execute(&mut *c)
+                .await?;
         }
         for (locale, title, synopsis) in movie.localizations {
             sqlx::query(LOCALIZATION)
@@ -511,7 +541,11 @@ pub struct NewTheatre<'a> {
     pub address: &'a str,
 }
 
-pub async fn insert_theatre(conn: &mut Conn<'_>, theatre: &NewTheatre<'_>, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn insert_theatre(
+    conn: &mut Conn<'_>,
+    theatre: &NewTheatre<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     const SQL: &str = "INSERT INTO theatres (id, org_id, city_id, name, address, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING";
     let done = on_conn!(conn, |c| {
@@ -547,7 +581,11 @@ pub struct NewShow<'a> {
 
 /// Inserts a show and its prices unless it exists, and allocates its seat inventory from
 /// its layout (every seat available). True if inserted.
-pub async fn insert_show(conn: &mut Conn<'_>, show: &NewShow<'_>, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn insert_show(
+    conn: &mut Conn<'_>,
+    show: &NewShow<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     const SHOW: &str = "INSERT INTO shows (id, movie_id, screen_id, layout_id, theatre_id, city_id, \
             starts_at, ends_at, language, format, currency, status, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'scheduled', $12, $12) \

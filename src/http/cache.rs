@@ -50,7 +50,10 @@ pub struct Fresh<T> {
 
 impl<T> Fresh<T> {
     pub fn forever(value: T) -> Self {
-        Self { value, valid_until: None }
+        Self {
+            value,
+            valid_until: None,
+        }
     }
 
     pub fn until(value: T, valid_until: Option<Timestamp>) -> Self {
@@ -140,7 +143,13 @@ impl ResponseCache {
         let now = self.clock.now();
         let Some(entries) = &self.entries else {
             let fresh = load().await?;
-            return Ok(Arc::new(self.build(fresh, scope, catalog_epoch, show_generation, now)));
+            return Ok(Arc::new(self.build(
+                fresh,
+                scope,
+                catalog_epoch,
+                show_generation,
+                now,
+            )));
         };
 
         // Two rounds: a stale entry is removed and the lookup retried so the reload is
@@ -148,16 +157,19 @@ impl ResponseCache {
         for _ in 0..2 {
             match entries.get_value_or_guard_async(&key).await {
                 Ok(entry) if entry.is_current(catalog_epoch, show_generation, now) => {
-                    metrics::counter!("marquee_cache_lookups_total", "result" => "hit").increment(1);
+                    metrics::counter!("marquee_cache_lookups_total", "result" => "hit")
+                        .increment(1);
                     return Ok(entry);
                 }
                 Ok(_stale) => {
                     entries.remove(&key);
                 }
                 Err(guard) => {
-                    metrics::counter!("marquee_cache_lookups_total", "result" => "miss").increment(1);
+                    metrics::counter!("marquee_cache_lookups_total", "result" => "miss")
+                        .increment(1);
                     let fresh = load().await?;
-                    let entry = Arc::new(self.build(fresh, scope, catalog_epoch, show_generation, now));
+                    let entry =
+                        Arc::new(self.build(fresh, scope, catalog_epoch, show_generation, now));
                     let _ = guard.insert(entry.clone());
                     return Ok(entry);
                 }
@@ -165,7 +177,13 @@ impl ResponseCache {
         }
         metrics::counter!("marquee_cache_lookups_total", "result" => "miss").increment(1);
         let fresh = load().await?;
-        Ok(Arc::new(self.build(fresh, scope, catalog_epoch, show_generation, now)))
+        Ok(Arc::new(self.build(
+            fresh,
+            scope,
+            catalog_epoch,
+            show_generation,
+            now,
+        )))
     }
 
     fn build<T: Serialize>(
@@ -211,7 +229,10 @@ impl CachedJson {
         let not_modified = request_headers
             .get(header::IF_NONE_MATCH)
             .is_some_and(|tags| etag_matches(tags, &entry.etag));
-        Self { entry, not_modified }
+        Self {
+            entry,
+            not_modified,
+        }
     }
 }
 
@@ -222,9 +243,9 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
     let Ok(ours) = etag.to_str() else {
         return false;
     };
-    list.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag == ours || tag.strip_prefix("W/") == Some(ours)
-    })
+    list.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == ours || tag.strip_prefix("W/") == Some(ours))
 }
 
 impl IntoResponse for CachedJson {
@@ -260,11 +281,21 @@ mod tests {
 
     fn cache() -> (ResponseCache, ManualClock) {
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap());
-        let config = CacheConfig { enabled: true, capacity: 100, catalog_max_age_ms: 60_000, show_max_age_ms: 2_000 };
+        let config = CacheConfig {
+            enabled: true,
+            capacity: 100,
+            catalog_max_age_ms: 60_000,
+            show_max_age_ms: 2_000,
+        };
         (ResponseCache::new(&config, Arc::new(clock.clone())), clock)
     }
 
-    async fn load(cache: &ResponseCache, scope: Scope<'_>, calls: &AtomicUsize, until: Option<Timestamp>) -> Bytes {
+    async fn load(
+        cache: &ResponseCache,
+        scope: Scope<'_>,
+        calls: &AtomicUsize,
+        until: Option<Timestamp>,
+    ) -> Bytes {
         let entry = cache
             .get_or_load::<_, (), _>("k".into(), scope, || async {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
@@ -320,7 +351,10 @@ mod tests {
     fn etags_match_strong_weak_and_star() {
         let ours = HeaderValue::from_static("\"abc\"");
         for header in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
-            assert!(etag_matches(&HeaderValue::from_static(header), &ours), "{header}");
+            assert!(
+                etag_matches(&HeaderValue::from_static(header), &ours),
+                "{header}"
+            );
         }
         assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &ours));
     }

@@ -127,12 +127,7 @@ impl ApiError {
                 "Service unavailable",
                 Some("the service cannot reach its database; retry shortly".into()),
             ),
-            ApiError::Timeout => (
-                S::REQUEST_TIMEOUT,
-                "timeout",
-                "Request timed out",
-                None,
-            ),
+            ApiError::Timeout => (S::REQUEST_TIMEOUT, "timeout", "Request timed out", None),
             ApiError::Internal(_) => internal(),
         }
     }
@@ -157,7 +152,9 @@ fn internal() -> (StatusCode, &'static str, &'static str, Option<String>) {
     )
 }
 
-fn database_problem(error: &sqlx::Error) -> (StatusCode, &'static str, &'static str, Option<String>) {
+fn database_problem(
+    error: &sqlx::Error,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -182,8 +179,7 @@ impl IntoResponse for ApiError {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(self)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

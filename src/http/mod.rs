@@ -61,7 +61,11 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(ops::router())
         .split_for_parts();
 
-    let access_level = if state.config.log.access_log { Level::INFO } else { Level::DEBUG };
+    let access_level = if state.config.log.access_log {
+        Level::INFO
+    } else {
+        Level::DEBUG
+    };
     let timeout = state.config.request_timeout();
     let body_limit = state.config.http.body_limit_bytes;
 
@@ -74,7 +78,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         // Innermost first: each `layer` wraps everything above it.
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),

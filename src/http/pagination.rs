@@ -37,6 +37,14 @@ impl PageParams {
         self.cursor.as_deref().map(decode_cursor).transpose()
     }
 
+    /// The validated page size and decoded cursor together.
+    pub fn request<K: DeserializeOwned>(&self) -> Result<PageRequest<K>, ApiError> {
+        Ok(PageRequest {
+            limit: self.limit()?,
+            after: self.after()?,
+        })
+    }
+
     /// The part of a cache key that names this page.
     pub fn cache_key(&self) -> String {
         format!(
@@ -45,6 +53,13 @@ impl PageParams {
             self.cursor.as_deref().unwrap_or("")
         )
     }
+}
+
+/// A validated request for one page: at most `limit` items after the key `after`.
+#[derive(Debug, Clone)]
+pub struct PageRequest<K> {
+    pub limit: u32,
+    pub after: Option<K>,
 }
 
 /// One page of a list.
@@ -57,11 +72,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` rows: the extra row only says another page exists.
-    pub fn from_rows<K: Serialize>(
-        mut rows: Vec<T>,
-        limit: u32,
-        key_of: impl Fn(&T) -> K,
-    ) -> Self {
+    pub fn from_rows<K: Serialize>(mut rows: Vec<T>, limit: u32, key_of: impl Fn(&T) -> K) -> Self {
         let limit = limit as usize;
         let next_cursor = if rows.len() > limit {
             rows.truncate(limit);
@@ -115,14 +126,20 @@ mod tests {
     fn extra_row_produces_cursor_of_last_kept_item() {
         let page = Page::from_rows(vec![1, 2, 3], 2, |n| *n);
         assert_eq!(page.items, vec![1, 2]);
-        assert_eq!(decode_cursor::<i32>(page.next_cursor.as_deref().unwrap()).unwrap(), 2);
+        assert_eq!(
+            decode_cursor::<i32>(page.next_cursor.as_deref().unwrap()).unwrap(),
+            2
+        );
         let last = Page::from_rows(vec![1, 2], 2, |n| *n);
         assert!(last.next_cursor.is_none());
     }
 
     #[test]
     fn limit_is_bounded() {
-        let params = |limit| PageParams { limit: Some(limit), cursor: None };
+        let params = |limit| PageParams {
+            limit: Some(limit),
+            cursor: None,
+        };
         assert_eq!(params(100).limit().unwrap(), 100);
         assert!(params(0).limit().is_err());
         assert!(params(101).limit().is_err());

@@ -11,7 +11,11 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts a user unless the email is taken; true if inserted.
-pub async fn insert_user(conn: &mut Conn<'_>, user: &NewUser<'_>, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn insert_user(
+    conn: &mut Conn<'_>,
+    user: &NewUser<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     const SQL: &str = "INSERT INTO users (id, email, display_name, password_hash, role, status, created_at) \
         VALUES ($1, $2, $3, $4, $5, 'active', $6) ON CONFLICT (email) DO NOTHING";
     let done = on_conn!(conn, |c| {
@@ -31,16 +35,30 @@ pub async fn insert_user(conn: &mut Conn<'_>, user: &NewUser<'_>, now: Timestamp
 
 pub async fn user_exists(conn: &mut Conn<'_>, email: &str) -> sqlx::Result<bool> {
     const SQL: &str = "SELECT COUNT(*) FROM users WHERE email = $1";
-    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL).bind(email.to_lowercase()).fetch_one(c).await?);
+    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(email.to_lowercase())
+        .fetch_one(c)
+        .await?);
     Ok(count > 0)
 }
 
 /// Inserts an approved partner organisation unless it exists.
-pub async fn insert_approved_org(conn: &mut Conn<'_>, id: &str, name: &str, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn insert_approved_org(
+    conn: &mut Conn<'_>,
+    id: &str,
+    name: &str,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     const SQL: &str = "INSERT INTO partner_orgs (id, name, status, created_at, approved_at) \
         VALUES ($1, $2, 'approved', $3, $3) ON CONFLICT (id) DO NOTHING";
     let done = on_conn!(conn, |c| {
-        sqlx::query(SQL).bind(id).bind(name).bind(now.as_millis()).execute(c).await?.rows_affected()
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(name)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?
+            .rows_affected()
     });
     Ok(done == 1)
 }
@@ -49,7 +67,11 @@ pub async fn add_member(conn: &mut Conn<'_>, org_id: &str, user_id: &str) -> sql
     const SQL: &str = "INSERT INTO partner_members (org_id, user_id) VALUES ($1, $2) \
         ON CONFLICT (org_id, user_id) DO NOTHING";
     on_conn!(conn, |c| {
-        sqlx::query(SQL).bind(org_id).bind(user_id).execute(c).await?;
+        sqlx::query(SQL)
+            .bind(org_id)
+            .bind(user_id)
+            .execute(c)
+            .await?;
     });
     Ok(())
 }

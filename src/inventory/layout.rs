@@ -36,7 +36,9 @@ pub enum LayoutError {
     BadRowLabel(String),
     #[error("row {0} appears twice")]
     DuplicateRow(String),
-    #[error("row {0}: blocks must each hold 1 or more seats and at most {MAX_SEATS_PER_ROW} in all")]
+    #[error(
+        "row {0}: blocks must each hold 1 or more seats and at most {MAX_SEATS_PER_ROW} in all"
+    )]
     BadRow(String),
     #[error("row {row}: accessible seat {seat} does not exist")]
     UnknownAccessibleSeat { row: String, seat: u16 },
@@ -68,8 +70,15 @@ pub fn build_layout(rows: &[RowSpec]) -> Result<Vec<LayoutSeat>, LayoutError> {
         if row.blocks.is_empty() || row.blocks.contains(&0) || in_row > MAX_SEATS_PER_ROW {
             return Err(LayoutError::BadRow(row.label.clone()));
         }
-        if let Some(&seat) = row.accessible.iter().find(|&&n| n == 0 || usize::from(n) > in_row) {
-            return Err(LayoutError::UnknownAccessibleSeat { row: row.label.clone(), seat });
+        if let Some(&seat) = row
+            .accessible
+            .iter()
+            .find(|&&n| n == 0 || usize::from(n) > in_row)
+        {
+            return Err(LayoutError::UnknownAccessibleSeat {
+                row: row.label.clone(),
+                seat,
+            });
         }
         let mut col = row.offset;
         let mut number: u16 = 0;
@@ -102,14 +111,26 @@ mod tests {
     use super::*;
 
     fn row(label: &str, category: SeatCategory, blocks: &[u16]) -> RowSpec {
-        RowSpec { label: label.into(), category, blocks: blocks.to_vec(), offset: 0, accessible: vec![] }
+        RowSpec {
+            label: label.into(),
+            category,
+            blocks: blocks.to_vec(),
+            offset: 0,
+            accessible: vec![],
+        }
     }
 
     #[test]
     fn aisles_are_empty_columns_and_numbers_run_across_blocks() {
         let seats = build_layout(&[row("A", SeatCategory::Regular, &[2, 3])]).unwrap();
-        let placed: Vec<_> = seats.iter().map(|s| (s.label.as_str(), s.col_index)).collect();
-        assert_eq!(placed, [("A1", 0), ("A2", 1), ("A3", 3), ("A4", 4), ("A5", 5)]);
+        let placed: Vec<_> = seats
+            .iter()
+            .map(|s| (s.label.as_str(), s.col_index))
+            .collect();
+        assert_eq!(
+            placed,
+            [("A1", 0), ("A2", 1), ("A3", 3), ("A4", 4), ("A5", 5)]
+        );
     }
 
     #[test]
@@ -128,15 +149,27 @@ mod tests {
     fn malformed_layouts_are_refused() {
         let regular = SeatCategory::Regular;
         assert_eq!(build_layout(&[]), Err(LayoutError::Empty));
-        assert!(matches!(build_layout(&[row("a", regular, &[1])]), Err(LayoutError::BadRowLabel(_))));
+        assert!(matches!(
+            build_layout(&[row("a", regular, &[1])]),
+            Err(LayoutError::BadRowLabel(_))
+        ));
         assert!(matches!(
             build_layout(&[row("A", regular, &[1]), row("A", regular, &[1])]),
             Err(LayoutError::DuplicateRow(_))
         ));
-        assert!(matches!(build_layout(&[row("A", regular, &[0])]), Err(LayoutError::BadRow(_))));
-        assert!(matches!(build_layout(&[row("A", regular, &[81])]), Err(LayoutError::BadRow(_))));
+        assert!(matches!(
+            build_layout(&[row("A", regular, &[0])]),
+            Err(LayoutError::BadRow(_))
+        ));
+        assert!(matches!(
+            build_layout(&[row("A", regular, &[81])]),
+            Err(LayoutError::BadRow(_))
+        ));
         let mut spec = row("A", regular, &[3]);
         spec.accessible = vec![4];
-        assert!(matches!(build_layout(&[spec]), Err(LayoutError::UnknownAccessibleSeat { .. })));
+        assert!(matches!(
+            build_layout(&[spec]),
+            Err(LayoutError::UnknownAccessibleSeat { .. })
+        ));
     }
 }

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatCategory {
     Regular,
@@ -93,9 +95,18 @@ mod tests {
 
     #[test]
     fn expired_hold_is_available_and_live_hold_is_held() {
-        assert_eq!(SeatState::Held.effective(Some(1_000), 1_000), SeatState::Available);
-        assert_eq!(SeatState::Held.effective(Some(1_001), 1_000), SeatState::Held);
-        assert_eq!(SeatState::Booked.effective(Some(0), 1_000), SeatState::Booked);
+        assert_eq!(
+            SeatState::Held.effective(Some(1_000), 1_000),
+            SeatState::Available
+        );
+        assert_eq!(
+            SeatState::Held.effective(Some(1_001), 1_000),
+            SeatState::Held
+        );
+        assert_eq!(
+            SeatState::Booked.effective(Some(0), 1_000),
+            SeatState::Booked
+        );
     }
 
     #[test]

@@ -34,7 +34,9 @@ async fn seat_map(
     let now = app.clock.now();
     let entry = app
         .cache
-        .get_or_load(key, Scope::Show(show.as_str()), || service::seat_map(&app.db, show.as_str(), now))
+        .get_or_load(key, Scope::Show(show.as_str()), || {
+            service::seat_map(&app.db, show.as_str(), now)
+        })
         .await?;
     Ok(CachedJson::new(entry, &headers))
 }

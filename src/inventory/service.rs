@@ -31,9 +31,17 @@ pub fn on_sale(show: &ShowRow, now: Timestamp) -> bool {
 
 /// When a view of the show computed at `now` stops being true by itself: when the earliest
 /// live hold expires, or when the show starts and goes off sale.
-pub fn seat_view_valid_until(show: &ShowRow, next_hold_expiry: Option<i64>, now: Timestamp) -> Option<Timestamp> {
+pub fn seat_view_valid_until(
+    show: &ShowRow,
+    next_hold_expiry: Option<i64>,
+    now: Timestamp,
+) -> Option<Timestamp> {
     let starts = (now.as_millis() < show.starts_at).then_some(show.starts_at);
-    [next_hold_expiry, starts].into_iter().flatten().min().map(Timestamp::from_millis)
+    [next_hold_expiry, starts]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(Timestamp::from_millis)
 }
 
 pub async fn prices(db: &Db, show: &ShowRow) -> Result<Vec<CategoryPrice>, CatalogError> {
@@ -53,7 +61,11 @@ pub async fn prices(db: &Db, show: &ShowRow) -> Result<Vec<CategoryPrice>, Catal
 }
 
 /// Seat counts per category at `now`, and the earliest expiry of a live hold.
-pub async fn availability(db: &Db, show_id: &str, now: Timestamp) -> Result<(Availability, Option<i64>), CatalogError> {
+pub async fn availability(
+    db: &Db,
+    show_id: &str,
+    now: Timestamp,
+) -> Result<(Availability, Option<i64>), CatalogError> {
     let rows = store::category_counts(db, show_id, now).await?;
     let next_hold_expiry = rows.iter().filter_map(|r| r.next_hold_expiry).min();
     let by_category: Vec<CategoryAvailability> = rows
@@ -79,7 +91,11 @@ fn summarise(mut by_category: Vec<CategoryAvailability>) -> Availability {
 }
 
 /// The seat map of a show at `now`.
-pub async fn seat_map(db: &Db, show_id: &str, now: Timestamp) -> Result<Fresh<SeatMap>, CatalogError> {
+pub async fn seat_map(
+    db: &Db,
+    show_id: &str,
+    now: Timestamp,
+) -> Result<Fresh<SeatMap>, CatalogError> {
     let show = show_row(db, show_id).await?;
     let prices = prices(db, &show).await?;
     let price_of = |category: SeatCategory| {
@@ -95,7 +111,10 @@ pub async fn seat_map(db: &Db, show_id: &str, now: Timestamp) -> Result<Fresh<Se
     let mut counts: BTreeMap<SeatCategory, (u32, u32)> = BTreeMap::new();
     let mut seats = Vec::with_capacity(rows.len());
     for row in rows {
-        let (Some(category), Some(stored)) = (SeatCategory::parse(&row.category), SeatState::parse(&row.state)) else {
+        let (Some(category), Some(stored)) = (
+            SeatCategory::parse(&row.category),
+            SeatState::parse(&row.state),
+        ) else {
             continue;
         };
         let state = stored.effective(row.held_until, now_ms);
@@ -107,7 +126,9 @@ pub async fn seat_map(db: &Db, show_id: &str, now: Timestamp) -> Result<Fresh<Se
         if state == SeatState::Available {
             count.1 += 1;
         }
-        let Some(price) = price_of(category) else { continue };
+        let Some(price) = price_of(category) else {
+            continue;
+        };
         seats.push(SeatView {
             label: row.label,
             row: row.row_label,
@@ -122,7 +143,11 @@ pub async fn seat_map(db: &Db, show_id: &str, now: Timestamp) -> Result<Fresh<Se
     let availability = summarise(
         counts
             .into_iter()
-            .map(|(category, (total, available))| CategoryAvailability { category, total, available })
+            .map(|(category, (total, available))| CategoryAvailability {
+                category,
+                total,
+                available,
+            })
             .collect(),
     );
     let valid_until = seat_view_valid_until(&show, next_hold_expiry, now);

@@ -46,33 +46,57 @@ pub async fn seat_map(db: &Db, show_id: &str, layout_id: &str) -> sqlx::Result<V
         WHERE s.show_id = $1 \
         ORDER BY l.row_index, l.col_index";
     on_reader!(db, |pool| {
-        sqlx::query_as(SQL).bind(show_id).bind(layout_id).fetch_all(pool).await
+        sqlx::query_as(SQL)
+            .bind(show_id)
+            .bind(layout_id)
+            .fetch_all(pool)
+            .await
     })
 }
 
 pub async fn layout_dims(db: &Db, layout_id: &str) -> sqlx::Result<Option<LayoutDims>> {
     const SQL: &str = "SELECT row_count, col_count FROM seat_layouts WHERE id = $1";
-    on_reader!(db, |pool| sqlx::query_as(SQL).bind(layout_id).fetch_optional(pool).await)
+    on_reader!(db, |pool| sqlx::query_as(SQL)
+        .bind(layout_id)
+        .fetch_optional(pool)
+        .await)
 }
 
 /// Seat counts per category at `now`; an expired hold counts as available.
-pub async fn category_counts(db: &Db, show_id: &str, now: Timestamp) -> sqlx::Result<Vec<CategoryCountRow>> {
+pub async fn category_counts(
+    db: &Db,
+    show_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<Vec<CategoryCountRow>> {
     const SQL: &str = "SELECT category, COUNT(*) AS total, \
             SUM(CASE WHEN state = 'available' OR (state = 'held' AND held_until <= $2) \
                      THEN 1 ELSE 0 END) AS available, \
             MIN(CASE WHEN state = 'held' AND held_until > $2 THEN held_until END) AS next_hold_expiry \
         FROM show_seats WHERE show_id = $1 GROUP BY category ORDER BY category";
     on_reader!(db, |pool| {
-        sqlx::query_as(SQL).bind(show_id).bind(now.as_millis()).fetch_all(pool).await
+        sqlx::query_as(SQL)
+            .bind(show_id)
+            .bind(now.as_millis())
+            .fetch_all(pool)
+            .await
     })
 }
 
 /// Creates every seat of the show from its layout, all available. Idempotent.
-pub async fn allocate_show_seats(conn: &mut Conn<'_>, show_id: &str, layout_id: &str) -> sqlx::Result<u64> {
+pub async fn allocate_show_seats(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    layout_id: &str,
+) -> sqlx::Result<u64> {
     const SQL: &str = "INSERT INTO show_seats (show_id, seat_label, category, state) \
         SELECT $1, label, category, 'available' FROM layout_seats WHERE layout_id = $2 \
         ON CONFLICT (show_id, seat_label) DO NOTHING";
-    on_conn!(conn, |c| Ok(sqlx::query(SQL).bind(show_id).bind(layout_id).execute(c).await?.rows_affected()))
+    on_conn!(conn, |c| Ok(sqlx::query(SQL)
+        .bind(show_id)
+        .bind(layout_id)
+        .execute(c)
+        .await?
+        .rows_affected()))
 }
 
 pub struct NewScreen<'a> {
@@ -84,7 +108,11 @@ pub struct NewScreen<'a> {
 }
 
 /// Inserts a screen with its first layout unless the screen exists; true if inserted.
-pub async fn insert_screen(conn: &mut Conn<'_>, screen: &NewScreen<'_>, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn insert_screen(
+    conn: &mut Conn<'_>,
+    screen: &NewScreen<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     const SCREEN: &str = "INSERT INTO screens (id, theatre_id, name, layout_id, created_at) \
         VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (id) DO NOTHING";
     const POINT: &str = "UPDATE screens SET layout_id = $2 WHERE id = $1";
@@ -103,7 +131,11 @@ pub async fn insert_screen(conn: &mut Conn<'_>, screen: &NewScreen<'_>, now: Tim
     }
     insert_layout(conn, screen.layout_id, screen.id, screen.seats, now).await?;
     on_conn!(conn, |c| {
-        sqlx::query(POINT).bind(screen.id).bind(screen.layout_id).execute(c).await?;
+        sqlx::query(POINT)
+            .bind(screen.id)
+            .bind(screen.layout_id)
+            .execute(c)
+            .await?;
     });
     Ok(true)
 }
@@ -118,8 +150,16 @@ pub async fn insert_layout(
 ) -> sqlx::Result<()> {
     const LAYOUT: &str = "INSERT INTO seat_layouts (id, screen_id, row_count, col_count, seat_count, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6)";
-    let rows = seats.iter().map(|s| i64::from(s.row_index) + 1).max().unwrap_or(0);
-    let cols = seats.iter().map(|s| i64::from(s.col_index) + 1).max().unwrap_or(0);
+    let rows = seats
+        .iter()
+        .map(|s| i64::from(s.row_index) + 1)
+        .max()
+        .unwrap_or(0);
+    let cols = seats
+        .iter()
+        .map(|s| i64::from(s.col_index) + 1)
+        .max()
+        .unwrap_or(0);
     on_conn!(conn, |c| {
         sqlx::query(LAYOUT)
             .bind(layout_id)

@@ -64,9 +64,18 @@ const CITIES: &[DemoCity] = &[
         currency: "INR",
         languages: &["en", "hi", "ta", "te"],
         theatres: &[
-            ("Marquee Forum Koramangala", "Hosur Road, Koramangala, Bengaluru 560029"),
-            ("Marquee Orion Rajajinagar", "Dr Rajkumar Road, Rajajinagar, Bengaluru 560055"),
-            ("Lakeside Cinemas Whitefield", "ITPL Main Road, Whitefield, Bengaluru 560066"),
+            (
+                "Marquee Forum Koramangala",
+                "Hosur Road, Koramangala, Bengaluru 560029",
+            ),
+            (
+                "Marquee Orion Rajajinagar",
+                "Dr Rajkumar Road, Rajajinagar, Bengaluru 560055",
+            ),
+            (
+                "Lakeside Cinemas Whitefield",
+                "ITPL Main Road, Whitefield, Bengaluru 560066",
+            ),
         ],
     },
     DemoCity {
@@ -77,9 +86,18 @@ const CITIES: &[DemoCity] = &[
         currency: "INR",
         languages: &["hi", "en", "ta"],
         theatres: &[
-            ("Marquee Phoenix Lower Parel", "Senapati Bapat Marg, Lower Parel, Mumbai 400013"),
-            ("Marquee Andheri West", "Link Road, Andheri West, Mumbai 400053"),
-            ("Sea Breeze Talkies Bandra", "Hill Road, Bandra West, Mumbai 400050"),
+            (
+                "Marquee Phoenix Lower Parel",
+                "Senapati Bapat Marg, Lower Parel, Mumbai 400013",
+            ),
+            (
+                "Marquee Andheri West",
+                "Link Road, Andheri West, Mumbai 400053",
+            ),
+            (
+                "Sea Breeze Talkies Bandra",
+                "Hill Road, Bandra West, Mumbai 400050",
+            ),
         ],
     },
     DemoCity {
@@ -90,9 +108,15 @@ const CITIES: &[DemoCity] = &[
         currency: "INR",
         languages: &["ta", "en", "te", "hi"],
         theatres: &[
-            ("Marquee Express Avenue", "Whites Road, Royapettah, Chennai 600014"),
+            (
+                "Marquee Express Avenue",
+                "Whites Road, Royapettah, Chennai 600014",
+            ),
             ("Marquee Velachery", "Velachery Main Road, Chennai 600042"),
-            ("Marina Screens Mylapore", "Luz Church Road, Mylapore, Chennai 600004"),
+            (
+                "Marina Screens Mylapore",
+                "Luz Church Road, Mylapore, Chennai 600004",
+            ),
         ],
     },
     DemoCity {
@@ -103,9 +127,18 @@ const CITIES: &[DemoCity] = &[
         currency: "GBP",
         languages: &["en", "fr", "hi"],
         theatres: &[
-            ("Marquee Leicester Square", "5 Leicester Square, London WC2H 7NA"),
-            ("Marquee Greenwich", "180 Greenwich High Road, London SE10 8NN"),
-            ("Riverside Picturehouse", "Crisp Road, Hammersmith, London W6 9RL"),
+            (
+                "Marquee Leicester Square",
+                "5 Leicester Square, London WC2H 7NA",
+            ),
+            (
+                "Marquee Greenwich",
+                "180 Greenwich High Road, London SE10 8NN",
+            ),
+            (
+                "Riverside Picturehouse",
+                "Crisp Road, Hammersmith, London W6 9RL",
+            ),
         ],
     },
     DemoCity {
@@ -148,10 +181,26 @@ const MOVIES: &[DemoMovie] = &[
         genres: &["action", "thriller"],
         languages: &["en", "hi", "ta", "te"],
         localizations: &[
-            ("hi", "द स्टारलाइट हाइस्ट", "रिटायर चोरों का एक दल उल्का वर्षा के नीचे चलती ट्रेन लूटने के लिए फिर मिलता है।"),
-            ("ta", "ஸ்டார்லைட் கொள்ளை", "ஓய்வுபெற்ற திருடர்கள் ஒரு ஓடும் ரயிலைக் கொள்ளையடிக்க மீண்டும் இணைகிறார்கள்."),
-            ("de", "Der Sternenlicht-Coup", "Eine Bande pensionierter Diebe überfällt einen fahrenden Zug im Meteorschauer."),
-            ("fr", "Le Casse de Starlight", "Des voleurs à la retraite braquent un train en marche sous une pluie d'étoiles filantes."),
+            (
+                "hi",
+                "द स्टारलाइट हाइस्ट",
+                "रिटायर चोरों का एक दल उल्का वर्षा के नीचे चलती ट्रेन लूटने के लिए फिर मिलता है।",
+            ),
+            (
+                "ta",
+                "ஸ்டார்லைட் கொள்ளை",
+                "ஓய்வுபெற்ற திருடர்கள் ஒரு ஓடும் ரயிலைக் கொள்ளையடிக்க மீண்டும் இணைகிறார்கள்.",
+            ),
+            (
+                "de",
+                "Der Sternenlicht-Coup",
+                "Eine Bande pensionierter Diebe überfällt einen fahrenden Zug im Meteorschauer.",
+            ),
+            (
+                "fr",
+                "Le Casse de Starlight",
+                "Des voleurs à la retraite braquent un train en marche sous une pluie d'étoiles filantes.",
+            ),
         ],
     },
     DemoMovie {
@@ -165,8 +214,16 @@ const MOVIES: &[DemoMovie] = &[
         genres: &["drama", "romance"],
         languages: &["hi", "en"],
         localizations: &[
-            ("hi", "मानसून के ख़त", "मुंबई की एक लाइब्रेरी में छोड़े गए ख़तों से दो अजनबियों को प्यार हो जाता है।"),
-            ("fr", "Lettres de mousson", "Deux inconnus tombent amoureux grâce à des lettres laissées dans une bibliothèque de Bombay."),
+            (
+                "hi",
+                "मानसून के ख़त",
+                "मुंबई की एक लाइब्रेरी में छोड़े गए ख़तों से दो अजनबियों को प्यार हो जाता है।",
+            ),
+            (
+                "fr",
+                "Lettres de mousson",
+                "Deux inconnus tombent amoureux grâce à des lettres laissées dans une bibliothèque de Bombay.",
+            ),
         ],
     },
     DemoMovie {
@@ -180,8 +237,16 @@ const MOVIES: &[DemoMovie] = &[
         genres: &["action", "drama"],
         languages: &["ta", "te", "hi"],
         localizations: &[
-            ("ta", "காவேரி எழுச்சி", "தன் தாத்தா கட்டிய அணையைக் காப்பாற்ற ஒரு கிராமப் பொறியாளர் வெள்ளத்துடன் போராடுகிறாள்."),
-            ("hi", "कावेरी का उदय", "एक गाँव की इंजीनियर अपने दादा के बनाए बाँध को बाढ़ से बचाने की दौड़ में है।"),
+            (
+                "ta",
+                "காவேரி எழுச்சி",
+                "தன் தாத்தா கட்டிய அணையைக் காப்பாற்ற ஒரு கிராமப் பொறியாளர் வெள்ளத்துடன் போராடுகிறாள்.",
+            ),
+            (
+                "hi",
+                "कावेरी का उदय",
+                "एक गाँव की इंजीनियर अपने दादा के बनाए बाँध को बाढ़ से बचाने की दौड़ में है।",
+            ),
         ],
     },
     DemoMovie {
@@ -195,9 +260,21 @@ const MOVIES: &[DemoMovie] = &[
         genres: &["fantasy", "family"],
         languages: &["en", "hi"],
         localizations: &[
-            ("de", "Die Tochter des Uhrmachers", "Ein Mädchen, das die Zeit täglich für eine Minute anhalten kann, sucht ihren Vater."),
-            ("fr", "La Fille de l'horloger", "Une fille capable d'arrêter le temps une minute par jour cherche son père disparu."),
-            ("hi", "घड़ीसाज़ की बेटी", "एक लड़की जो रोज़ एक मिनट के लिए समय रोक सकती है, अपने पिता को ढूँढती है।"),
+            (
+                "de",
+                "Die Tochter des Uhrmachers",
+                "Ein Mädchen, das die Zeit täglich für eine Minute anhalten kann, sucht ihren Vater.",
+            ),
+            (
+                "fr",
+                "La Fille de l'horloger",
+                "Une fille capable d'arrêter le temps une minute par jour cherche son père disparu.",
+            ),
+            (
+                "hi",
+                "घड़ीसाज़ की बेटी",
+                "एक लड़की जो रोज़ एक मिनट के लिए समय रोक सकती है, अपने पिता को ढूँढती है।",
+            ),
         ],
     },
     DemoMovie {
@@ -210,7 +287,11 @@ const MOVIES: &[DemoMovie] = &[
         release: (2026, 11, 20),
         genres: &["sci-fi", "thriller"],
         languages: &["en"],
-        localizations: &[("de", "Neon-Gezeiten", "In einer versunkenen Stadt der Zukunft empfängt eine Taucherin ein unmögliches Signal.")],
+        localizations: &[(
+            "de",
+            "Neon-Gezeiten",
+            "In einer versunkenen Stadt der Zukunft empfängt eine Taucherin ein unmögliches Signal.",
+        )],
     },
     DemoMovie {
         key: "lucknow-laugh-riot",
@@ -222,7 +303,11 @@ const MOVIES: &[DemoMovie] = &[
         release: (2026, 11, 1),
         genres: &["comedy"],
         languages: &["hi"],
-        localizations: &[("hi", "लखनऊ में हंगामा", "एक वेडिंग प्लानर एक ही रात एक महल में तीन शादियाँ बुक कर देता है।")],
+        localizations: &[(
+            "hi",
+            "लखनऊ में हंगामा",
+            "एक वेडिंग प्लानर एक ही रात एक महल में तीन शादियाँ बुक कर देता है।",
+        )],
     },
     DemoMovie {
         key: "pebble-and-the-moon",
@@ -235,9 +320,21 @@ const MOVIES: &[DemoMovie] = &[
         genres: &["animation", "family"],
         languages: &["en", "hi", "ta"],
         localizations: &[
-            ("hi", "कंकड़ और चाँद", "समुद्र तट का एक कंकड़ चाँद पर जाना चाहता है, और ज्वार उसकी मदद करता है।"),
-            ("de", "Kiesel und der Mond", "Ein Kieselstein will zum Mond, und die Flut hilft ihm."),
-            ("fr", "Galet et la Lune", "Un galet veut aller sur la Lune, et la marée l'aide."),
+            (
+                "hi",
+                "कंकड़ और चाँद",
+                "समुद्र तट का एक कंकड़ चाँद पर जाना चाहता है, और ज्वार उसकी मदद करता है।",
+            ),
+            (
+                "de",
+                "Kiesel und der Mond",
+                "Ein Kieselstein will zum Mond, und die Flut hilft ihm.",
+            ),
+            (
+                "fr",
+                "Galet et la Lune",
+                "Un galet veut aller sur la Lune, et la marée l'aide.",
+            ),
         ],
     },
     DemoMovie {
@@ -250,7 +347,11 @@ const MOVIES: &[DemoMovie] = &[
         release: (2026, 10, 9),
         genres: &["mystery", "drama"],
         languages: &["en"],
-        localizations: &[("fr", "Le Port silencieux", "Un capitaine de port enquête sur un navire sans équipage.")],
+        localizations: &[(
+            "fr",
+            "Le Port silencieux",
+            "Un capitaine de port enquête sur un navire sans équipage.",
+        )],
     },
     DemoMovie {
         key: "godavari-nights",
@@ -262,7 +363,11 @@ const MOVIES: &[DemoMovie] = &[
         release: (2026, 11, 8),
         genres: &["drama", "musical"],
         languages: &["te", "ta"],
-        localizations: &[("te", "గోదావరి రాత్రులు", "ఒక జానపద గాయని, ఒక పడవవాడు నది పండుగను చివరిసారి నిలబెడతారు.")],
+        localizations: &[(
+            "te",
+            "గోదావరి రాత్రులు",
+            "ఒక జానపద గాయని, ఒక పడవవాడు నది పండుగను చివరిసారి నిలబెడతారు.",
+        )],
     },
     DemoMovie {
         key: "amelies-bakery",
@@ -274,25 +379,30 @@ const MOVIES: &[DemoMovie] = &[
         release: (2026, 10, 23),
         genres: &["comedy", "romance"],
         languages: &["fr", "en"],
-        localizations: &[("en", "Amélie's Bakery", "A Parisian baker enters a contest against the chain store next door.")],
+        localizations: &[(
+            "en",
+            "Amélie's Bakery",
+            "A Parisian baker enters a contest against the chain store next door.",
+        )],
     },
 ];
 
 /// Screen sizes, by index: (name, format, rows).
 fn screen_specs() -> [(&'static str, &'static str, Vec<RowSpec>); 3] {
     use SeatCategory::{Premium, Recliner, Regular};
-    let rows = |labels: &str, category: SeatCategory, blocks: &[u16], offset: u16, accessible: &[u16]| {
-        labels
-            .chars()
-            .map(|l| RowSpec {
-                label: l.to_string(),
-                category,
-                blocks: blocks.to_vec(),
-                offset,
-                accessible: accessible.to_vec(),
-            })
-            .collect::<Vec<_>>()
-    };
+    let rows =
+        |labels: &str, category: SeatCategory, blocks: &[u16], offset: u16, accessible: &[u16]| {
+            labels
+                .chars()
+                .map(|l| RowSpec {
+                    label: l.to_string(),
+                    category,
+                    blocks: blocks.to_vec(),
+                    offset,
+                    accessible: accessible.to_vec(),
+                })
+                .collect::<Vec<_>>()
+        };
     // Small: 6×12 regular, 3×12 premium, 1×6 recliner = 114 seats.
     let small = [
         rows("ABCDEF", Regular, &[6, 6], 0, &[]),
@@ -314,7 +424,11 @@ fn screen_specs() -> [(&'static str, &'static str, Vec<RowSpec>); 3] {
         rows("RS", Recliner, &[6, 6], 5, &[1, 12]),
     ]
     .concat();
-    [("Screen 1", "2D", medium), ("Screen 2", "3D", small), ("Screen 3 IMAX", "IMAX", large)]
+    [
+        ("Screen 1", "2D", medium),
+        ("Screen 2", "3D", small),
+        ("Screen 3 IMAX", "IMAX", large),
+    ]
 }
 
 /// Local start times per screen index; 3.5 hours apart, longer than any demo movie plus the
@@ -335,7 +449,11 @@ fn prices(currency: &str, format: &str) -> [(&'static str, i64); 3] {
         (_, "3D") => (1_350, 1_550, 1_995),
         _ => (1_150, 1_450, 1_895),
     };
-    [("regular", regular), ("premium", premium), ("recliner", recliner)]
+    [
+        ("regular", regular),
+        ("premium", premium),
+        ("recliner", recliner),
+    ]
 }
 
 /// A small deterministic mix so neighbouring screens and days differ.
@@ -376,15 +494,27 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
 
     let mut tx = db.begin().await?;
     let org_id = PartnerOrgId::derived("demo-cinemas");
-    identity::insert_approved_org(&mut tx.conn(), org_id.as_str(), "Demo Cinemas Pvt Ltd", now).await?;
+    identity::insert_approved_org(&mut tx.conn(), org_id.as_str(), "Demo Cinemas Pvt Ltd", now)
+        .await?;
     for (email, name, role, hash) in &hashed {
         let user_id = UserId::derived(email);
-        let user = identity::NewUser { id: user_id.as_str(), email, display_name: name, password_hash: hash, role };
+        let user = identity::NewUser {
+            id: user_id.as_str(),
+            email,
+            display_name: name,
+            password_hash: hash,
+            role,
+        };
         if identity::insert_user(&mut tx.conn(), &user, now).await? {
             report.users += 1;
         }
     }
-    identity::add_member(&mut tx.conn(), org_id.as_str(), UserId::derived("partner@demo.test").as_str()).await?;
+    identity::add_member(
+        &mut tx.conn(),
+        org_id.as_str(),
+        UserId::derived("partner@demo.test").as_str(),
+    )
+    .await?;
 
     for movie in MOVIES {
         let id = MovieId::derived(movie.key);
@@ -422,7 +552,12 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
         let movies: Vec<(&DemoMovie, Vec<&str>)> = MOVIES
             .iter()
             .map(|m| {
-                let languages = city.languages.iter().filter(|l| m.languages.contains(l)).copied().collect();
+                let languages = city
+                    .languages
+                    .iter()
+                    .filter(|l| m.languages.contains(l))
+                    .copied()
+                    .collect();
                 (m, languages)
             })
             .filter(|(_, languages): &(&DemoMovie, Vec<&str>)| !languages.is_empty())
@@ -460,15 +595,27 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
                     report.screens += 1;
                 }
                 for day in 0..DEMO_DAYS {
-                    let Some(date) = today.checked_add_days(Days::new(day)) else { continue };
+                    let Some(date) = today.checked_add_days(Days::new(day)) else {
+                        continue;
+                    };
                     for (slot_index, (hour, minute)) in SLOTS[screen_index].iter().enumerate() {
                         let day_number = (date - NaiveDate::default()).num_days() as usize;
-                        let seed = city_index * 1_000 + theatre_index * 100 + screen_index * 10 + slot_index + day_number;
+                        let seed = city_index * 1_000
+                            + theatre_index * 100
+                            + screen_index * 10
+                            + slot_index
+                            + day_number;
                         let (movie, languages) = &movies[pick(seed, movies.len())];
                         let language = languages[pick(seed / 3 + slot_index, languages.len())];
                         let movie_id = MovieId::derived(movie.key);
-                        let Some(time) = NaiveTime::from_hms_opt(*hour, *minute, 0) else { continue };
-                        let Some(starts) = city.timezone.from_local_datetime(&date.and_time(time)).earliest() else {
+                        let Some(time) = NaiveTime::from_hms_opt(*hour, *minute, 0) else {
+                            continue;
+                        };
+                        let Some(starts) = city
+                            .timezone
+                            .from_local_datetime(&date.and_time(time))
+                            .earliest()
+                        else {
                             continue;
                         };
                         let starts_at = Timestamp::from_datetime(starts.to_utc());

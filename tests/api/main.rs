@@ -1,0 +1,9 @@
+//! Black-box API tests: the real app over real HTTP, each test on SQLite and PostgreSQL.
+
+mod fixtures;
+mod helpers;
+
+mod browse;
+mod errors;
+mod ops;
+mod seat_map;

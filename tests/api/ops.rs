@@ -1,0 +1,97 @@
+//! Health, readiness, metrics, OpenAPI, request ids and conditional GETs.
+
+use serde_json::Value;
+
+use crate::{db_test, fixtures};
+
+db_test!(health_and_readiness_report_the_engine, |app| {
+    let health = app.get_ok("/healthz").await;
+    assert_eq!(health["status"], "ok");
+    let ready = app.get_ok("/readyz").await;
+    assert_eq!(ready["database"], app.engine.name());
+});
+
+db_test!(metrics_count_requests_per_route, |app| {
+    let f = fixtures::load(app).await;
+    app.get_ok(&format!("/api/v1/shows/{}/seats", f.noon)).await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("marquee_http_requests_total")
+                && l.contains("route=\"/api/v1/shows/{show_id}/seats\"")
+                && l.contains("status=\"200\"")),
+        "request counter missing:\n{text}"
+    );
+    assert!(text.contains("marquee_http_request_duration_seconds_bucket"));
+});
+
+db_test!(openapi_documents_every_route, |app| {
+    let doc = app.get_ok("/openapi.json").await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/cities",
+        "/api/v1/cities/{city_id}",
+        "/api/v1/cities/{city_id}/movies",
+        "/api/v1/cities/{city_id}/movies/{movie_id}/shows",
+        "/api/v1/cities/{city_id}/theatres",
+        "/api/v1/theatres/{theatre_id}",
+        "/api/v1/theatres/{theatre_id}/shows",
+        "/api/v1/movies/{movie_id}",
+        "/api/v1/search",
+        "/api/v1/shows/{show_id}",
+        "/api/v1/shows/{show_id}/seats",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not documented");
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+});
+
+db_test!(request_ids_are_generated_and_propagated, |app| {
+    let generated = app.get("/healthz").await;
+    let id = generated
+        .headers()
+        .get("x-request-id")
+        .expect("request id")
+        .to_str()
+        .unwrap();
+    assert_eq!(id.len(), 36);
+    let supplied = app
+        .get_with("/healthz", ("x-request-id", "trace-me-42"))
+        .await;
+    assert_eq!(
+        supplied.headers().get("x-request-id").unwrap(),
+        "trace-me-42"
+    );
+    assert_eq!(
+        supplied.headers().get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+});
+
+db_test!(etag_revalidation_answers_304, |app| {
+    let f = fixtures::load(app).await;
+    let path = format!("/api/v1/shows/{}/seats", f.noon);
+    let first = app.get(&path).await;
+    let etag = first
+        .headers()
+        .get("etag")
+        .expect("etag")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(first.headers().get("cache-control").unwrap(), "no-cache");
+    let again = app.get_with(&path, ("if-none-match", &etag)).await;
+    assert_eq!(again.status(), 304);
+    fixtures::set_seat(app, &f.noon, "A1", "booked", None).await;
+    let changed = app.get_with(&path, ("if-none-match", &etag)).await;
+    assert_eq!(changed.status(), 200);
+    let body: Value = changed.json().await.unwrap();
+    assert_eq!(body["seats"][0]["state"], "booked");
+});
