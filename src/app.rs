@@ -13,24 +13,34 @@ use crate::{
     http::{self, cache::ResponseCache},
 };
 
-/// What every handler can reach.
+/// What every handler can reach; one `Arc`, so extracting it per request is one atomic add.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+pub struct AppParts {
     pub db: Db,
     pub cache: Arc<ResponseCache>,
     pub clock: SharedClock,
-    pub config: Arc<Config>,
+    pub config: Config,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db, clock: SharedClock) -> Self {
         let cache = Arc::new(ResponseCache::new(&config.cache, clock.clone()));
-        Self {
+        Self(Arc::new(AppParts {
             db,
             cache,
             clock,
-            config: Arc::new(config),
-        }
+            config,
+        }))
     }
 
     /// Pool sizes as gauges, refreshed when metrics are scraped.
@@ -49,7 +59,7 @@ impl AppState {
 
 pub struct App {
     listener: TcpListener,
-    router: axum::Router,
+    router: http::Service,
     state: AppState,
     addr: SocketAddr,
 }
@@ -116,7 +126,8 @@ impl App {
     ) -> std::io::Result<()> {
         let grace = http::shutdown_grace(&self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(self.router);
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });

@@ -61,10 +61,15 @@ impl<T> Fresh<T> {
     }
 }
 
-/// A serialised JSON response ready to be sent any number of times.
+/// Bodies smaller than this are sent as they are; compressing them saves little.
+const GZIP_MIN_BYTES: usize = 1024;
+
+/// A serialised JSON response ready to be sent any number of times, with a gzip copy made
+/// once for clients that accept it.
 #[derive(Debug)]
 pub struct CachedResponse {
     body: Bytes,
+    gzip: Option<Bytes>,
     etag: HeaderValue,
     catalog_epoch: u64,
     show_generation: Option<u64>,
@@ -209,6 +214,7 @@ impl ResponseCache {
         let etag = HeaderValue::from_str(&format!("\"{:016x}\"", hasher.finish()))
             .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
         CachedResponse {
+            gzip: gzip(&body),
             body,
             etag,
             catalog_epoch,
@@ -218,10 +224,25 @@ impl ResponseCache {
     }
 }
 
-/// A cached JSON response answering one request, honouring `If-None-Match`.
+fn gzip(body: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    if body.len() < GZIP_MIN_BYTES {
+        return None;
+    }
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 8),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok().map(Bytes::from)
+}
+
+/// A cached JSON response answering one request, honouring `If-None-Match` and
+/// `Accept-Encoding: gzip`.
 pub struct CachedJson {
     entry: Arc<CachedResponse>,
     not_modified: bool,
+    gzip: bool,
 }
 
 impl CachedJson {
@@ -229,11 +250,32 @@ impl CachedJson {
         let not_modified = request_headers
             .get(header::IF_NONE_MATCH)
             .is_some_and(|tags| etag_matches(tags, &entry.etag));
+        let gzip = entry.gzip.is_some()
+            && request_headers
+                .get(header::ACCEPT_ENCODING)
+                .is_some_and(accepts_gzip);
         Self {
             entry,
             not_modified,
+            gzip,
         }
     }
+}
+
+/// True when `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+fn accepts_gzip(header: &HeaderValue) -> bool {
+    let Ok(text) = header.to_str() else {
+        return false;
+    };
+    text.split(',').any(|part| {
+        let mut pieces = part.split(';');
+        let coding = pieces.next().unwrap_or("").trim();
+        let refused = pieces.any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
@@ -253,18 +295,29 @@ impl IntoResponse for CachedJson {
         let mut response = if self.not_modified {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
-            let mut response = self.entry.body.clone().into_response();
-            response.headers_mut().insert(
+            let compressed = self.entry.gzip.as_ref().filter(|_| self.gzip);
+            let mut response = compressed
+                .unwrap_or(&self.entry.body)
+                .clone()
+                .into_response();
+            let headers = response.headers_mut();
+            headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+            if compressed.is_some() {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             response
         };
         let headers = response.headers_mut();
         headers.insert(header::ETAG, self.entry.etag.clone());
         // Clients may keep a copy but must revalidate (cheap, via ETag) before using it.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Accept-Language, Accept-Encoding"),
+        );
         response
     }
 }
@@ -345,6 +398,30 @@ mod tests {
         assert_eq!(entry.body(), "\"old\"");
         let calls = AtomicUsize::new(0);
         assert_eq!(load(&cache, Scope::Show("shw_a"), &calls, None).await, "0");
+    }
+
+    #[test]
+    fn gzip_is_offered_only_when_accepted() {
+        for yes in ["gzip", "br, gzip;q=0.5", "GZIP", "*"] {
+            assert!(accepts_gzip(&HeaderValue::from_static(yes)), "{yes}");
+        }
+        for no in ["br", "identity", "gzip;q=0", "deflate, gzip; q=0.0"] {
+            assert!(!accepts_gzip(&HeaderValue::from_static(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn large_bodies_get_a_gzip_copy_that_decodes_to_the_body() {
+        use std::io::Read;
+        let body = "x".repeat(5_000);
+        let compressed = gzip(body.as_bytes()).unwrap();
+        assert!(compressed.len() < 200);
+        let mut decoded = String::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_string(&mut decoded)
+            .unwrap();
+        assert_eq!(decoded, body);
+        assert!(gzip(b"{}").is_none());
     }
 
     #[test]

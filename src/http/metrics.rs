@@ -1,13 +1,9 @@
 //! Prometheus metrics: request counts and latency histograms per matched route (a low
 //! cardinality label), cache hits and misses, database pool use.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{sync::OnceLock, time::Duration};
 
-use axum::{
-    extract::{MatchedPath, Request},
-    middleware::Next,
-    response::Response,
-};
+use axum::http::Method;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const REQUEST_DURATION: &str = "marquee_http_request_duration_seconds";
@@ -37,19 +33,50 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let elapsed = started.elapsed().as_secs_f64();
-    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+/// Counts one request and records its latency under its matched route.
+pub fn record(method: &Method, route: String, status: u16, elapsed: Duration) {
+    let method = method_label(method);
+    metrics::counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status_label(status))
         .increment(1);
-    metrics::histogram!(REQUEST_DURATION, "method" => method, "route" => route).record(elapsed);
-    response
+    metrics::histogram!(REQUEST_DURATION, "method" => method, "route" => route)
+        .record(elapsed.as_secs_f64());
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Labels for the statuses we answer, without formatting a string per request.
+fn status_label(status: u16) -> std::borrow::Cow<'static, str> {
+    const KNOWN: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (202, "202"),
+        (204, "204"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (408, "408"),
+        (409, "409"),
+        (413, "413"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+    ];
+    match KNOWN.iter().find(|(code, _)| *code == status) {
+        Some((_, label)) => std::borrow::Cow::Borrowed(label),
+        None => std::borrow::Cow::Owned(status.to_string()),
+    }
 }

@@ -8,24 +8,23 @@ pub mod metrics;
 pub mod ops;
 pub mod pagination;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::{
-    Router,
+    body::Body,
     extract::{MatchedPath, Request},
     http::{HeaderName, HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
+use tower::{ServiceBuilder, util::MapResponseLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer,
-    trace::TraceLayer,
 };
-use tracing::Level;
+use tracing::{Instrument, Level};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -54,94 +53,183 @@ struct ApiDoc;
 
 /// Every route of the service with its middleware, and the OpenAPI document built from the
 /// same handlers.
-pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+///
+/// Two tiers, for speed: what needs the matched route (span, metrics, access log, timeout,
+/// problem bodies) is one middleware inside the router; the rest wraps the router once.
+/// Each `Router::layer` call boxes every route again and clones the box per request.
+pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::catalog::routes::router())
         .merge(crate::inventory::routes::router())
         .merge(ops::router())
         .split_for_parts();
 
-    let access_level = if state.config.log.access_log {
-        Level::INFO
-    } else {
-        Level::DEBUG
+    let observer = Observer {
+        access_level: if state.config.log.access_log {
+            Level::INFO
+        } else {
+            Level::DEBUG
+        },
+        timeout: state.config.request_timeout(),
     };
-    let timeout = state.config.request_timeout();
     let body_limit = state.config.http.body_limit_bytes;
 
-    let router = api
+    let routes = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi.clone()))
         .fallback(|request: Request| async move {
             ApiError::RouteNotFound(request.uri().path().to_owned())
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
-        // Innermost first: each `layer` wraps everything above it.
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            observer.observe(request, next)
+        }));
+
+    let service = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
         ))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("handler panicked");
-            ApiError::Internal("panic".into()).into_response()
-        }))
-        .layer(middleware::from_fn(problem_for_bare_errors))
-        .layer(middleware::from_fn(metrics::track))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", MatchedPath::as_str);
-                    let request_id = request
-                        .extensions()
-                        .get::<RequestId>()
-                        .and_then(|id| id.header_value().to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!("request", method = %request.method(), route, request_id)
-                })
-                .on_request(())
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new()
-                        .level(access_level)
-                        .latency_unit(tower_http::LatencyUnit::Micros),
-                )
-                .on_failure(()),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
-    (router, openapi)
+        .layer(MapResponseLayer::new(
+            problem_for_bare_errors::<BoxBody> as fn(Response<BoxBody>) -> Response,
+        ))
+        .layer(CatchPanicLayer::custom(PanicToProblem))
+        .layer(MapResponseLayer::new(
+            box_body::<LimitedBody> as fn(Response<LimitedBody>) -> Response,
+        ))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .service(routes);
+    (service, openapi)
+}
+
+type BoxBody = tower_http::body::UnsyncBoxBody<bytes::Bytes, axum::BoxError>;
+type LimitedBody = tower_http::limit::ResponseBody<Body>;
+
+/// The whole service as `serve` runs it.
+pub type Service = tower_http::request_id::SetRequestId<
+    tower_http::request_id::PropagateRequestId<
+        tower_http::set_header::SetResponseHeader<
+            tower_http::set_header::SetResponseHeader<
+                tower_http::set_header::SetResponseHeader<
+                    tower::util::MapResponse<
+                        tower_http::catch_panic::CatchPanic<
+                            tower::util::MapResponse<
+                                tower_http::limit::RequestBodyLimit<axum::Router>,
+                                fn(Response<LimitedBody>) -> Response<Body>,
+                            >,
+                            PanicToProblem,
+                        >,
+                        fn(Response<BoxBody>) -> Response<Body>,
+                    >,
+                    HeaderValue,
+                >,
+                HeaderValue,
+            >,
+            HeaderValue,
+        >,
+    >,
+    MakeRequestUuid,
+>;
+
+fn box_body<B>(response: Response<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    response.map(Body::new)
+}
+
+/// A panicking handler answers a problem+json 500 and the process keeps serving.
+#[derive(Clone, Copy)]
+pub struct PanicToProblem;
+
+impl tower_http::catch_panic::ResponseForPanic for PanicToProblem {
+    type ResponseBody = Body;
+
+    fn response_for_panic(
+        &mut self,
+        _: Box<dyn std::any::Any + Send + 'static>,
+    ) -> Response<Self::ResponseBody> {
+        tracing::error!("handler panicked");
+        ApiError::Internal("panic".into()).into_response()
+    }
+}
+
+/// The route-level middleware.
+#[derive(Clone, Copy)]
+struct Observer {
+    access_level: Level,
+    timeout: Duration,
+}
+
+impl Observer {
+    /// A span carrying the request id (so every log line inside the request has it), the
+    /// request timeout, problem bodies for bare errors, metrics per matched route, and the
+    /// access log line.
+    async fn observe(self, request: Request, next: Next) -> Response {
+        let started = Instant::now();
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str)
+            .to_owned();
+        let method = request.method().clone();
+        let request_id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let span = tracing::info_span!("request", method = %method, route = %route, request_id);
+        let response =
+            match tokio::time::timeout(self.timeout, next.run(request).instrument(span.clone()))
+                .await
+            {
+                Ok(response) => problem_for_bare_errors(response),
+                Err(_) => ApiError::Timeout.into_response(),
+            };
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        metrics::record(&method, route, status, elapsed);
+        let _entered = span.enter();
+        let latency_us = elapsed.as_micros() as u64;
+        if self.access_level == Level::INFO {
+            tracing::info!(status, latency_us, "request");
+        } else {
+            tracing::debug!(status, latency_us, "request");
+        }
+        response
+    }
 }
 
 /// Error responses made by middleware or the framework (timeouts, body limits, a wrong
 /// content type) carry no problem body; give them one so every error a client sees has the
 /// same shape.
-async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+fn problem_for_bare_errors<B>(response: Response<B>) -> Response
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
-        return response;
+        return response.map(Body::new);
     }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     if is_problem {
-        return response;
+        return response.map(Body::new);
     }
     let (code, title) = match status {
         StatusCode::BAD_REQUEST => ("invalid-request", "Invalid request"),
