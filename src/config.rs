@@ -214,6 +214,17 @@ mod tests {
     }
 
     #[test]
+    fn example_file_parses_to_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/marquee.example.toml");
+        let from_file: Config = Figment::from(Toml::file_exact(path)).extract().unwrap();
+        let defaults = Config::default();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(&defaults).unwrap()
+        );
+    }
+
+    #[test]
     fn unknown_database_scheme_is_refused() {
         let config = Config {
             database_url: "mysql://localhost".into(),

@@ -88,6 +88,34 @@ fn check_filter(name: &str, value: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+impl MovieFilter {
+    fn validated(self) -> Result<ShowQuery, ApiError> {
+        check_filter("date", self.date.as_deref())?;
+        check_filter("language", self.language.as_deref())?;
+        check_filter("genre", self.genre.as_deref())?;
+        Ok(ShowQuery {
+            date: self.date,
+            language: self.language,
+            format: None,
+            genre: self.genre,
+        })
+    }
+}
+
+impl ShowtimeFilter {
+    fn validated(self) -> Result<ShowQuery, ApiError> {
+        check_filter("date", self.date.as_deref())?;
+        check_filter("language", self.language.as_deref())?;
+        check_filter("format", self.format.as_deref())?;
+        Ok(ShowQuery {
+            date: self.date,
+            language: self.language,
+            format: self.format,
+            genre: None,
+        })
+    }
+}
+
 fn city_id(text: &str) -> Result<CityId, CatalogError> {
     CityId::parse(text).ok_or_else(|| CatalogError::CityNotFound(text.to_owned()))
 }
@@ -162,28 +190,18 @@ async fn movies_in_city(
     headers: HeaderMap,
 ) -> Result<CachedJson, ApiError> {
     let city = city_id(&city)?;
-    check_filter("language", filter.language.as_deref())?;
-    check_filter("genre", filter.genre.as_deref())?;
-    check_filter("date", filter.date.as_deref())?;
+    let query = filter.validated()?;
     let request = page.request()?;
     let key = format!(
         "{:?}",
         (
             "movies",
             city.as_str(),
-            &filter.date,
-            &filter.language,
-            &filter.genre,
+            &query,
             page.cache_key(),
             locale.cache_key()
         )
     );
-    let query = ShowQuery {
-        date: filter.date.clone(),
-        language: filter.language.clone(),
-        format: None,
-        genre: filter.genre.clone(),
-    };
     let now = app.clock.now();
     let entry = app
         .cache
@@ -215,9 +233,7 @@ async fn movie_showtimes(
 ) -> Result<CachedJson, ApiError> {
     let city = city_id(&city)?;
     let movie = movie_id(&movie)?;
-    check_filter("language", filter.language.as_deref())?;
-    check_filter("format", filter.format.as_deref())?;
-    check_filter("date", filter.date.as_deref())?;
+    let query = filter.validated()?;
     let request = page.request()?;
     let key = format!(
         "{:?}",
@@ -225,19 +241,11 @@ async fn movie_showtimes(
             "showtimes",
             city.as_str(),
             movie.as_str(),
-            &filter.date,
-            &filter.language,
-            &filter.format,
+            &query,
             page.cache_key(),
             locale.cache_key()
         )
     );
-    let query = ShowQuery {
-        date: filter.date,
-        language: filter.language,
-        format: filter.format,
-        genre: None,
-    };
     let now = app.clock.now();
     let entry = app
         .cache
@@ -315,26 +323,11 @@ async fn theatre_schedule(
     headers: HeaderMap,
 ) -> Result<CachedJson, ApiError> {
     let theatre = theatre_id(&theatre)?;
-    check_filter("language", filter.language.as_deref())?;
-    check_filter("format", filter.format.as_deref())?;
-    check_filter("date", filter.date.as_deref())?;
+    let query = filter.validated()?;
     let key = format!(
         "{:?}",
-        (
-            "schedule",
-            theatre.as_str(),
-            &filter.date,
-            &filter.language,
-            &filter.format,
-            locale.cache_key()
-        )
+        ("schedule", theatre.as_str(), &query, locale.cache_key())
     );
-    let query = ShowQuery {
-        date: filter.date,
-        language: filter.language,
-        format: filter.format,
-        genre: None,
-    };
     let now = app.clock.now();
     let entry = app
         .cache

@@ -95,3 +95,12 @@ db_test!(etag_revalidation_answers_304, |app| {
     let body: Value = changed.json().await.unwrap();
     assert_eq!(body["seats"][0]["state"], "booked");
 });
+
+db_test!(readiness_fails_with_503_when_the_database_is_gone, |app| {
+    app.get_ok("/readyz").await;
+    app.db.close().await;
+    let response = app.get("/readyz").await;
+    crate::helpers::assert_problem(response, 503, "unavailable").await;
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+});
