@@ -456,9 +456,17 @@ fn prices(currency: &str, format: &str) -> [(&'static str, i64); 3] {
     ]
 }
 
-/// A small deterministic mix so neighbouring screens and days differ.
-fn pick(seed: usize, len: usize) -> usize {
-    seed.wrapping_mul(2_654_435_761) % len.max(1)
+/// A deterministic choice among `len` items that differs between neighbouring screens,
+/// slots, theatres, cities and days (splitmix64: stable across Rust releases, unlike
+/// `DefaultHasher`, so the demo schedule is the same wherever it is seeded).
+fn pick(key: [u64; 5], len: usize) -> usize {
+    let mut x = key.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |acc, &part| {
+        acc.rotate_left(17) ^ part.wrapping_mul(0xbf58_476d_1ce4_e5b9)
+    });
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    (x % len.max(1) as u64) as usize
 }
 
 /// Loads the demo data; `now` decides "today" in each city.
@@ -599,14 +607,18 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
                         continue;
                     };
                     for (slot_index, (hour, minute)) in SLOTS[screen_index].iter().enumerate() {
-                        let day_number = (date - NaiveDate::default()).num_days() as usize;
-                        let seed = city_index * 1_000
-                            + theatre_index * 100
-                            + screen_index * 10
-                            + slot_index
-                            + day_number;
-                        let (movie, languages) = &movies[pick(seed, movies.len())];
-                        let language = languages[pick(seed / 3 + slot_index, languages.len())];
+                        let day_number = (date - NaiveDate::default()).num_days() as u64;
+                        let key = [
+                            city_index as u64,
+                            theatre_index as u64,
+                            screen_index as u64,
+                            slot_index as u64,
+                            day_number,
+                        ];
+                        let (movie, languages) = &movies[pick(key, movies.len())];
+                        let mut language_key = key;
+                        language_key[4] = language_key[4].wrapping_add(1 << 32);
+                        let language = languages[pick(language_key, languages.len())];
                         let movie_id = MovieId::derived(movie.key);
                         let Some(time) = NaiveTime::from_hms_opt(*hour, *minute, 0) else {
                             continue;
@@ -644,4 +656,32 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
     }
     tx.commit().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pick_spreads_neighbouring_keys_over_all_choices() {
+        // Ten movies, the three screens of one theatre, four slots, one day: not one
+        // movie per slot everywhere (the failure mode of a weak mix).
+        let mut seen = std::collections::BTreeSet::new();
+        let mut per_slot_identical = true;
+        for slot in 0..4 {
+            let first = pick([0, 0, 0, slot, 20_000], 10);
+            for screen in 0..3 {
+                let chosen = pick([0, 0, screen, slot, 20_000], 10);
+                per_slot_identical &= chosen == first;
+                seen.insert(chosen);
+            }
+        }
+        assert!(!per_slot_identical);
+        assert!(seen.len() >= 6, "only {seen:?}");
+        // Stable: the same key always picks the same item.
+        assert_eq!(
+            pick([1, 2, 0, 3, 20_415], 10),
+            pick([1, 2, 0, 3, 20_415], 10)
+        );
+    }
 }

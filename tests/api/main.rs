@@ -4,6 +4,8 @@ mod fixtures;
 mod helpers;
 
 mod browse;
+mod cache;
 mod errors;
 mod ops;
 mod seat_map;
+mod seed;
