@@ -11,6 +11,7 @@ use crate::{
     config::Config,
     db::Db,
     http::{self, cache::ResponseCache},
+    identity::{self, rate_limit::LoginLimiter, tokens::TokenSigner},
 };
 
 /// What every handler can reach; one `Arc`, so extracting it per request is one atomic add.
@@ -22,6 +23,8 @@ pub struct AppParts {
     pub cache: Arc<ResponseCache>,
     pub clock: SharedClock,
     pub config: Config,
+    pub tokens: TokenSigner,
+    pub login_limiter: LoginLimiter,
 }
 
 impl std::ops::Deref for AppState {
@@ -33,13 +36,19 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, clock: SharedClock) -> Self {
+    pub fn new(config: Config, db: Db, clock: SharedClock, tokens: TokenSigner) -> Self {
         let cache = Arc::new(ResponseCache::new(&config.cache, clock.clone()));
+        let login_limiter = LoginLimiter::new(
+            config.auth.login_attempts_per_account_per_minute,
+            config.auth.login_attempts_per_client_per_minute,
+        );
         Self(Arc::new(AppParts {
             db,
             cache,
             clock,
             config,
+            tokens,
+            login_limiter,
         }))
     }
 
@@ -100,7 +109,14 @@ impl App {
             .map_err(|source| StartError::Bind { addr, source })?;
         // Install the metrics recorder before the first request is counted.
         http::metrics::handle();
-        let state = AppState::new(config, db, clock);
+        let secret = match &config.auth.jwt_secret {
+            Some(secret) => secret.expose().to_owned(),
+            None => identity::store::signing_secret(&db, clock.now())
+                .await
+                .map_err(StartError::Connect)?,
+        };
+        let tokens = TokenSigner::new(secret.as_bytes(), config.auth.access_token_ttl_secs as i64);
+        let state = AppState::new(config, db, clock, tokens);
         let (router, _openapi) = http::router(state.clone());
         Ok(Self {
             listener,
@@ -126,7 +142,10 @@ impl App {
     ) -> std::io::Result<()> {
         let grace = http::shutdown_grace(&self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(self.router);
+        let service =
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(self.router);
         let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(());

@@ -10,7 +10,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     db::Db,
-    seed, telemetry,
+    identity, seed, telemetry,
 };
 
 #[derive(Debug, Parser)]
@@ -33,6 +33,22 @@ enum Command {
     Seed(SeedArgs),
     /// Drive a running server over HTTP and print throughput and latency.
     Bench(BenchArgs),
+    /// Administer the platform from the command line.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator account. The password is read from MARQUEE_ADMIN_PASSWORD,
+    /// or else from the first line of standard input (never from the command line, where
+    /// it would show in process lists and shell history).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +114,30 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             db.migrate().await?;
             let report = seed::seed_demo(&db, Arc::new(SystemClock).now()).await?;
             tracing::info!(?report, "demo data loaded");
+            db.close().await;
+        }
+        Command::Admin(AdminCommand::Create { email, name }) => {
+            let password = match std::env::var("MARQUEE_ADMIN_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let db = Db::connect(&config).await?;
+            db.migrate().await?;
+            let account = identity::service::create_account(
+                &db,
+                &email,
+                &password,
+                &name,
+                identity::model::Role::Admin,
+                SystemClock.now(),
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+            println!("created administrator {} ({})", account.email, account.id);
             db.close().await;
         }
         Command::Bench(_) => unreachable!("handled before configuration is loaded"),

@@ -23,6 +23,57 @@ pub struct Config {
     pub http: HttpConfig,
     pub cache: CacheConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Secret that signs access tokens, at least 32 bytes. Unset: one is generated on first
+    /// start and kept in the database, so every node of a deployment shares it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_secret: Option<Secret>,
+    /// Lifetime of an access token.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token (each use replaces it).
+    pub refresh_token_ttl_secs: u64,
+    /// Login attempts per minute for one account.
+    pub login_attempts_per_account_per_minute: u32,
+    /// Login attempts per minute from one client address.
+    pub login_attempts_per_client_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            login_attempts_per_account_per_minute: 5,
+            login_attempts_per_client_per_minute: 30,
+        }
+    }
+}
+
+/// A configuration secret: its `Debug` never prints the value.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +138,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             cache: CacheConfig::default(),
             log: LogConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -148,11 +200,33 @@ impl Config {
             None => figment = figment.merge(Toml::file("marquee.toml")),
         }
         let config: Config = figment
-            .merge(Env::prefixed("MARQUEE_").split("__").ignore(&["config"]))
+            .merge(Self::environment())
             .extract()
             .map_err(Box::new)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// `MARQUEE_*` variables that name a configuration key. Others with the same prefix
+    /// (`MARQUEE_CONFIG`, `MARQUEE_ADMIN_PASSWORD`, the test suite's) are not configuration
+    /// and are left alone; a misspelt key inside a known section is still an error.
+    fn environment() -> Env {
+        const TOP_LEVEL: [&str; 8] = [
+            "database_url",
+            "addr",
+            "nats_url",
+            "database",
+            "http",
+            "cache",
+            "log",
+            "auth",
+        ];
+        Env::prefixed("MARQUEE_").split("__").filter(|key| {
+            let first = key.as_str().split('.').next().unwrap_or("");
+            TOP_LEVEL
+                .iter()
+                .any(|known| first.eq_ignore_ascii_case(known))
+        })
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -168,6 +242,18 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.expose().len() < 32
+        {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret must be at least 32 bytes".into(),
+            ));
+        }
+        if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth token lifetimes must be at least 1 second".into(),
             ));
         }
         if self.cache.enabled && self.cache.capacity == 0 {
@@ -222,6 +308,28 @@ mod tests {
             serde_json::to_value(&from_file).unwrap(),
             serde_json::to_value(&defaults).unwrap()
         );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut config = Config::default();
+        config.auth.jwt_secret = Some(Secret::new("x".repeat(40)));
+        assert!(!format!("{config:?}").contains("xxxx"));
+        config.auth.jwt_secret = Some(Secret::new("short"));
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test harness signature
+    fn unrelated_marquee_variables_are_ignored_but_misspelt_keys_are_not() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MARQUEE_ADMIN_PASSWORD", "not configuration");
+            jail.set_env("MARQUEE_TEST_POSTGRES_URL", "postgres://elsewhere");
+            assert!(Config::load(None).is_ok());
+            jail.set_env("MARQUEE_CACHE__ENABLD", "false");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
     }
 
     #[test]

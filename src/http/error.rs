@@ -12,7 +12,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::catalog::CatalogError;
+use crate::{catalog::CatalogError, identity::IdentityError};
 
 /// Base of every problem `type`; the last segment is the stable machine-readable code.
 pub const PROBLEM_BASE: &str = "https://marquee.example/problems/";
@@ -36,6 +36,8 @@ pub struct Problem {
 pub enum ApiError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     #[error("invalid query string: {0}")]
     InvalidQuery(String),
     #[error("invalid path: {0}")]
@@ -85,6 +87,71 @@ impl ApiError {
                 ),
                 CatalogError::Database(source) => database_problem(source),
             },
+            ApiError::Identity(error) => {
+                let detail = Some(error.to_string());
+                match error {
+                    IdentityError::InvalidEmail => (
+                        S::BAD_REQUEST,
+                        "invalid-email",
+                        "Invalid e-mail address",
+                        detail,
+                    ),
+                    IdentityError::WeakPassword(_) => {
+                        (S::BAD_REQUEST, "weak-password", "Password too weak", detail)
+                    }
+                    IdentityError::InvalidDisplayName => (
+                        S::BAD_REQUEST,
+                        "invalid-display-name",
+                        "Invalid display name",
+                        detail,
+                    ),
+                    IdentityError::EmailTaken => {
+                        (S::CONFLICT, "email-taken", "E-mail address in use", detail)
+                    }
+                    IdentityError::InvalidCredentials => (
+                        S::UNAUTHORIZED,
+                        "invalid-credentials",
+                        "Invalid credentials",
+                        detail,
+                    ),
+                    IdentityError::AccountDisabled => {
+                        (S::FORBIDDEN, "account-disabled", "Account disabled", detail)
+                    }
+                    IdentityError::InvalidRefreshToken => (
+                        S::UNAUTHORIZED,
+                        "invalid-refresh-token",
+                        "Invalid refresh token",
+                        detail,
+                    ),
+                    IdentityError::RefreshTokenReused => (
+                        S::UNAUTHORIZED,
+                        "refresh-token-reused",
+                        "Refresh token reused",
+                        detail,
+                    ),
+                    IdentityError::Unauthenticated(_) => (
+                        S::UNAUTHORIZED,
+                        "unauthenticated",
+                        "Authentication required",
+                        detail,
+                    ),
+                    IdentityError::TokenExpired => (
+                        S::UNAUTHORIZED,
+                        "token-expired",
+                        "Access token expired",
+                        detail,
+                    ),
+                    IdentityError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden", detail),
+                    IdentityError::RateLimited { .. } => (
+                        S::TOO_MANY_REQUESTS,
+                        "rate-limited",
+                        "Too many requests",
+                        detail,
+                    ),
+                    IdentityError::Hashing => internal(),
+                    IdentityError::Database(source) => database_problem(source),
+                }
+            }
             ApiError::InvalidQuery(detail) => (
                 S::BAD_REQUEST,
                 "invalid-query",
@@ -173,7 +240,22 @@ impl IntoResponse for ApiError {
             // The request span carries the request id; the client sees only the problem.
             tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
         }
-        problem.into_response()
+        let mut response = problem.into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Identity(IdentityError::RateLimited { retry_after_secs }) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::Identity(
+                IdentityError::Unauthenticated(_)
+                | IdentityError::TokenExpired
+                | IdentityError::InvalidCredentials,
+            ) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
     }
 }
 

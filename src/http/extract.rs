@@ -47,3 +47,9 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Locale {
         ))
     }
 }
+
+/// A JSON request body; malformed JSON, a wrong content type or unknown fields are a 400
+/// `invalid-body` problem.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);

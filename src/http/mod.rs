@@ -45,11 +45,33 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     tags(
         (name = "catalog", description = "Browse cities, movies, theatres and shows"),
         (name = "inventory", description = "Seat maps"),
+        (name = "identity", description = "Accounts, sign-in and tokens"),
         (name = "operations", description = "Health, readiness, metrics"),
     ),
-    components(schemas(Problem))
+    components(schemas(Problem)),
+    modifiers(&BearerAuth)
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` scheme that authenticated operations list under `security`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from POST /api/v1/auth/login"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Every route of the service with its middleware, and the OpenAPI document built from the
 /// same handlers.
@@ -61,6 +83,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::catalog::routes::router())
         .merge(crate::inventory::routes::router())
+        .merge(crate::identity::routes::router())
         .merge(ops::router())
         .split_for_parts();
 

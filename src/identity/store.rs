@@ -1,6 +1,10 @@
 //! Storage of users, partner organisations and their members.
 
-use crate::{db::Conn, on_conn, time::Timestamp};
+use crate::{
+    db::{Conn, Db},
+    on_conn, on_reader,
+    time::Timestamp,
+};
 
 pub struct NewUser<'a> {
     pub id: &'a str,
@@ -74,4 +78,146 @@ pub async fn add_member(conn: &mut Conn<'_>, org_id: &str, user_id: &str) -> sql
             .await?;
     });
     Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub status: String,
+    pub org_id: Option<String>,
+    pub org_name: Option<String>,
+    pub org_status: Option<String>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.password_hash, u.role, u.status, \
+    o.id AS org_id, o.name AS org_name, o.status AS org_status \
+    FROM users u \
+    LEFT JOIN partner_members m ON m.user_id = u.id \
+    LEFT JOIN partner_orgs o ON o.id = m.org_id";
+
+pub async fn user_by_email(db: &Db, email: &str) -> sqlx::Result<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} WHERE u.email = $1");
+    on_reader!(db, |pool| sqlx::query_as(&sql)
+        .bind(email)
+        .fetch_optional(pool)
+        .await)
+}
+
+pub async fn user_by_id(db: &Db, id: &str) -> sqlx::Result<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} WHERE u.id = $1");
+    on_reader!(db, |pool| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    pub id: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub struct NewRefreshToken<'a> {
+    pub id: &'a str,
+    pub family_id: &'a str,
+    pub user_id: &'a str,
+    pub token_hash: &'a str,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert_refresh_token(
+    conn: &mut Conn<'_>,
+    token: &NewRefreshToken<'_>,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    const SQL: &str = "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) \
+        VALUES ($1, $2, $3, $4, $5, $6)";
+    on_conn!(conn, |c| {
+        sqlx::query(SQL)
+            .bind(token.id)
+            .bind(token.family_id)
+            .bind(token.user_id)
+            .bind(token.token_hash)
+            .bind(now.as_millis())
+            .bind(token.expires_at.as_millis())
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn refresh_token_by_hash(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+) -> sqlx::Result<Option<RefreshTokenRow>> {
+    const SQL: &str = "SELECT id, family_id, user_id, expires_at, rotated_at, revoked_at \
+        FROM refresh_tokens WHERE token_hash = $1";
+    on_conn!(conn, |c| sqlx::query_as(SQL)
+        .bind(token_hash)
+        .fetch_optional(c)
+        .await)
+}
+
+/// Marks a token as exchanged, only if it has not been already: false means another
+/// request rotated it first (a replay).
+pub async fn mark_rotated(conn: &mut Conn<'_>, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+    const SQL: &str = "UPDATE refresh_tokens SET rotated_at = $2 \
+        WHERE id = $1 AND rotated_at IS NULL AND revoked_at IS NULL";
+    let done = on_conn!(conn, |c| {
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(done == 1)
+}
+
+/// Revokes every token of a login family.
+pub async fn revoke_family(
+    conn: &mut Conn<'_>,
+    family_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<u64> {
+    const SQL: &str = "UPDATE refresh_tokens SET revoked_at = $2 \
+        WHERE family_id = $1 AND revoked_at IS NULL";
+    on_conn!(conn, |c| {
+        Ok(sqlx::query(SQL)
+            .bind(family_id)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?
+            .rows_affected())
+    })
+}
+
+/// The token-signing secret, created on first use so every node of a deployment shares it.
+pub async fn signing_secret(db: &Db, now: Timestamp) -> sqlx::Result<String> {
+    const SELECT: &str = "SELECT secret FROM signing_keys WHERE id = 'access-token'";
+    const INSERT: &str = "INSERT INTO signing_keys (id, secret, created_at) VALUES ('access-token', $1, $2) \
+        ON CONFLICT (id) DO NOTHING";
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let candidate = super::tokens::new_secret("hs256");
+    on_conn!(&mut conn, |c| {
+        sqlx::query(INSERT)
+            .bind(&candidate)
+            .bind(now.as_millis())
+            .execute(&mut *c)
+            .await?;
+    });
+    let secret: String = on_conn!(&mut conn, |c| sqlx::query_scalar(SELECT)
+        .fetch_one(c)
+        .await?);
+    tx.commit().await?;
+    Ok(secret)
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod browse;
 mod cache;
 mod errors;
+mod identity;
 mod ops;
 mod seat_map;
 mod seed;

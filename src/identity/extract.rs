@@ -1,0 +1,106 @@
+//! Authentication as extractors: a handler that takes `Customer`, `Partner` or `Admin` can
+//! only run for a caller with a valid access token of that role whose account is active.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{header::AUTHORIZATION, request::Parts},
+};
+
+use super::{IdentityError, model::Principal, model::Role, service, tokens::TokenError};
+use crate::{app::AppState, http::error::ApiError};
+
+/// Any signed-in caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+/// A signed-in customer.
+#[derive(Debug, Clone)]
+pub struct Customer(pub Principal);
+
+/// A signed-in member of a partner organisation.
+#[derive(Debug, Clone)]
+pub struct Partner(pub Principal);
+
+/// A signed-in administrator.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Principal);
+
+fn bearer(parts: &Parts) -> Result<&str, IdentityError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(IdentityError::Unauthenticated(
+            "sign in: send Authorization: Bearer <access token>",
+        ))?;
+    let value = header
+        .to_str()
+        .map_err(|_| IdentityError::Unauthenticated("the Authorization header is malformed"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(IdentityError::Unauthenticated(
+        "the Authorization header is malformed",
+    ))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(IdentityError::Unauthenticated(
+            "the Authorization header must use the Bearer scheme",
+        ));
+    }
+    Ok(token.trim())
+}
+
+async fn authenticate(parts: &Parts, app: &AppState) -> Result<Principal, IdentityError> {
+    let token = bearer(parts)?;
+    let principal = app
+        .tokens
+        .verify(token, app.clock.now())
+        .map_err(|error| match error {
+            TokenError::Expired => IdentityError::TokenExpired,
+            TokenError::Invalid => IdentityError::Unauthenticated("the access token is not valid"),
+        })?;
+    // Tokens live minutes, but a disabled account is refused at once.
+    service::ensure_active(&app.db, &principal).await?;
+    Ok(principal)
+}
+
+async fn with_role(parts: &Parts, app: &AppState, role: Role) -> Result<Principal, ApiError> {
+    let principal = authenticate(parts, app).await?;
+    if principal.role != role {
+        return Err(IdentityError::Forbidden(match role {
+            Role::Customer => "this needs a customer account",
+            Role::Partner => "this needs a partner account",
+            Role::Admin => "this needs an administrator",
+        })
+        .into());
+    }
+    Ok(principal)
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(authenticate(parts, app).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for Customer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(with_role(parts, app, Role::Customer).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for Partner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(with_role(parts, app, Role::Partner).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(with_role(parts, app, Role::Admin).await?))
+    }
+}
