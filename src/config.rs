@@ -24,6 +24,22 @@ pub struct Config {
     pub cache: CacheConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub schedule: ScheduleConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Minutes a screen needs between the end of one show and the start of the next.
+    pub cleaning_buffer_minutes: i64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            cleaning_buffer_minutes: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +155,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             log: LogConfig::default(),
             auth: AuthConfig::default(),
+            schedule: ScheduleConfig::default(),
         }
     }
 }
@@ -211,7 +228,7 @@ impl Config {
     /// (`MARQUEE_CONFIG`, `MARQUEE_ADMIN_PASSWORD`, the test suite's) are not configuration
     /// and are left alone; a misspelt key inside a known section is still an error.
     fn environment() -> Env {
-        const TOP_LEVEL: [&str; 8] = [
+        const TOP_LEVEL: [&str; 9] = [
             "database_url",
             "addr",
             "nats_url",
@@ -220,6 +237,7 @@ impl Config {
             "cache",
             "log",
             "auth",
+            "schedule",
         ];
         Env::prefixed("MARQUEE_").split("__").filter(|key| {
             let first = key.as_str().split('.').next().unwrap_or("");
@@ -254,6 +272,11 @@ impl Config {
         if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
             return Err(ConfigError::Invalid(
                 "auth token lifetimes must be at least 1 second".into(),
+            ));
+        }
+        if !(0..=240).contains(&self.schedule.cleaning_buffer_minutes) {
+            return Err(ConfigError::Invalid(
+                "schedule.cleaning_buffer_minutes must be 0 to 240".into(),
             ));
         }
         if self.cache.enabled && self.cache.capacity == 0 {

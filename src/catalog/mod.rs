@@ -2,8 +2,11 @@
 //! and shows. Read-heavy and public; responses are cached (see `crate::http::cache`).
 
 pub mod locale;
+pub mod manage;
 pub mod model;
+pub mod partner_routes;
 pub mod routes;
+pub mod schedule;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -659,3 +659,112 @@ pub fn escape_like(text: &str) -> String {
     }
     out
 }
+
+// ---------------------------------------------------------------- partner management
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrgTheatreRow {
+    pub id: String,
+    pub city_id: String,
+    pub name: String,
+    pub address: String,
+}
+
+pub async fn theatres_of_org(db: &Db, org_id: &str) -> sqlx::Result<Vec<OrgTheatreRow>> {
+    const SQL: &str =
+        "SELECT id, city_id, name, address FROM theatres WHERE org_id = $1 ORDER BY name, id";
+    on_reader!(db, |pool| sqlx::query_as(SQL)
+        .bind(org_id)
+        .fetch_all(pool)
+        .await)
+}
+
+/// The organisation owning a theatre.
+pub async fn theatre_org(db: &Db, theatre_id: &str) -> sqlx::Result<Option<String>> {
+    const SQL: &str = "SELECT org_id FROM theatres WHERE id = $1";
+    on_reader!(db, |pool| sqlx::query_scalar(SQL)
+        .bind(theatre_id)
+        .fetch_optional(pool)
+        .await)
+}
+
+/// A screen with what scheduling a show on it needs.
+#[derive(Debug, Clone, FromRow)]
+pub struct ScreenRow {
+    pub id: String,
+    pub theatre_id: String,
+    pub city_id: String,
+    pub currency: String,
+    pub layout_id: String,
+}
+
+/// The screen if it belongs to the organisation (and has a layout).
+pub async fn screen_of_org(
+    conn: &mut Conn<'_>,
+    screen_id: &str,
+    org_id: &str,
+) -> sqlx::Result<Option<ScreenRow>> {
+    const SQL: &str = "SELECT s.id, s.theatre_id, t.city_id, c.currency, s.layout_id \
+        FROM screens s JOIN theatres t ON t.id = s.theatre_id JOIN cities c ON c.id = t.city_id \
+        WHERE s.id = $1 AND t.org_id = $2 AND s.layout_id IS NOT NULL";
+    on_conn!(conn, |c| sqlx::query_as(SQL)
+        .bind(screen_id)
+        .bind(org_id)
+        .fetch_optional(c)
+        .await)
+}
+
+/// Scheduled shows on the screen that start before `to` and end after `from`.
+pub async fn slots_on_screen(
+    conn: &mut Conn<'_>,
+    screen_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Vec<crate::catalog::schedule::Slot>> {
+    const SQL: &str = "SELECT id, starts_at, ends_at FROM shows \
+        WHERE screen_id = $1 AND status = 'scheduled' AND starts_at < $3 AND ends_at > $2";
+    let rows: Vec<(String, i64, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(SQL)
+            .bind(screen_id)
+            .bind(from.as_millis())
+            .bind(to.as_millis())
+            .fetch_all(c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(label, starts, ends)| crate::catalog::schedule::Slot {
+            label,
+            starts_at: Timestamp::from_millis(starts),
+            ends_at: Timestamp::from_millis(ends),
+        })
+        .collect())
+}
+
+/// The seat categories present in a layout.
+pub async fn layout_categories(
+    conn: &mut Conn<'_>,
+    layout_id: &str,
+) -> sqlx::Result<std::collections::BTreeSet<crate::inventory::model::SeatCategory>> {
+    const SQL: &str = "SELECT DISTINCT category FROM layout_seats WHERE layout_id = $1";
+    let rows: Vec<String> = on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(layout_id)
+        .fetch_all(c)
+        .await?);
+    Ok(rows
+        .iter()
+        .filter_map(|c| crate::inventory::model::SeatCategory::parse(c))
+        .collect())
+}
+
+/// True when the show exists and belongs to one of the organisation's theatres.
+pub async fn show_of_org(conn: &mut Conn<'_>, show_id: &str, org_id: &str) -> sqlx::Result<bool> {
+    const SQL: &str = "SELECT COUNT(*) FROM shows s JOIN theatres t ON t.id = s.theatre_id \
+        WHERE s.id = $1 AND t.org_id = $2";
+    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(show_id)
+        .bind(org_id)
+        .fetch_one(c)
+        .await?);
+    Ok(count == 1)
+}

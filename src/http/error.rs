@@ -12,7 +12,10 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{catalog::CatalogError, identity::IdentityError};
+use crate::{
+    catalog::{CatalogError, manage::ManageError, schedule::ScheduleError},
+    identity::IdentityError,
+};
 
 /// Base of every problem `type`; the last segment is the stable machine-readable code.
 pub const PROBLEM_BASE: &str = "https://marquee.example/problems/";
@@ -30,6 +33,11 @@ pub struct Problem {
     /// What went wrong with this request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Extension members of some problem types: `errors` (per item of a bulk request),
+    /// `seats` (the seats that caused a conflict).
+    #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +46,8 @@ pub enum ApiError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Manage(#[from] ManageError),
     #[error("invalid query string: {0}")]
     InvalidQuery(String),
     #[error("invalid path: {0}")]
@@ -108,6 +118,15 @@ impl ApiError {
                     IdentityError::EmailTaken => {
                         (S::CONFLICT, "email-taken", "E-mail address in use", detail)
                     }
+                    IdentityError::InvalidOrganisationName => (
+                        S::BAD_REQUEST,
+                        "invalid-organisation-name",
+                        "Invalid organisation name",
+                        detail,
+                    ),
+                    IdentityError::UnknownPendingOrganisation(_) => {
+                        (S::NOT_FOUND, "not-found", "Resource not found", detail)
+                    }
                     IdentityError::InvalidCredentials => (
                         S::UNAUTHORIZED,
                         "invalid-credentials",
@@ -152,6 +171,7 @@ impl ApiError {
                     IdentityError::Database(source) => database_problem(source),
                 }
             }
+            ApiError::Manage(error) => manage_problem(error),
             ApiError::InvalidQuery(detail) => (
                 S::BAD_REQUEST,
                 "invalid-query",
@@ -199,6 +219,35 @@ impl ApiError {
         }
     }
 
+    /// Extension members for problem types that carry more than a detail.
+    fn extensions(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut extra = serde_json::Map::new();
+        match self {
+            ApiError::Manage(ManageError::Bulk(errors, _)) => {
+                let items = errors
+                    .iter()
+                    .map(|(index, error)| {
+                        let (status, code, _, detail) = manage_problem(error);
+                        serde_json::json!({
+                            "index": index,
+                            "type": format!("{PROBLEM_BASE}{code}"),
+                            "status": status.as_u16(),
+                            "detail": detail,
+                        })
+                    })
+                    .collect();
+                extra.insert("errors".into(), serde_json::Value::Array(items));
+            }
+            ApiError::Manage(
+                ManageError::UnknownSeats(seats) | ManageError::SeatsUnavailable(seats),
+            ) => {
+                extra.insert("seats".into(), serde_json::json!(seats));
+            }
+            _ => {}
+        }
+        extra
+    }
+
     pub fn problem(&self) -> Problem {
         let (status, code, title, detail) = self.describe();
         Problem {
@@ -206,7 +255,107 @@ impl ApiError {
             title,
             status: status.as_u16(),
             detail,
+            extensions: self.extensions(),
         }
+    }
+}
+
+fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use StatusCode as S;
+    let detail = Some(error.to_string());
+    match error {
+        ManageError::NotApproved => (
+            S::FORBIDDEN,
+            "partner-not-approved",
+            "Partner not approved",
+            detail,
+        ),
+        ManageError::InvalidInput(_) => {
+            (S::BAD_REQUEST, "invalid-request", "Invalid request", detail)
+        }
+        ManageError::UnknownCity(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "unknown-city",
+            "Unknown city",
+            detail,
+        ),
+        ManageError::UnknownTheatre(_) | ManageError::UnknownShow(_) => {
+            (S::NOT_FOUND, "not-found", "Resource not found", detail)
+        }
+        ManageError::UnknownScreen(_) => (S::NOT_FOUND, "unknown-screen", "Unknown screen", detail),
+        ManageError::UnknownMovie(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "unknown-movie",
+            "Unknown movie",
+            detail,
+        ),
+        ManageError::DuplicateScreen(_) => (
+            S::CONFLICT,
+            "duplicate-screen",
+            "Duplicate screen name",
+            detail,
+        ),
+        ManageError::InvalidLayout(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-layout",
+            "Invalid seat layout",
+            detail,
+        ),
+        ManageError::Schedule(schedule) => match schedule {
+            ScheduleError::StartsInPast => (
+                S::UNPROCESSABLE_ENTITY,
+                "start-in-past",
+                "Show starts in the past",
+                detail,
+            ),
+            ScheduleError::MissingPrices(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "missing-prices",
+                "Prices missing",
+                detail,
+            ),
+            ScheduleError::UnusedPrice(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "unused-price",
+                "Price for a missing category",
+                detail,
+            ),
+            ScheduleError::NegativePrice => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-price",
+                "Invalid price",
+                detail,
+            ),
+            ScheduleError::UnknownFormat => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-format",
+                "Invalid format",
+                detail,
+            ),
+            ScheduleError::InvalidLanguage => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-language",
+                "Invalid language",
+                detail,
+            ),
+            ScheduleError::Overlap(_, _) => (S::CONFLICT, "show-overlap", "Shows overlap", detail),
+        },
+        ManageError::Bulk(_, _) => (
+            S::UNPROCESSABLE_ENTITY,
+            "bulk-invalid",
+            "Some items are invalid",
+            detail,
+        ),
+        ManageError::UnknownSeats(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "unknown-seats",
+            "Unknown seats",
+            detail,
+        ),
+        ManageError::SeatsUnavailable(_) => {
+            (S::CONFLICT, "seat-unavailable", "Seats unavailable", detail)
+        }
+        ManageError::Database(source) => database_problem(source),
     }
 }
 

@@ -46,6 +46,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "catalog", description = "Browse cities, movies, theatres and shows"),
         (name = "inventory", description = "Seat maps"),
         (name = "identity", description = "Accounts, sign-in and tokens"),
+        (name = "partner", description = "Theatre partners: onboarding, theatres, screens, shows, seat inventory (bearer token of a partner account)"),
+        (name = "admin", description = "Platform administration (bearer token of an administrator)"),
         (name = "operations", description = "Health, readiness, metrics"),
     ),
     components(schemas(Problem)),
@@ -84,6 +86,8 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::catalog::routes::router())
         .merge(crate::inventory::routes::router())
         .merge(crate::identity::routes::router())
+        .merge(crate::identity::partners::router())
+        .merge(crate::catalog::partner_routes::router())
         .merge(ops::router())
         .split_for_parts();
 
@@ -271,6 +275,7 @@ where
         title,
         status: status.as_u16(),
         detail: None,
+        extensions: Default::default(),
     }
     .into_response();
     // Keep headers such as Retry-After or Allow.

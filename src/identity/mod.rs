@@ -4,6 +4,7 @@
 
 pub mod extract;
 pub mod model;
+pub mod partners;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;
@@ -21,6 +22,10 @@ pub enum IdentityError {
     WeakPassword(#[from] WeakPassword),
     #[error("a display name has 1 to 100 characters")]
     InvalidDisplayName,
+    #[error("an organisation name has 1 to 120 characters")]
+    InvalidOrganisationName,
+    #[error("partner organisation {0} not found or not pending")]
+    UnknownPendingOrganisation(String),
     #[error("an account with that e-mail address exists")]
     EmailTaken,
     #[error("e-mail address or password is wrong")]

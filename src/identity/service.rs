@@ -279,3 +279,44 @@ pub async fn ensure_active(db: &Db, principal: &Principal) -> Result<(), Identit
         )),
     }
 }
+
+/// A partner organisation and its first member, created together and pending approval.
+pub async fn signup_partner(
+    db: &Db,
+    organisation_name: &str,
+    email: &str,
+    password: &str,
+    name: &str,
+    now: Timestamp,
+) -> Result<Account, IdentityError> {
+    let organisation = organisation_name.trim();
+    if organisation.is_empty() || organisation.chars().count() > 120 {
+        return Err(IdentityError::InvalidOrganisationName);
+    }
+    let email = Email::parse(email).ok_or(IdentityError::InvalidEmail)?;
+    let name = display_name(name)?;
+    password::check_policy(password, email.as_str())?;
+    if store::user_by_email(db, email.as_str()).await?.is_some() {
+        return Err(IdentityError::EmailTaken);
+    }
+    let hash = hash_password(password.to_owned()).await?;
+    let (user_id, org_id) = (UserId::generate(), PartnerOrgId::generate());
+    let mut tx = db.begin().await?;
+    store::insert_pending_org(&mut tx.conn(), org_id.as_str(), organisation, now).await?;
+    let user = NewUser {
+        id: user_id.as_str(),
+        email: email.as_str(),
+        display_name: name,
+        password_hash: &hash,
+        role: Role::Partner.as_str(),
+    };
+    if !store::insert_user(&mut tx.conn(), &user, now).await? {
+        return Err(IdentityError::EmailTaken);
+    }
+    store::add_member(&mut tx.conn(), org_id.as_str(), user_id.as_str()).await?;
+    tx.commit().await?;
+    let row = store::user_by_id(db, user_id.as_str())
+        .await?
+        .ok_or(IdentityError::InvalidCredentials)?;
+    Ok(account(row))
+}

@@ -221,3 +221,61 @@ pub async fn signing_secret(db: &Db, now: Timestamp) -> sqlx::Result<String> {
     tx.commit().await?;
     Ok(secret)
 }
+
+pub async fn org_status(db: &Db, org_id: &str) -> sqlx::Result<Option<String>> {
+    const SQL: &str = "SELECT status FROM partner_orgs WHERE id = $1";
+    on_reader!(db, |pool| sqlx::query_scalar(SQL)
+        .bind(org_id)
+        .fetch_optional(pool)
+        .await)
+}
+
+/// Inserts an organisation awaiting approval.
+pub async fn insert_pending_org(
+    conn: &mut Conn<'_>,
+    id: &str,
+    name: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    const SQL: &str =
+        "INSERT INTO partner_orgs (id, name, status, created_at) VALUES ($1, $2, 'pending', $3)";
+    on_conn!(conn, |c| {
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(name)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+pub async fn list_orgs(db: &Db, status: Option<&str>) -> sqlx::Result<Vec<OrgRow>> {
+    const SQL: &str = "SELECT id, name, status, created_at FROM partner_orgs \
+        WHERE ($1 IS NULL OR status = $1) ORDER BY created_at, id LIMIT 500";
+    on_reader!(db, |pool| sqlx::query_as(SQL)
+        .bind(status)
+        .fetch_all(pool)
+        .await)
+}
+
+/// Approves a pending organisation; false if it does not exist or is not pending.
+pub async fn approve_org(conn: &mut Conn<'_>, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+    const SQL: &str = "UPDATE partner_orgs SET status = 'approved', approved_at = $2 \
+        WHERE id = $1 AND status = 'pending'";
+    let done = on_conn!(conn, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(done == 1)
+}

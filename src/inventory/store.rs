@@ -189,3 +189,94 @@ pub async fn insert_layout(
     });
     Ok(())
 }
+
+pub async fn count_show_seats(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<u64> {
+    const SQL: &str = "SELECT COUNT(*) FROM show_seats WHERE show_id = $1";
+    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(show_id)
+        .fetch_one(c)
+        .await?);
+    Ok(count as u64)
+}
+
+/// Which of `labels` are seats of the show.
+pub async fn existing_seats(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    labels: &[&str],
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in labels.chunks(500) {
+        let rows: Vec<String> = on_conn!(conn, |c| {
+            let mut query = QueryBuilder::new("SELECT seat_label FROM show_seats WHERE show_id = ");
+            query.push_bind(show_id).push(" AND seat_label IN (");
+            let mut list = query.separated(", ");
+            for label in chunk {
+                list.push_bind(*label);
+            }
+            query.push(")");
+            query.build_query_scalar().fetch_all(&mut *c).await?
+        });
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// A partner's change to seats of a show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatChange {
+    /// available → withheld
+    Withhold,
+    /// available or withheld → blocked
+    Block,
+    /// withheld or blocked → available
+    Release,
+}
+
+/// Applies the change to those of `labels` whose state allows it, in one conditional
+/// statement per chunk; returns the labels that changed. A hold past its expiry counts as
+/// available, as everywhere.
+pub async fn change_seats(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    labels: &[&str],
+    change: SeatChange,
+    now: Timestamp,
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let (target, allowed) = match change {
+        SeatChange::Withhold => (
+            "withheld",
+            "(state = 'available' OR (state = 'held' AND held_until <= ",
+        ),
+        SeatChange::Block => (
+            "blocked",
+            "(state IN ('available', 'withheld') OR (state = 'held' AND held_until <= ",
+        ),
+        SeatChange::Release => (
+            "available",
+            "(state IN ('withheld', 'blocked') OR (1 = 0 AND 0 <> ",
+        ),
+    };
+    let mut changed = std::collections::HashSet::new();
+    for chunk in labels.chunks(500) {
+        let rows: Vec<String> = on_conn!(conn, |c| {
+            let mut query = QueryBuilder::new("UPDATE show_seats SET state = ");
+            query
+                .push_bind(target)
+                .push(", booking_id = NULL, held_until = NULL WHERE show_id = ")
+                .push_bind(show_id)
+                .push(" AND ")
+                .push(allowed)
+                .push_bind(now.as_millis())
+                .push(")) AND seat_label IN (");
+            let mut list = query.separated(", ");
+            for label in chunk {
+                list.push_bind(*label);
+            }
+            query.push(") RETURNING seat_label");
+            query.build_query_scalar().fetch_all(&mut *c).await?
+        });
+        changed.extend(rows);
+    }
+    Ok(changed)
+}

@@ -8,5 +8,6 @@ mod cache;
 mod errors;
 mod identity;
 mod ops;
+mod partner;
 mod seat_map;
 mod seed;

@@ -1,0 +1,499 @@
+//! What a theatre partner manages: theatres, screens with seat layouts, shows (validated by
+//! `schedule`), and the seat inventory of a show. Every operation is scoped to the partner's
+//! organisation: another organisation's theatre, screen or show is simply not found.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    schedule::{self, ProposedShow, ScheduleError, ScreenContext, Slot},
+    store::{self, NewShow, NewTheatre},
+};
+use crate::{
+    app::AppState,
+    db::{Conn, Db, Transaction},
+    ids::{CityId, LayoutId, MovieId, PartnerOrgId, ScreenId, ShowId, TheatreId},
+    inventory::{
+        layout::{LayoutError, RowSpec, build_layout},
+        model::SeatCategory,
+        store::{self as inventory_store, NewScreen},
+    },
+    time::Timestamp,
+};
+
+/// Most shows one bulk request may create.
+pub const MAX_BULK_SHOWS: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("the partner organisation is not approved yet")]
+    NotApproved,
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("city {0} not found")]
+    UnknownCity(String),
+    #[error("theatre {0} not found")]
+    UnknownTheatre(String),
+    #[error("screen {0} not found")]
+    UnknownScreen(String),
+    #[error("show {0} not found")]
+    UnknownShow(String),
+    #[error("movie {0} does not exist")]
+    UnknownMovie(String),
+    #[error("this theatre already has a screen named {0:?}")]
+    DuplicateScreen(String),
+    #[error("invalid seat layout: {0}")]
+    InvalidLayout(#[from] LayoutError),
+    #[error("{0}")]
+    Schedule(ScheduleError),
+    #[error("{} of {} shows are invalid; nothing was created", .0.len(), .1)]
+    Bulk(Vec<(usize, ManageError)>, usize),
+    #[error("these seats are not in the show: {}", .0.join(", "))]
+    UnknownSeats(Vec<String>),
+    #[error("these seats cannot change now (held or sold, or not in the state the change needs): {}", .0.join(", "))]
+    SeatsUnavailable(Vec<String>),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTheatreRequest {
+    pub city_id: String,
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManagedTheatre {
+    #[schema(value_type = String)]
+    pub id: TheatreId,
+    #[schema(value_type = String)]
+    pub city_id: CityId,
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewScreenRequest {
+    pub name: String,
+    /// Rows front to back.
+    pub rows: Vec<RowSpec>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManagedScreen {
+    #[schema(value_type = String)]
+    pub id: ScreenId,
+    #[schema(value_type = String)]
+    pub theatre_id: TheatreId,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub layout_id: LayoutId,
+    pub seat_count: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewShowRequest {
+    pub screen_id: String,
+    pub movie_id: String,
+    /// Start instant, RFC 3339 (`2026-11-23T14:00:00+05:30` or UTC).
+    #[schema(value_type = String)]
+    pub starts_at: DateTime<chrono::FixedOffset>,
+    /// Show language, e.g. `hi`.
+    pub language: String,
+    /// `2D`, `3D`, `IMAX`, `IMAX 3D` or `4DX`.
+    pub format: String,
+    /// Minor units per seat category, e.g. `{"regular": 20000, "premium": 32000}`; every
+    /// category of the screen needs a price.
+    pub prices: HashMap<SeatCategory, i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledShow {
+    #[schema(value_type = String)]
+    pub id: ShowId,
+    #[schema(value_type = String)]
+    pub screen_id: ScreenId,
+    #[schema(value_type = String)]
+    pub movie_id: MovieId,
+    #[schema(value_type = String)]
+    pub starts_at: Timestamp,
+    #[schema(value_type = String)]
+    pub ends_at: Timestamp,
+    pub seats: u64,
+}
+
+/// The organisation must be approved before it can create anything.
+pub async fn ensure_approved(db: &Db, org_id: &PartnerOrgId) -> Result<(), ManageError> {
+    match crate::identity::store::org_status(db, org_id.as_str())
+        .await?
+        .as_deref()
+    {
+        Some("approved") => Ok(()),
+        _ => Err(ManageError::NotApproved),
+    }
+}
+
+fn text_field(name: &str, value: &str, max: usize) -> Result<String, ManageError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control)
+    {
+        return Err(ManageError::InvalidInput(format!(
+            "{name} must be 1 to {max} characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub async fn create_theatre(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    request: &NewTheatreRequest,
+) -> Result<ManagedTheatre, ManageError> {
+    ensure_approved(&app.db, org_id).await?;
+    let name = text_field("name", &request.name, 120)?;
+    let address = text_field("address", &request.address, 300)?;
+    let city = CityId::parse(&request.city_id)
+        .ok_or_else(|| ManageError::UnknownCity(request.city_id.clone()))?;
+    if store::get_city(&app.db, city.as_str()).await?.is_none() {
+        return Err(ManageError::UnknownCity(request.city_id.clone()));
+    }
+    let id = TheatreId::generate();
+    let mut tx = app.db.begin().await?;
+    let theatre = NewTheatre {
+        id: id.as_str(),
+        org_id: org_id.as_str(),
+        city_id: city.as_str(),
+        name: &name,
+        address: &address,
+    };
+    store::insert_theatre(&mut tx.conn(), &theatre, app.clock.now()).await?;
+    tx.commit().await?;
+    app.cache.invalidate_catalog();
+    Ok(ManagedTheatre {
+        id,
+        city_id: city,
+        name,
+        address,
+    })
+}
+
+pub async fn list_theatres(
+    db: &Db,
+    org_id: &PartnerOrgId,
+) -> Result<Vec<ManagedTheatre>, ManageError> {
+    Ok(store::theatres_of_org(db, org_id.as_str())
+        .await?
+        .into_iter()
+        .map(|row| ManagedTheatre {
+            id: TheatreId::from_trusted(row.id),
+            city_id: CityId::from_trusted(row.city_id),
+            name: row.name,
+            address: row.address,
+        })
+        .collect())
+}
+
+pub async fn create_screen(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    theatre_id: &str,
+    request: &NewScreenRequest,
+) -> Result<ManagedScreen, ManageError> {
+    ensure_approved(&app.db, org_id).await?;
+    let theatre = TheatreId::parse(theatre_id)
+        .ok_or_else(|| ManageError::UnknownTheatre(theatre_id.to_owned()))?;
+    if store::theatre_org(&app.db, theatre.as_str())
+        .await?
+        .as_deref()
+        != Some(org_id.as_str())
+    {
+        return Err(ManageError::UnknownTheatre(theatre_id.to_owned()));
+    }
+    let name = text_field("name", &request.name, 60)?;
+    let seats = build_layout(&request.rows)?;
+    let (id, layout_id) = (ScreenId::generate(), LayoutId::generate());
+    let mut tx = app.db.begin().await?;
+    let screen = NewScreen {
+        id: id.as_str(),
+        theatre_id: theatre.as_str(),
+        name: &name,
+        layout_id: layout_id.as_str(),
+        seats: &seats,
+    };
+    match inventory_store::insert_screen(&mut tx.conn(), &screen, app.clock.now()).await {
+        Ok(_) => {}
+        Err(error) if crate::db::is_unique_violation(&error) => {
+            return Err(ManageError::DuplicateScreen(name));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    tx.commit().await?;
+    app.cache.invalidate_catalog();
+    Ok(ManagedScreen {
+        id,
+        theatre_id: theatre,
+        name,
+        layout_id,
+        seat_count: seats.len(),
+    })
+}
+
+/// Locks the screen's schedule for the rest of the transaction so two requests cannot both
+/// pass the overlap check. SQLite transactions already hold the database's write lock.
+async fn lock_screen(conn: &mut Conn<'_>, screen_id: &str) -> sqlx::Result<()> {
+    if let Conn::Postgres(c) = conn {
+        sqlx::query("SELECT id FROM screens WHERE id = $1 FOR UPDATE")
+            .bind(screen_id)
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates shows all-or-nothing: every item is validated (against existing shows and the
+/// other items) and either all are created with their seat inventory, or none and the
+/// error of each failing item is returned.
+pub async fn schedule_shows(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    requests: &[NewShowRequest],
+) -> Result<Vec<ScheduledShow>, ManageError> {
+    ensure_approved(&app.db, org_id).await?;
+    if requests.is_empty() || requests.len() > MAX_BULK_SHOWS {
+        return Err(ManageError::InvalidInput(format!(
+            "send 1 to {MAX_BULK_SHOWS} shows"
+        )));
+    }
+    let now = app.clock.now();
+    let buffer = app.config.schedule.cleaning_buffer_minutes;
+    let mut tx = app.db.begin().await?;
+    let mut errors: Vec<(usize, ManageError)> = Vec::new();
+    let mut planned: Vec<Option<(NewShowRequest, store::ScreenRow, i64)>> = Vec::new();
+    let mut locked: BTreeSet<String> = BTreeSet::new();
+    // Resolve screens and movies first (in a fixed order for locks).
+    let mut screens: Vec<&str> = requests.iter().map(|r| r.screen_id.as_str()).collect();
+    screens.sort_unstable();
+    screens.dedup();
+    for screen in screens {
+        lock_screen(&mut tx.conn(), screen).await?;
+        locked.insert(screen.to_owned());
+    }
+    for (index, request) in requests.iter().enumerate() {
+        let screen =
+            store::screen_of_org(&mut tx.conn(), &request.screen_id, org_id.as_str()).await?;
+        let Some(screen) = screen else {
+            errors.push((index, ManageError::UnknownScreen(request.screen_id.clone())));
+            planned.push(None);
+            continue;
+        };
+        let Some(movie) = store::get_movie(&app.db, &request.movie_id).await? else {
+            errors.push((index, ManageError::UnknownMovie(request.movie_id.clone())));
+            planned.push(None);
+            continue;
+        };
+        planned.push(Some((request.clone(), screen, movie.duration_minutes)));
+    }
+    // Slots of every resolvable item, to check items against each other too.
+    let mut batch: HashMap<String, Vec<Slot>> = HashMap::new();
+    for (index, item) in planned.iter().enumerate() {
+        if let Some((request, screen, minutes)) = item {
+            let starts_at = Timestamp::from_datetime(request.starts_at.with_timezone(&Utc));
+            batch.entry(screen.id.clone()).or_default().push(Slot {
+                label: format!("item {index}"),
+                starts_at,
+                ends_at: starts_at.plus_minutes(*minutes),
+            });
+        }
+    }
+    let mut to_create = Vec::new();
+    for (index, item) in planned.into_iter().enumerate() {
+        let Some((request, screen, minutes)) = item else {
+            continue;
+        };
+        let starts_at = Timestamp::from_datetime(request.starts_at.with_timezone(&Utc));
+        let slot = Slot {
+            label: format!("item {index}"),
+            starts_at,
+            ends_at: starts_at.plus_minutes(minutes),
+        };
+        let mut others = store::slots_on_screen(
+            &mut tx.conn(),
+            &screen.id,
+            starts_at.plus_minutes(-24 * 60),
+            slot.ends_at.plus_minutes(24 * 60),
+        )
+        .await?;
+        others.extend(batch.get(&screen.id).into_iter().flatten().cloned());
+        let categories = store::layout_categories(&mut tx.conn(), &screen.layout_id).await?;
+        let prices: Vec<(SeatCategory, i64)> =
+            request.prices.iter().map(|(c, a)| (*c, *a)).collect();
+        let proposed = ProposedShow {
+            slot,
+            format: &request.format,
+            language: &request.language,
+            prices: &prices,
+        };
+        let context = ScreenContext {
+            categories: &categories,
+            others: &others,
+            buffer_minutes: buffer,
+        };
+        let outcome = schedule::check_show(&proposed, &context, now);
+        let slot = proposed.slot;
+        match outcome {
+            Ok(()) => to_create.push((request, screen, slot)),
+            Err(error) => errors.push((index, ManageError::Schedule(error))),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|(index, _)| *index);
+        if requests.len() == 1 {
+            return Err(errors.remove(0).1);
+        }
+        return Err(ManageError::Bulk(errors, requests.len()));
+    }
+    let created = insert_shows(&mut tx, to_create, now).await?;
+    tx.commit().await?;
+    app.cache.invalidate_catalog();
+    Ok(created)
+}
+
+async fn insert_shows(
+    tx: &mut Transaction,
+    shows: Vec<(NewShowRequest, store::ScreenRow, Slot)>,
+    now: Timestamp,
+) -> Result<Vec<ScheduledShow>, ManageError> {
+    let mut created = Vec::with_capacity(shows.len());
+    for (request, screen, slot) in shows {
+        let id = ShowId::generate();
+        let prices: Vec<(&str, i64)> = request
+            .prices
+            .iter()
+            .map(|(c, a)| (c.as_str(), *a))
+            .collect();
+        let show = NewShow {
+            id: id.as_str(),
+            movie_id: &request.movie_id,
+            screen_id: &screen.id,
+            layout_id: &screen.layout_id,
+            theatre_id: &screen.theatre_id,
+            city_id: &screen.city_id,
+            starts_at: slot.starts_at,
+            ends_at: slot.ends_at,
+            language: &request.language,
+            format: &request.format,
+            currency: &screen.currency,
+            prices: &prices,
+        };
+        store::insert_show(&mut tx.conn(), &show, now).await?;
+        let seats = inventory_store::count_show_seats(&mut tx.conn(), id.as_str()).await?;
+        created.push(ScheduledShow {
+            id,
+            screen_id: ScreenId::from_trusted(screen.id),
+            movie_id: MovieId::from_trusted(request.movie_id),
+            starts_at: slot.starts_at,
+            ends_at: slot.ends_at,
+            seats,
+        });
+    }
+    Ok(created)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryChange {
+    /// Keep these available seats back for the box office.
+    #[serde(default)]
+    pub withhold: Vec<String>,
+    /// Take these seats out of sale (broken, reserved).
+    #[serde(default)]
+    pub block: Vec<String>,
+    /// Put withheld or blocked seats back on sale.
+    #[serde(default)]
+    pub release: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InventoryResult {
+    pub withheld: usize,
+    pub blocked: usize,
+    pub released: usize,
+}
+
+/// Applies a seat inventory change to a show of the organisation atomically: every listed
+/// seat changes or none does. Seats held by customers or sold cannot be withheld or blocked.
+pub async fn change_inventory(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    show_id: &str,
+    change: &InventoryChange,
+) -> Result<InventoryResult, ManageError> {
+    ensure_approved(&app.db, org_id).await?;
+    let all: Vec<&str> = change
+        .withhold
+        .iter()
+        .chain(&change.block)
+        .chain(&change.release)
+        .map(String::as_str)
+        .collect();
+    if all.is_empty() || all.len() > 2_000 {
+        return Err(ManageError::InvalidInput(
+            "list 1 to 2000 seats to change".into(),
+        ));
+    }
+    let distinct: BTreeSet<&str> = all.iter().copied().collect();
+    if distinct.len() != all.len() {
+        return Err(ManageError::InvalidInput(
+            "a seat may appear only once in one change".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    if !store::show_of_org(&mut tx.conn(), show_id, org_id.as_str()).await? {
+        return Err(ManageError::UnknownShow(show_id.to_owned()));
+    }
+    let known = inventory_store::existing_seats(&mut tx.conn(), show_id, &all).await?;
+    let unknown: Vec<String> = all
+        .iter()
+        .filter(|s| !known.contains(**s))
+        .map(|s| (*s).to_owned())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ManageError::UnknownSeats(unknown));
+    }
+    use inventory_store::SeatChange::{Block, Release, Withhold};
+    let mut refused = Vec::new();
+    for (kind, labels) in [
+        (Withhold, &change.withhold),
+        (Block, &change.block),
+        (Release, &change.release),
+    ] {
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let changed =
+            inventory_store::change_seats(&mut tx.conn(), show_id, &labels, kind, now).await?;
+        refused.extend(
+            labels
+                .iter()
+                .filter(|l| !changed.contains(**l))
+                .map(|l| (*l).to_owned()),
+        );
+    }
+    if !refused.is_empty() {
+        refused.sort();
+        return Err(ManageError::SeatsUnavailable(refused));
+    }
+    tx.commit().await?;
+    app.cache.invalidate_show(show_id);
+    Ok(InventoryResult {
+        withheld: change.withhold.len(),
+        blocked: change.block.len(),
+        released: change.release.len(),
+    })
+}
