@@ -51,6 +51,10 @@ pub enum ManageError {
     Schedule(ScheduleError),
     #[error("{} of {} shows are invalid; nothing was created", .0.len(), .1)]
     Bulk(Vec<(usize, ManageError)>, usize),
+    #[error(
+        "show {0} has customers holding or owning seats; it cannot be moved or deleted, cancel it instead (cancellation refunds every booking)"
+    )]
+    ShowHasCustomers(String),
     #[error("these seats are not in the show: {}", .0.join(", "))]
     UnknownSeats(Vec<String>),
     #[error("these seats cannot change now (held or sold, or not in the state the change needs): {}", .0.join(", "))]
@@ -496,4 +500,137 @@ pub async fn change_inventory(
         blocked: change.block.len(),
         released: change.release.len(),
     })
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShowChange {
+    /// New start (moving a show with customers is refused).
+    #[schema(value_type = Option<String>)]
+    pub starts_at: Option<DateTime<chrono::FixedOffset>>,
+    pub language: Option<String>,
+    pub format: Option<String>,
+    /// New prices for every category; they apply to holds made from now on.
+    pub prices: Option<HashMap<SeatCategory, i64>>,
+}
+
+/// Changes a show of the organisation. A show whose seats are held or sold cannot be moved;
+/// its customers' plans depend on the time (cancel it instead, which refunds them).
+pub async fn update_show(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    show_id: &str,
+    change: &ShowChange,
+) -> Result<ScheduledShow, ManageError> {
+    ensure_approved(&app.db, org_id).await?;
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let show = store::owned_show(&mut tx.conn(), show_id, org_id.as_str())
+        .await?
+        .ok_or_else(|| ManageError::UnknownShow(show_id.to_owned()))?;
+    if show.status != "scheduled" {
+        return Err(ManageError::InvalidInput(
+            "a cancelled show cannot change".into(),
+        ));
+    }
+    lock_screen(&mut tx.conn(), &show.screen_id).await?;
+    let starts_at = change
+        .starts_at
+        .map_or(Timestamp::from_millis(show.starts_at), |at| {
+            Timestamp::from_datetime(at.with_timezone(&Utc))
+        });
+    let moved = starts_at.as_millis() != show.starts_at;
+    if moved && store::customer_seats(&mut tx.conn(), show_id, now).await? > 0 {
+        return Err(ManageError::ShowHasCustomers(show_id.to_owned()));
+    }
+    let running = show.ends_at - show.starts_at;
+    let slot = Slot {
+        label: show.id.clone(),
+        starts_at,
+        ends_at: Timestamp::from_millis(starts_at.as_millis() + running),
+    };
+    let prices: Vec<(SeatCategory, i64)> = match &change.prices {
+        Some(prices) => prices.iter().map(|(c, a)| (*c, *a)).collect(),
+        None => store::show_price_map(&mut tx.conn(), show_id)
+            .await?
+            .into_iter()
+            .filter_map(|(c, a)| Some((SeatCategory::parse(&c)?, a)))
+            .collect(),
+    };
+    let language = change.language.clone().unwrap_or(show.language);
+    let format = change.format.clone().unwrap_or(show.format);
+    let others = store::slots_on_screen(
+        &mut tx.conn(),
+        &show.screen_id,
+        slot.starts_at.plus_minutes(-24 * 60),
+        slot.ends_at.plus_minutes(24 * 60),
+    )
+    .await?;
+    let categories = store::layout_categories(&mut tx.conn(), &show.layout_id).await?;
+    let proposed = ProposedShow {
+        slot: slot.clone(),
+        format: &format,
+        language: &language,
+        prices: &prices,
+    };
+    let context = ScreenContext {
+        categories: &categories,
+        others: &others,
+        buffer_minutes: app.config.schedule.cleaning_buffer_minutes,
+    };
+    // A show that keeps its time may have started; only a new time must be in the future.
+    let reference = if moved {
+        now
+    } else {
+        Timestamp::from_millis(i64::MIN)
+    };
+    schedule::check_show(&proposed, &context, reference).map_err(ManageError::Schedule)?;
+    store::update_show(
+        &mut tx.conn(),
+        show_id,
+        slot.starts_at,
+        slot.ends_at,
+        &language,
+        &format,
+        now,
+    )
+    .await?;
+    if change.prices.is_some() {
+        let stored: Vec<(&str, i64)> = prices.iter().map(|(c, a)| (c.as_str(), *a)).collect();
+        store::replace_show_prices(&mut tx.conn(), show_id, &stored).await?;
+    }
+    let seats = inventory_store::count_show_seats(&mut tx.conn(), show_id).await?;
+    tx.commit().await?;
+    app.cache.invalidate_catalog();
+    app.cache.invalidate_show(show_id);
+    Ok(ScheduledShow {
+        id: ShowId::from_trusted(show.id),
+        screen_id: ScreenId::from_trusted(show.screen_id),
+        movie_id: MovieId::from_trusted(show.movie_id),
+        starts_at: slot.starts_at,
+        ends_at: slot.ends_at,
+        seats,
+    })
+}
+
+/// Deletes a show of the organisation that no customer holds or bought seats for.
+pub async fn delete_show(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    show_id: &str,
+) -> Result<(), ManageError> {
+    ensure_approved(&app.db, org_id).await?;
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    store::owned_show(&mut tx.conn(), show_id, org_id.as_str())
+        .await?
+        .ok_or_else(|| ManageError::UnknownShow(show_id.to_owned()))?;
+    if store::customer_seats(&mut tx.conn(), show_id, now).await? > 0 {
+        return Err(ManageError::ShowHasCustomers(show_id.to_owned()));
+    }
+    store::delete_show(&mut tx.conn(), show_id).await?;
+    tx.commit().await?;
+    app.cache.invalidate_catalog();
+    app.cache.invalidate_show(show_id);
+    Ok(())
 }

@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::manage::{
     self, InventoryChange, InventoryResult, ManageError, ManagedScreen, ManagedTheatre,
-    NewScreenRequest, NewShowRequest, NewTheatreRequest, ScheduledShow,
+    NewScreenRequest, NewShowRequest, NewTheatreRequest, ScheduledShow, ShowChange,
 };
 use crate::{
     app::AppState,
@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_theatre, list_theatres))
         .routes(routes!(create_screen))
         .routes(routes!(create_show))
+        .routes(routes!(update_show, delete_show))
         .routes(routes!(create_shows_in_bulk))
         .routes(routes!(change_inventory))
 }
@@ -161,4 +162,42 @@ async fn change_inventory(
     Ok(Json(
         manage::change_inventory(&app, org_of(&partner)?, &show_id, &body).await?,
     ))
+}
+
+/// Change a show's time, language, format or prices. Moving a show that customers hold or
+/// bought seats for is refused (`show-has-bookings`): cancel it instead.
+#[utoipa::path(patch, path = "/api/v1/partner/shows/{show_id}", tag = "partner",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path, description = "Show id")),
+    request_body = ShowChange,
+    responses((status = 200, body = ScheduledShow),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn update_show(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(show_id): ApiPath<String>,
+    ApiJson(body): ApiJson<ShowChange>,
+) -> Result<Json<ScheduledShow>, ApiError> {
+    Ok(Json(
+        manage::update_show(&app, org_of(&partner)?, &show_id, &body).await?,
+    ))
+}
+
+/// Delete a show nobody holds or bought seats for (`show-has-bookings` otherwise: cancel it
+/// instead).
+#[utoipa::path(delete, path = "/api/v1/partner/shows/{show_id}", tag = "partner",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path, description = "Show id")),
+    responses((status = 204, description = "Deleted"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn delete_show(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(show_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    manage::delete_show(&app, org_of(&partner)?, &show_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -768,3 +768,124 @@ pub async fn show_of_org(conn: &mut Conn<'_>, show_id: &str, org_id: &str) -> sq
         .await?);
     Ok(count == 1)
 }
+
+/// A show of the organisation with what changing it needs.
+#[derive(Debug, Clone, FromRow)]
+pub struct OwnedShowRow {
+    pub id: String,
+    pub screen_id: String,
+    pub movie_id: String,
+    pub layout_id: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub language: String,
+    pub format: String,
+    pub status: String,
+}
+
+pub async fn owned_show(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    org_id: &str,
+) -> sqlx::Result<Option<OwnedShowRow>> {
+    const SQL: &str = "SELECT s.id, s.screen_id, s.movie_id, s.layout_id, s.starts_at, s.ends_at, \
+            s.language, s.format, s.status \
+        FROM shows s JOIN theatres t ON t.id = s.theatre_id WHERE s.id = $1 AND t.org_id = $2";
+    on_conn!(conn, |c| sqlx::query_as(SQL)
+        .bind(show_id)
+        .bind(org_id)
+        .fetch_optional(c)
+        .await)
+}
+
+/// Seats of the show held (unexpired) or sold at `now`: the show has customers.
+pub async fn customer_seats(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    const SQL: &str = "SELECT COUNT(*) FROM show_seats WHERE show_id = $1 \
+        AND (state = 'booked' OR (state = 'held' AND held_until > $2))";
+    on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(show_id)
+        .bind(now.as_millis())
+        .fetch_one(c)
+        .await)
+}
+
+pub async fn update_show(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    starts_at: Timestamp,
+    ends_at: Timestamp,
+    language: &str,
+    format: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    const SQL: &str = "UPDATE shows SET starts_at = $2, ends_at = $3, language = $4, format = $5, updated_at = $6 \
+        WHERE id = $1";
+    on_conn!(conn, |c| {
+        sqlx::query(SQL)
+            .bind(show_id)
+            .bind(starts_at.as_millis())
+            .bind(ends_at.as_millis())
+            .bind(language)
+            .bind(format)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn replace_show_prices(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    prices: &[(&str, i64)],
+) -> sqlx::Result<()> {
+    on_conn!(conn, |c| {
+        sqlx::query("DELETE FROM show_prices WHERE show_id = $1")
+            .bind(show_id)
+            .execute(&mut *c)
+            .await?;
+        for (category, amount) in prices {
+            sqlx::query("INSERT INTO show_prices (show_id, category, amount) VALUES ($1, $2, $3)")
+                .bind(show_id)
+                .bind(category)
+                .bind(amount)
+                .execute(&mut *c)
+                .await?;
+        }
+    });
+    Ok(())
+}
+
+pub async fn show_price_map(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    const SQL: &str = "SELECT category, amount FROM show_prices WHERE show_id = $1";
+    on_conn!(conn, |c| sqlx::query_as(SQL)
+        .bind(show_id)
+        .fetch_all(c)
+        .await)
+}
+
+/// Deletes a show with its prices and seats (they cascade).
+pub async fn delete_show(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<()> {
+    on_conn!(conn, |c| {
+        sqlx::query("DELETE FROM show_seats WHERE show_id = $1")
+            .bind(show_id)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM show_prices WHERE show_id = $1")
+            .bind(show_id)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM shows WHERE id = $1")
+            .bind(show_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}

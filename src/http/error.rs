@@ -346,6 +346,12 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
             "Some items are invalid",
             detail,
         ),
+        ManageError::ShowHasCustomers(_) => (
+            S::CONFLICT,
+            "show-has-bookings",
+            "Show has bookings",
+            detail,
+        ),
         ManageError::UnknownSeats(_) => (
             S::UNPROCESSABLE_ENTITY,
             "unknown-seats",

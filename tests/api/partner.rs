@@ -700,3 +700,118 @@ db_test!(
         }
     }
 );
+
+db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
+    let f = fixtures::load(app).await;
+    let admin = admin_token(app).await;
+    let (partner, _) = approved_partner(app, &admin, "a@galaxy.example", "Galaxy").await;
+    let (theatre, screen) = theatre_with_screen(app, &partner, &f, "Galaxy Testpur").await;
+    let create = |starts: &'static str| {
+        let body = show(&screen, f.alpha.as_str(), starts);
+        let token = partner.clone();
+        async move {
+            post(app, "/api/v1/partner/shows", &token, body)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let morning = create("2026-11-23T10:00:00+05:30").await;
+    let evening = create("2026-11-23T18:00:00+05:30").await;
+    let (morning_id, evening_id) = (
+        morning["id"].as_str().unwrap(),
+        evening["id"].as_str().unwrap(),
+    );
+    let patch = |id: &str, body: Value| {
+        let path = format!("/api/v1/partner/shows/{id}");
+        let token = partner.clone();
+        async move { call(app, Method::PATCH, &path, Some(&token), Some(body)).await }
+    };
+
+    // Move the morning show an hour later: fine, and the public listing follows.
+    let moved = patch(
+        morning_id,
+        json!({"starts_at": "2026-11-23T11:00:00+05:30"}),
+    )
+    .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["starts_at"], "2026-11-23T05:30:00Z");
+    assert_eq!(moved["ends_at"], "2026-11-23T07:30:00Z");
+    let schedule = app
+        .get_ok(&format!("/api/v1/theatres/{theatre}/shows?date=2026-11-23"))
+        .await;
+    assert_eq!(
+        schedule["movies"][0]["shows"][0]["starts_at_local"],
+        "2026-11-23T11:00:00+05:30"
+    );
+    // Into the evening show's slot: refused.
+    let clash = patch(
+        morning_id,
+        json!({"starts_at": "2026-11-23T16:00:00+05:30"}),
+    )
+    .await;
+    assert_problem(clash, 409, "show-overlap").await;
+
+    // A customer holds a seat of the evening show: it can be re-priced, not moved or deleted.
+    let evening_show = marquee::ids::ShowId::parse(evening_id).unwrap();
+    let live_hold = test_epoch().timestamp_millis() + 5 * 60_000;
+    fixtures::set_seat(app, &evening_show, "A1", "held", Some(live_hold)).await;
+    let move_held = patch(
+        evening_id,
+        json!({"starts_at": "2026-11-23T19:00:00+05:30"}),
+    )
+    .await;
+    let problem = assert_problem(move_held, 409, "show-has-bookings").await;
+    assert!(problem["detail"].as_str().unwrap().contains("cancel"));
+    let delete_path = format!("/api/v1/partner/shows/{evening_id}");
+    let delete_held = call(app, Method::DELETE, &delete_path, Some(&partner), None).await;
+    assert_problem(delete_held, 409, "show-has-bookings").await;
+    let reprice = patch(
+        evening_id,
+        json!({"prices": {"regular": 17000, "premium": 27000, "recliner": 47000}}),
+    )
+    .await;
+    assert_eq!(reprice.status(), StatusCode::OK);
+    let map = app
+        .get_ok(&format!("/api/v1/shows/{evening_id}/seats"))
+        .await;
+    assert_eq!(map["seats"][0]["price"]["amount"], 17000);
+
+    // Once the hold has expired the show has no customers and can go.
+    app.clock.advance(chrono::Duration::minutes(5));
+    let deleted = call(app, Method::DELETE, &delete_path, Some(&partner), None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get(&format!("/api/v1/shows/{evening_id}/seats")).await,
+        404,
+        "not-found",
+    )
+    .await;
+    assert_problem(
+        call(app, Method::DELETE, &delete_path, Some(&partner), None).await,
+        404,
+        "not-found",
+    )
+    .await;
+
+    // Another partner cannot touch the morning show.
+    let (intruder, _) = approved_partner(app, &admin, "b@bijou.example", "Bijou").await;
+    let path = format!("/api/v1/partner/shows/{morning_id}");
+    let foreign_patch = call(
+        app,
+        Method::PATCH,
+        &path,
+        Some(&intruder),
+        Some(json!({"language": "hi"})),
+    )
+    .await;
+    assert_problem(foreign_patch, 404, "not-found").await;
+    assert_problem(
+        call(app, Method::DELETE, &path, Some(&intruder), None).await,
+        404,
+        "not-found",
+    )
+    .await;
+});
