@@ -43,6 +43,8 @@ pub enum ManageError {
     UnknownShow(String),
     #[error("movie {0} does not exist")]
     UnknownMovie(String),
+    #[error("{0}")]
+    Duplicate(String),
     #[error("this theatre already has a screen named {0:?}")]
     DuplicateScreen(String),
     #[error("invalid seat layout: {0}")]

@@ -1,6 +1,7 @@
 //! The catalog and its browse API: cities, movies (with localizations), theatres, screens
 //! and shows. Read-heavy and public; responses are cached (see `crate::http::cache`).
 
+pub mod admin;
 pub mod locale;
 pub mod manage;
 pub mod model;

@@ -484,13 +484,42 @@ pub async fn insert_movie(
     const MOVIE: &str = "INSERT INTO movies (id, title, original_language, synopsis, \
             duration_minutes, certification, release_date, search_text, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING";
-    const GENRE: &str = "INSERT INTO movie_genres (movie_id, genre) VALUES ($1, $2)";
-    const LANGUAGE: &str = "INSERT INTO movie_languages (movie_id, language) VALUES ($1, $2)";
-    const LOCALIZATION: &str = "INSERT INTO movie_localizations (movie_id, locale, title, synopsis) \
-        VALUES ($1, $2, $3, $4)";
     let search_text = movie.search_text();
-    on_conn!(conn, |c| {
-        let inserted = sqlx::query(MOVIE)
+    let inserted = on_conn!(conn, |c| {
+        sqlx::query(MOVIE)
+            .bind(movie.id)
+            .bind(movie.title)
+            .bind(movie.original_language)
+            .bind(movie.synopsis)
+            .bind(movie.duration_minutes)
+            .bind(movie.certification)
+            .bind(movie.release_date)
+            .bind(&search_text)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    if inserted == 0 {
+        return Ok(false);
+    }
+    insert_movie_children(conn, movie).await?;
+    Ok(true)
+}
+
+/// Replaces an existing movie's fields and its genres, languages and localizations; false
+/// if there is no such movie.
+pub async fn replace_movie(
+    conn: &mut Conn<'_>,
+    movie: &NewMovie<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    const MOVIE: &str = "UPDATE movies SET title = $2, original_language = $3, synopsis = $4, \
+            duration_minutes = $5, certification = $6, release_date = $7, search_text = $8, \
+            updated_at = $9 WHERE id = $1";
+    let search_text = movie.search_text();
+    let updated = on_conn!(conn, |c| {
+        let updated = sqlx::query(MOVIE)
             .bind(movie.id)
             .bind(movie.title)
             .bind(movie.original_language)
@@ -503,9 +532,27 @@ pub async fn insert_movie(
             .execute(&mut *c)
             .await?
             .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
+        for table in ["movie_genres", "movie_languages", "movie_localizations"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE movie_id = $1"))
+                .bind(movie.id)
+                .execute(&mut *c)
+                .await?;
         }
+        updated
+    });
+    if updated == 0 {
+        return Ok(false);
+    }
+    insert_movie_children(conn, movie).await?;
+    Ok(true)
+}
+
+async fn insert_movie_children(conn: &mut Conn<'_>, movie: &NewMovie<'_>) -> sqlx::Result<()> {
+    const GENRE: &str = "INSERT INTO movie_genres (movie_id, genre) VALUES ($1, $2)";
+    const LANGUAGE: &str = "INSERT INTO movie_languages (movie_id, language) VALUES ($1, $2)";
+    const LOCALIZATION: &str = "INSERT INTO movie_localizations (movie_id, locale, title, synopsis) \
+        VALUES ($1, $2, $3, $4)";
+    on_conn!(conn, |c| {
         for genre in movie.genres {
             sqlx::query(GENRE)
                 .bind(movie.id)
@@ -529,8 +576,8 @@ pub async fn insert_movie(
                 .execute(&mut *c)
                 .await?;
         }
-        Ok(true)
-    })
+    });
+    Ok(())
 }
 
 pub struct NewTheatre<'a> {

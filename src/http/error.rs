@@ -124,7 +124,8 @@ impl ApiError {
                         "Invalid organisation name",
                         detail,
                     ),
-                    IdentityError::UnknownPendingOrganisation(_) => {
+                    IdentityError::UnknownPendingOrganisation(_)
+                    | IdentityError::UnknownUser(_) => {
                         (S::NOT_FOUND, "not-found", "Resource not found", detail)
                     }
                     IdentityError::InvalidCredentials => (
@@ -289,6 +290,7 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
             "Unknown movie",
             detail,
         ),
+        ManageError::Duplicate(_) => (S::CONFLICT, "duplicate", "Already exists", detail),
         ManageError::DuplicateScreen(_) => (
             S::CONFLICT,
             "duplicate-screen",

@@ -87,7 +87,9 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::inventory::routes::router())
         .merge(crate::identity::routes::router())
         .merge(crate::identity::partners::router())
+        .merge(crate::identity::admin::router())
         .merge(crate::catalog::partner_routes::router())
+        .merge(crate::catalog::admin::router())
         .merge(ops::router())
         .split_for_parts();
 

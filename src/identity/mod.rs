@@ -2,6 +2,7 @@
 //! tokens, short-lived access tokens, the extractors that enforce roles, and login rate
 //! limits. Passwords are Argon2id; tokens and keys are stored only as digests.
 
+pub mod admin;
 pub mod extract;
 pub mod model;
 pub mod partners;
@@ -24,6 +25,8 @@ pub enum IdentityError {
     InvalidDisplayName,
     #[error("an organisation name has 1 to 120 characters")]
     InvalidOrganisationName,
+    #[error("user {0} not found")]
+    UnknownUser(String),
     #[error("partner organisation {0} not found or not pending")]
     UnknownPendingOrganisation(String),
     #[error("an account with that e-mail address exists")]

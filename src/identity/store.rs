@@ -279,3 +279,27 @@ pub async fn approve_org(conn: &mut Conn<'_>, id: &str, now: Timestamp) -> sqlx:
         .rows_affected());
     Ok(done == 1)
 }
+
+/// Disables an account and revokes all its refresh tokens; false if there is no such user.
+pub async fn disable_user(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let updated = on_conn!(conn, |c| {
+        let updated = sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now.as_millis())
+        .execute(&mut *c)
+        .await?;
+        updated
+    });
+    Ok(updated == 1)
+}

@@ -3,6 +3,7 @@
 mod fixtures;
 mod helpers;
 
+mod admin;
 mod browse;
 mod cache;
 mod errors;

@@ -1,0 +1,46 @@
+//! Administrators' account management.
+
+use axum::{extract::State, http::StatusCode};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{IdentityError, extract::Admin, store};
+use crate::{
+    app::AppState,
+    http::{
+        error::{ApiError, Problem},
+        extract::ApiPath,
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(disable_user))
+}
+
+/// Disable an account: its refresh tokens are revoked and its access tokens refused at
+/// once (administrators; an administrator cannot disable themself).
+#[utoipa::path(post, path = "/api/v1/admin/users/{user_id}/disable", tag = "admin",
+    security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Disabled"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn disable_user(
+    State(app): State<AppState>,
+    Admin(admin): Admin,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if admin.user_id.as_str() == user_id {
+        return Err(
+            IdentityError::Forbidden("an administrator cannot disable their own account").into(),
+        );
+    }
+    let mut tx = app.db.begin().await.map_err(IdentityError::from)?;
+    if !store::disable_user(&mut tx.conn(), &user_id, app.clock.now())
+        .await
+        .map_err(IdentityError::from)?
+    {
+        return Err(IdentityError::UnknownUser(user_id).into());
+    }
+    tx.commit().await.map_err(IdentityError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
