@@ -125,7 +125,8 @@ impl ApiError {
                         detail,
                     ),
                     IdentityError::UnknownPendingOrganisation(_)
-                    | IdentityError::UnknownUser(_) => {
+                    | IdentityError::UnknownUser(_)
+                    | IdentityError::UnknownApiKey(_) => {
                         (S::NOT_FOUND, "not-found", "Resource not found", detail)
                     }
                     IdentityError::InvalidCredentials => (

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::identity::routes::router())
         .merge(crate::identity::partners::router())
         .merge(crate::identity::admin::router())
+        .merge(crate::identity::api_keys::router())
         .merge(crate::catalog::partner_routes::router())
         .merge(crate::catalog::admin::router())
         .merge(ops::router())

@@ -46,8 +46,25 @@ fn bearer(parts: &Parts) -> Result<&str, IdentityError> {
     Ok(token.trim())
 }
 
-async fn authenticate(parts: &Parts, app: &AppState) -> Result<Principal, IdentityError> {
+/// The caller behind an access token, or behind an API key where `allow_api_key`.
+async fn authenticate_with(
+    parts: &Parts,
+    app: &AppState,
+    allow_api_key: bool,
+) -> Result<Principal, IdentityError> {
     let token = bearer(parts)?;
+    if token.starts_with(super::api_keys::PREFIX)
+        && token[super::api_keys::PREFIX.len()..].starts_with('_')
+    {
+        if !allow_api_key {
+            return Err(IdentityError::Forbidden(
+                "API keys can only call partner routes",
+            ));
+        }
+        let principal = super::api_keys::authenticate(&app.db, token).await?;
+        service::ensure_active(&app.db, &principal).await?;
+        return Ok(principal);
+    }
     let principal = app
         .tokens
         .verify(token, app.clock.now())
@@ -58,6 +75,10 @@ async fn authenticate(parts: &Parts, app: &AppState) -> Result<Principal, Identi
     // Tokens live minutes, but a disabled account is refused at once.
     service::ensure_active(&app.db, &principal).await?;
     Ok(principal)
+}
+
+async fn authenticate(parts: &Parts, app: &AppState) -> Result<Principal, IdentityError> {
+    authenticate_with(parts, app, false).await
 }
 
 async fn with_role(parts: &Parts, app: &AppState, role: Role) -> Result<Principal, ApiError> {
@@ -93,7 +114,11 @@ impl FromRequestParts<AppState> for Partner {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        Ok(Self(with_role(parts, app, Role::Partner).await?))
+        let principal = authenticate_with(parts, app, true).await?;
+        if principal.role != Role::Partner {
+            return Err(IdentityError::Forbidden("this needs a partner account").into());
+        }
+        Ok(Self(principal))
     }
 }
 

@@ -3,6 +3,7 @@
 //! limits. Passwords are Argon2id; tokens and keys are stored only as digests.
 
 pub mod admin;
+pub mod api_keys;
 pub mod extract;
 pub mod model;
 pub mod partners;
@@ -25,6 +26,8 @@ pub enum IdentityError {
     InvalidDisplayName,
     #[error("an organisation name has 1 to 120 characters")]
     InvalidOrganisationName,
+    #[error("API key {0} not found")]
+    UnknownApiKey(String),
     #[error("user {0} not found")]
     UnknownUser(String),
     #[error("partner organisation {0} not found or not pending")]

@@ -815,3 +815,126 @@ db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
     )
     .await;
 });
+
+db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
+    let f = fixtures::load(app).await;
+    let admin = admin_token(app).await;
+    let (partner, _) = approved_partner(app, &admin, "a@galaxy.example", "Galaxy").await;
+    let (theatre, screen) = theatre_with_screen(app, &partner, &f, "Galaxy Testpur").await;
+
+    let created = post(
+        app,
+        "/api/v1/partner/api-keys",
+        &partner,
+        json!({"name": "box office sync"}),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("mk_"));
+    assert_eq!(created["prefix"], &key[..10]);
+    let listed: Value = call(
+        app,
+        Method::GET,
+        "/api/v1/partner/api-keys",
+        Some(&partner),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "box office sync");
+    assert!(listed[0].get("key").is_none(), "the key is shown once only");
+    assert!(listed[0]["revoked_at"].is_null());
+
+    // The key works on partner routes of its own organisation...
+    let theatres: Value = call(
+        app,
+        Method::GET,
+        "/api/v1/partner/theatres",
+        Some(&key),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(theatres[0]["id"], theatre.as_str());
+    let by_machine = post(
+        app,
+        "/api/v1/partner/shows",
+        &key,
+        show(&screen, f.alpha.as_str(), "2026-11-23T10:00:00+05:30"),
+    )
+    .await;
+    assert_eq!(by_machine.status(), StatusCode::CREATED);
+    // ...and nowhere else.
+    assert_problem(
+        call(app, Method::GET, "/api/v1/me", Some(&key), None).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let (intruder, _) = approved_partner(app, &admin, "b@bijou.example", "Bijou").await;
+    let key_id = created["id"].as_str().unwrap();
+    let foreign_revoke = call(
+        app,
+        Method::DELETE,
+        &format!("/api/v1/partner/api-keys/{key_id}"),
+        Some(&intruder),
+        None,
+    )
+    .await;
+    assert_problem(foreign_revoke, 404, "not-found").await;
+
+    let revoke = call(
+        app,
+        Method::DELETE,
+        &format!("/api/v1/partner/api-keys/{key_id}"),
+        Some(&partner),
+        None,
+    )
+    .await;
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        call(
+            app,
+            Method::GET,
+            "/api/v1/partner/theatres",
+            Some(&key),
+            None,
+        )
+        .await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    assert_problem(
+        call(
+            app,
+            Method::GET,
+            "/api/v1/partner/theatres",
+            Some("mk_forged"),
+            None,
+        )
+        .await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    let listed: Value = call(
+        app,
+        Method::GET,
+        "/api/v1/partner/api-keys",
+        Some(&partner),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(listed[0]["revoked_at"].is_string());
+});
