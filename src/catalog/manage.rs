@@ -636,3 +636,42 @@ pub async fn delete_show(
     app.cache.invalidate_show(show_id);
     Ok(())
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LayoutChange {
+    /// Rows front to back.
+    pub rows: Vec<RowSpec>,
+}
+
+/// Gives a screen a new seat layout for shows scheduled from now on. Layouts are immutable
+/// versions: shows already scheduled keep the layout they were sold on, so no sold or held
+/// seat ever changes under its buyer.
+pub async fn change_layout(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    screen_id: &str,
+    change: &LayoutChange,
+) -> Result<ManagedScreen, ManageError> {
+    ensure_approved(&app.db, org_id).await?;
+    let seats = build_layout(&change.rows)?;
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let screen = store::screen_of_org(&mut tx.conn(), screen_id, org_id.as_str())
+        .await?
+        .ok_or_else(|| ManageError::UnknownScreen(screen_id.to_owned()))?;
+    let layout_id = LayoutId::generate();
+    inventory_store::insert_layout(&mut tx.conn(), layout_id.as_str(), &screen.id, &seats, now)
+        .await?;
+    let name =
+        inventory_store::point_screen_at_layout(&mut tx.conn(), &screen.id, layout_id.as_str())
+            .await?;
+    tx.commit().await?;
+    Ok(ManagedScreen {
+        id: ScreenId::from_trusted(screen.id),
+        theatre_id: TheatreId::from_trusted(screen.theatre_id),
+        name,
+        layout_id,
+        seat_count: seats.len(),
+    })
+}

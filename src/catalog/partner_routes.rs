@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::manage::{
-    self, InventoryChange, InventoryResult, ManageError, ManagedScreen, ManagedTheatre,
-    NewScreenRequest, NewShowRequest, NewTheatreRequest, ScheduledShow, ShowChange,
+    self, InventoryChange, InventoryResult, LayoutChange, ManageError, ManagedScreen,
+    ManagedTheatre, NewScreenRequest, NewShowRequest, NewTheatreRequest, ScheduledShow, ShowChange,
 };
 use crate::{
     app::AppState,
@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_theatre, list_theatres))
         .routes(routes!(create_screen))
+        .routes(routes!(change_layout))
         .routes(routes!(create_show))
         .routes(routes!(update_show, delete_show))
         .routes(routes!(create_shows_in_bulk))
@@ -200,4 +201,24 @@ async fn delete_show(
 ) -> Result<StatusCode, ApiError> {
     manage::delete_show(&app, org_of(&partner)?, &show_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Give a screen a new seat layout for shows scheduled from now on. Shows already
+/// scheduled keep the layout their seats were sold on.
+#[utoipa::path(put, path = "/api/v1/partner/screens/{screen_id}/layout", tag = "partner",
+    security(("bearer" = [])),
+    params(("screen_id" = String, Path, description = "Screen id")),
+    request_body = LayoutChange,
+    responses((status = 200, body = ManagedScreen),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn change_layout(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(screen_id): ApiPath<String>,
+    ApiJson(body): ApiJson<LayoutChange>,
+) -> Result<Json<ManagedScreen>, ApiError> {
+    Ok(Json(
+        manage::change_layout(&app, org_of(&partner)?, &screen_id, &body).await?,
+    ))
 }

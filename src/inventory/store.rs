@@ -280,3 +280,18 @@ pub async fn change_seats(
     }
     Ok(changed)
 }
+
+/// Makes `layout_id` the layout new shows on the screen are allocated from; returns the
+/// screen's name.
+pub async fn point_screen_at_layout(
+    conn: &mut Conn<'_>,
+    screen_id: &str,
+    layout_id: &str,
+) -> sqlx::Result<String> {
+    const SQL: &str = "UPDATE screens SET layout_id = $2 WHERE id = $1 RETURNING name";
+    on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(screen_id)
+        .bind(layout_id)
+        .fetch_one(c)
+        .await)
+}

@@ -938,3 +938,80 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
     .unwrap();
     assert!(listed[0]["revoked_at"].is_string());
 });
+
+db_test!(
+    a_new_layout_applies_to_new_shows_and_never_to_sold_seats,
+    |app| {
+        let f = fixtures::load(app).await;
+        let admin = admin_token(app).await;
+        let (partner, _) = approved_partner(app, &admin, "a@galaxy.example", "Galaxy").await;
+        let (_, screen) = theatre_with_screen(app, &partner, &f, "Galaxy Testpur").await;
+        let before: Value = post(
+            app,
+            "/api/v1/partner/shows",
+            &partner,
+            show(&screen, f.alpha.as_str(), "2026-11-23T10:00:00+05:30"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let sold = marquee::ids::ShowId::parse(before["id"].as_str().unwrap()).unwrap();
+        fixtures::set_seat(app, &sold, "C2", "booked", None).await;
+
+        let smaller = json!({"rows": [{"label": "A", "category": "regular", "blocks": [3]}]});
+        let changed = call(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/screens/{screen}/layout"),
+            Some(&partner),
+            Some(smaller),
+        )
+        .await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        let changed: Value = changed.json().await.unwrap();
+        assert_eq!(changed["seat_count"], 3);
+        assert_eq!(changed["name"], "Audi 1");
+
+        // The sold show keeps its ten seats, C2 still booked.
+        let map = app.get_ok(&format!("/api/v1/shows/{sold}/seats")).await;
+        assert_eq!(map["availability"]["total"], 10);
+        assert_eq!(seat_state(&map, "C2"), "booked");
+        // A show scheduled now gets the new layout, priced for its one category.
+        let mut new_show = show(&screen, f.alpha.as_str(), "2026-11-24T10:00:00+05:30");
+        assert_problem(
+            post(app, "/api/v1/partner/shows", &partner, new_show.clone()).await,
+            422,
+            "unused-price",
+        )
+        .await;
+        new_show["prices"] = json!({"regular": 9900});
+        let after: Value = post(app, "/api/v1/partner/shows", &partner, new_show)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(after["seats"], 3);
+
+        let bad = json!({"rows": [{"label": "A", "category": "regular", "blocks": []}]});
+        let refused = call(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/screens/{screen}/layout"),
+            Some(&partner),
+            Some(bad),
+        )
+        .await;
+        assert_problem(refused, 422, "invalid-layout").await;
+        let (intruder, _) = approved_partner(app, &admin, "b@bijou.example", "Bijou").await;
+        let foreign = call(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/screens/{screen}/layout"),
+            Some(&intruder),
+            Some(json!({"rows": [{"label": "A", "category": "regular", "blocks": [1]}]})),
+        )
+        .await;
+        assert_problem(foreign, 404, "unknown-screen").await;
+    }
+);
