@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    manage::ManageError,
+    manage::{ManageError, text_field},
     model::{City, MovieDetail},
     service,
     store::{self, NewCity, NewMovie},
@@ -88,16 +88,6 @@ fn tag(text: &str, what: &str) -> Result<String, ManageError> {
     }
 }
 
-fn short_text(text: &str, what: &str, max: usize) -> Result<String, ManageError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control)
-    {
-        Err(invalid(format!("{what} must be 1 to {max} characters")))
-    } else {
-        Ok(trimmed.to_owned())
-    }
-}
-
 /// Add a city (administrators).
 #[utoipa::path(post, path = "/api/v1/admin/cities", tag = "admin",
     security(("bearer" = [])),
@@ -110,7 +100,7 @@ async fn create_city(
     _admin: Admin,
     ApiJson(body): ApiJson<CityRequest>,
 ) -> Result<(StatusCode, Json<City>), ApiError> {
-    let name = short_text(&body.name, "name", 100)?;
+    let name = text_field("name", &body.name, 100)?;
     let country = body.country_code.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(invalid("country_code must be two letters (ISO 3166-1)").into());
@@ -163,7 +153,7 @@ fn validate_movie(body: &MovieRequest) -> Result<ValidMovie, ManageError> {
     let mut genres = body
         .genres
         .iter()
-        .map(|g| short_text(&g.to_lowercase(), "a genre", 40))
+        .map(|g| text_field("a genre", &g.to_lowercase(), 40))
         .collect::<Result<Vec<_>, _>>()?;
     genres.sort();
     genres.dedup();
@@ -188,15 +178,15 @@ fn validate_movie(body: &MovieRequest) -> Result<ValidMovie, ManageError> {
         }
         localizations.push((
             locale,
-            short_text(&l.title, "a localized title", 200)?,
+            text_field("a localized title", &l.title, 200)?,
             l.synopsis.trim().to_owned(),
         ));
     }
     Ok(ValidMovie {
-        title: short_text(&body.title, "title", 200)?,
+        title: text_field("title", &body.title, 200)?,
         language: tag(&body.original_language, "original_language")?,
         synopsis: body.synopsis.trim().to_owned(),
-        certification: short_text(&body.certification, "certification", 20)?,
+        certification: text_field("certification", &body.certification, 20)?,
         genres,
         languages,
         localizations,

@@ -146,7 +146,8 @@ pub async fn ensure_approved(db: &Db, org_id: &PartnerOrgId) -> Result<(), Manag
     }
 }
 
-fn text_field(name: &str, value: &str, max: usize) -> Result<String, ManageError> {
+/// Trimmed text of 1 to `max` characters without control characters.
+pub(crate) fn text_field(name: &str, value: &str, max: usize) -> Result<String, ManageError> {
     let trimmed = value.trim();
     if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control)
     {
@@ -462,7 +463,10 @@ pub async fn change_inventory(
     }
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    if !store::show_of_org(&mut tx.conn(), show_id, org_id.as_str()).await? {
+    if store::owned_show(&mut tx.conn(), show_id, org_id.as_str())
+        .await?
+        .is_none()
+    {
         return Err(ManageError::UnknownShow(show_id.to_owned()));
     }
     let known = inventory_store::existing_seats(&mut tx.conn(), show_id, &all).await?;

@@ -804,18 +804,6 @@ pub async fn layout_categories(
         .collect())
 }
 
-/// True when the show exists and belongs to one of the organisation's theatres.
-pub async fn show_of_org(conn: &mut Conn<'_>, show_id: &str, org_id: &str) -> sqlx::Result<bool> {
-    const SQL: &str = "SELECT COUNT(*) FROM shows s JOIN theatres t ON t.id = s.theatre_id \
-        WHERE s.id = $1 AND t.org_id = $2";
-    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL)
-        .bind(show_id)
-        .bind(org_id)
-        .fetch_one(c)
-        .await?);
-    Ok(count == 1)
-}
-
 /// A show of the organisation with what changing it needs.
 #[derive(Debug, Clone, FromRow)]
 pub struct OwnedShowRow {

@@ -108,6 +108,61 @@ async fn verify_password(password: String, hash: String) -> Result<bool, Identit
         .map_err(|_| IdentityError::Hashing)
 }
 
+/// A new account's checked e-mail address and name and its password hash.
+struct CheckedAccount<'a> {
+    email: Email,
+    name: &'a str,
+    hash: String,
+}
+
+/// Checks the e-mail, name and password rules and that the address is free, then hashes
+/// the password (Argon2 runs only for acceptable input).
+async fn check_new_account<'a>(
+    db: &Db,
+    email: &str,
+    password: &str,
+    name: &'a str,
+) -> Result<CheckedAccount<'a>, IdentityError> {
+    let email = Email::parse(email).ok_or(IdentityError::InvalidEmail)?;
+    let name = display_name(name)?;
+    password::check_policy(password, email.as_str())?;
+    if store::user_by_email(db, email.as_str()).await?.is_some() {
+        return Err(IdentityError::EmailTaken);
+    }
+    let hash = hash_password(password.to_owned()).await?;
+    Ok(CheckedAccount { email, name, hash })
+}
+
+/// Inserts the user in `tx`; the insert skips an existing e-mail, so two concurrent
+/// registrations of one address cannot both succeed.
+async fn insert_account(
+    tx: &mut crate::db::Transaction,
+    id: &UserId,
+    account: &CheckedAccount<'_>,
+    role: Role,
+    now: Timestamp,
+) -> Result<(), IdentityError> {
+    let user = NewUser {
+        id: id.as_str(),
+        email: account.email.as_str(),
+        display_name: account.name,
+        password_hash: &account.hash,
+        role: role.as_str(),
+    };
+    if store::insert_user(&mut tx.conn(), &user, now).await? {
+        Ok(())
+    } else {
+        Err(IdentityError::EmailTaken)
+    }
+}
+
+async fn account_by_id(db: &Db, id: &UserId) -> Result<Account, IdentityError> {
+    let row = store::user_by_id(db, id.as_str())
+        .await?
+        .ok_or(IdentityError::InvalidCredentials)?;
+    Ok(account(row))
+}
+
 /// Creates an account with `role` after checking the e-mail, name and password rules.
 pub async fn create_account(
     db: &Db,
@@ -117,31 +172,12 @@ pub async fn create_account(
     role: Role,
     now: Timestamp,
 ) -> Result<Account, IdentityError> {
-    let email = Email::parse(email).ok_or(IdentityError::InvalidEmail)?;
-    let name = display_name(name)?;
-    password::check_policy(password, email.as_str())?;
-    if store::user_by_email(db, email.as_str()).await?.is_some() {
-        return Err(IdentityError::EmailTaken);
-    }
-    let hash = hash_password(password.to_owned()).await?;
+    let checked = check_new_account(db, email, password, name).await?;
     let id = UserId::generate();
     let mut tx = db.begin().await?;
-    let user = NewUser {
-        id: id.as_str(),
-        email: email.as_str(),
-        display_name: name,
-        password_hash: &hash,
-        role: role.as_str(),
-    };
-    // The insert skips an existing e-mail, so a concurrent registration cannot create two.
-    if !store::insert_user(&mut tx.conn(), &user, now).await? {
-        return Err(IdentityError::EmailTaken);
-    }
+    insert_account(&mut tx, &id, &checked, role, now).await?;
     tx.commit().await?;
-    let row = store::user_by_id(db, id.as_str())
-        .await?
-        .ok_or(IdentityError::InvalidCredentials)?;
-    Ok(account(row))
+    account_by_id(db, &id).await
 }
 
 /// A new login: checks the limits, then the password, then issues a token pair that starts
@@ -293,30 +329,12 @@ pub async fn signup_partner(
     if organisation.is_empty() || organisation.chars().count() > 120 {
         return Err(IdentityError::InvalidOrganisationName);
     }
-    let email = Email::parse(email).ok_or(IdentityError::InvalidEmail)?;
-    let name = display_name(name)?;
-    password::check_policy(password, email.as_str())?;
-    if store::user_by_email(db, email.as_str()).await?.is_some() {
-        return Err(IdentityError::EmailTaken);
-    }
-    let hash = hash_password(password.to_owned()).await?;
+    let checked = check_new_account(db, email, password, name).await?;
     let (user_id, org_id) = (UserId::generate(), PartnerOrgId::generate());
     let mut tx = db.begin().await?;
     store::insert_pending_org(&mut tx.conn(), org_id.as_str(), organisation, now).await?;
-    let user = NewUser {
-        id: user_id.as_str(),
-        email: email.as_str(),
-        display_name: name,
-        password_hash: &hash,
-        role: Role::Partner.as_str(),
-    };
-    if !store::insert_user(&mut tx.conn(), &user, now).await? {
-        return Err(IdentityError::EmailTaken);
-    }
+    insert_account(&mut tx, &user_id, &checked, Role::Partner, now).await?;
     store::add_member(&mut tx.conn(), org_id.as_str(), user_id.as_str()).await?;
     tx.commit().await?;
-    let row = store::user_by_id(db, user_id.as_str())
-        .await?
-        .ok_or(IdentityError::InvalidCredentials)?;
-    Ok(account(row))
+    account_by_id(db, &user_id).await
 }
