@@ -27,6 +27,7 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_city))
+        .routes(routes!(update_city))
         .routes(routes!(create_movie))
         .routes(routes!(replace_movie))
 }
@@ -88,6 +89,35 @@ fn tag(text: &str, what: &str) -> Result<String, ManageError> {
     }
 }
 
+/// A city request with every field checked and normalised.
+struct ValidCity {
+    name: String,
+    country: String,
+    timezone: String,
+    currency: Currency,
+}
+
+fn validate_city(body: &CityRequest) -> Result<ValidCity, ManageError> {
+    let name = text_field("name", &body.name, 100)?;
+    let country = body.country_code.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(invalid("country_code must be two letters (ISO 3166-1)"));
+    }
+    if body.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(invalid(
+            "timezone must be an IANA name such as Asia/Kolkata",
+        ));
+    }
+    let currency = Currency::parse(&body.currency)
+        .ok_or_else(|| invalid("currency must be an ISO 4217 code such as INR"))?;
+    Ok(ValidCity {
+        name,
+        country,
+        timezone: body.timezone.clone(),
+        currency,
+    })
+}
+
 /// Add a city (administrators).
 #[utoipa::path(post, path = "/api/v1/admin/cities", tag = "admin",
     security(("bearer" = [])),
@@ -100,23 +130,19 @@ async fn create_city(
     _admin: Admin,
     ApiJson(body): ApiJson<CityRequest>,
 ) -> Result<(StatusCode, Json<City>), ApiError> {
-    let name = text_field("name", &body.name, 100)?;
-    let country = body.country_code.trim().to_ascii_uppercase();
-    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(invalid("country_code must be two letters (ISO 3166-1)").into());
-    }
-    if body.timezone.parse::<chrono_tz::Tz>().is_err() {
-        return Err(invalid("timezone must be an IANA name such as Asia/Kolkata").into());
-    }
-    let currency = Currency::parse(&body.currency)
-        .ok_or_else(|| invalid("currency must be an ISO 4217 code such as INR"))?;
+    let ValidCity {
+        name,
+        country,
+        timezone,
+        currency,
+    } = validate_city(&body)?;
     let id = CityId::generate();
     let mut tx = app.db.begin().await.map_err(ManageError::from)?;
     let city = NewCity {
         id: id.as_str(),
         name: &name,
         country_code: &country,
-        timezone: &body.timezone,
+        timezone: &timezone,
         currency: currency.as_str(),
     };
     match store::insert_city(&mut tx.conn(), &city, app.clock.now()).await {
@@ -133,6 +159,62 @@ async fn create_city(
     app.cache.invalidate_catalog();
     let created = service::get_city(&app.db, id.as_str()).await?;
     Ok((StatusCode::CREATED, Json(created.value)))
+}
+
+/// Change a city (administrators). Its timezone and currency are fixed once it has
+/// theatres: changing them would shift every local show time and price (`city-in-use`).
+#[utoipa::path(put, path = "/api/v1/admin/cities/{city_id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("city_id" = String, Path, description = "City id")),
+    request_body = CityRequest,
+    responses((status = 200, body = City),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn update_city(
+    State(app): State<AppState>,
+    _admin: Admin,
+    ApiPath(city_id): ApiPath<String>,
+    ApiJson(body): ApiJson<CityRequest>,
+) -> Result<Json<City>, ApiError> {
+    let ValidCity {
+        name,
+        country,
+        timezone,
+        currency,
+    } = validate_city(&body)?;
+    let current = service::city(&app.db, &city_id).await?;
+    let mut tx = app.db.begin().await.map_err(ManageError::from)?;
+    let zone_or_money_changes =
+        current.timezone != timezone || current.currency != currency.as_str();
+    if zone_or_money_changes
+        && store::city_has_theatres(&mut tx.conn(), &city_id)
+            .await
+            .map_err(ManageError::from)?
+    {
+        return Err(ManageError::CityInUse.into());
+    }
+    let city = NewCity {
+        id: &city_id,
+        name: &name,
+        country_code: &country,
+        timezone: &timezone,
+        currency: currency.as_str(),
+    };
+    match store::update_city(&mut tx.conn(), &city).await {
+        Ok(true) => {}
+        Ok(false) => return Err(super::CatalogError::CityNotFound(city_id).into()),
+        Err(error) if crate::db::is_unique_violation(&error) => {
+            return Err(ManageError::Duplicate(format!(
+                "{country} already has a city named {name}"
+            ))
+            .into());
+        }
+        Err(error) => return Err(ManageError::from(error).into()),
+    }
+    tx.commit().await.map_err(ManageError::from)?;
+    app.cache.invalidate_catalog();
+    Ok(Json(service::get_city(&app.db, &city_id).await?.value))
 }
 
 /// Validated movie fields, ready to store.

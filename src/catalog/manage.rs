@@ -45,6 +45,8 @@ pub enum ManageError {
     UnknownMovie(String),
     #[error("{0}")]
     Duplicate(String),
+    #[error("the city has theatres; its timezone and currency cannot change")]
+    CityInUse,
     #[error("this theatre already has a screen named {0:?}")]
     DuplicateScreen(String),
     #[error("invalid seat layout: {0}")]

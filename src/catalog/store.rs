@@ -924,3 +924,30 @@ pub async fn delete_show(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<()>
     });
     Ok(())
 }
+
+/// Updates a city's fields; false when there is no such city.
+pub async fn update_city(conn: &mut Conn<'_>, city: &NewCity<'_>) -> sqlx::Result<bool> {
+    const SQL: &str = "UPDATE cities SET name = $2, country_code = $3, timezone = $4, currency = $5 \
+        WHERE id = $1";
+    let updated = on_conn!(conn, |c| {
+        sqlx::query(SQL)
+            .bind(city.id)
+            .bind(city.name)
+            .bind(city.country_code)
+            .bind(city.timezone)
+            .bind(city.currency)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+pub async fn city_has_theatres(conn: &mut Conn<'_>, city_id: &str) -> sqlx::Result<bool> {
+    const SQL: &str = "SELECT COUNT(*) FROM theatres WHERE city_id = $1";
+    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(city_id)
+        .fetch_one(c)
+        .await?);
+    Ok(count > 0)
+}

@@ -292,6 +292,7 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
             detail,
         ),
         ManageError::Duplicate(_) => (S::CONFLICT, "duplicate", "Already exists", detail),
+        ManageError::CityInUse => (S::CONFLICT, "city-in-use", "City in use", detail),
         ManageError::DuplicateScreen(_) => (
             S::CONFLICT,
             "duplicate-screen",

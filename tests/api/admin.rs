@@ -242,6 +242,10 @@ db_test!(admin_routes_refuse_other_roles, |app| {
     let (customer, _) = account_token(app, "c@example.com", Role::Customer).await;
     for (method, path) in [
         (Method::POST, "/api/v1/admin/cities"),
+        (
+            Method::PUT,
+            "/api/v1/admin/cities/cty_00000000000000000000000000",
+        ),
         (Method::POST, "/api/v1/admin/movies"),
         (
             Method::PUT,
@@ -270,3 +274,52 @@ db_test!(admin_routes_refuse_other_roles, |app| {
         }
     }
 });
+
+db_test!(
+    cities_can_be_renamed_but_not_rezoned_once_they_have_theatres,
+    |app| {
+        let f = fixtures::load(app).await;
+        let (admin, _) = account_token(app, "admin@example.com", Role::Admin).await;
+        let path = format!("/api/v1/admin/cities/{}", f.testpur);
+        let cached = app.get_ok(&format!("/api/v1/cities/{}", f.testpur)).await;
+        assert_eq!(cached["name"], "Testpur");
+        let renamed = json!({"name": "New Testpur", "country_code": "IN", "timezone": "Asia/Kolkata", "currency": "INR"});
+        let response = send(app, Method::PUT, &path, &admin, Some(renamed)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            app.get_ok(&format!("/api/v1/cities/{}", f.testpur)).await["name"],
+            "New Testpur"
+        );
+        let rezoned = json!({"name": "New Testpur", "country_code": "IN", "timezone": "Asia/Dubai", "currency": "INR"});
+        assert_problem(
+            send(app, Method::PUT, &path, &admin, Some(rezoned)).await,
+            409,
+            "city-in-use",
+        )
+        .await;
+        // A city without theatres may change zone.
+        let empty = json!({"name": "Emptyville", "country_code": "IN", "timezone": "Asia/Dubai", "currency": "AED"});
+        let response = send(
+            app,
+            Method::PUT,
+            &format!("/api/v1/admin/cities/{}", f.empty_city),
+            &admin,
+            Some(empty),
+        )
+        .await;
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["timezone"],
+            "Asia/Dubai"
+        );
+        let missing = json!({"name": "Nowhere", "country_code": "IN", "timezone": "Asia/Kolkata", "currency": "INR"});
+        let response = send(
+            app,
+            Method::PUT,
+            "/api/v1/admin/cities/cty_00000000000000000000000000",
+            &admin,
+            Some(missing),
+        )
+        .await;
+        assert_problem(response, 404, "not-found").await;
+    }
+);
