@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod inventory;
 pub mod money;
+pub mod offers;
 pub mod seed;
 pub mod telemetry;
 pub mod time;

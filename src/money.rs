@@ -1,5 +1,6 @@
 //! Money is an integer count of minor units (paise, pence, cents) with its ISO 4217 currency;
-//! never a float. Pricing arithmetic arrives with the quote engine.
+//! never a float. Arithmetic is checked: it never mixes currencies and never overflows
+//! silently; percentages are basis points rounded half-up to the minor unit.
 
 use std::fmt;
 
@@ -58,9 +59,79 @@ pub struct Money {
     pub currency: Currency,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("cannot combine {0} with {1}")]
+    CurrencyMismatch(Currency, Currency),
+    #[error("amount out of range")]
+    Overflow,
+}
+
+/// Basis points in 100%.
+pub const FULL_BP: u32 = 10_000;
+
 impl Money {
     pub fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }
+    }
+
+    pub fn zero(currency: Currency) -> Self {
+        Self {
+            amount: 0,
+            currency,
+        }
+    }
+
+    fn same_currency(self, other: Money) -> Result<(), MoneyError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch(self.currency, other.currency))
+        }
+    }
+
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// `basis_points` of this amount (5,000 bp = 50%), rounded half-up to the minor unit
+    /// (half away from zero for negative amounts).
+    pub fn basis_points(self, basis_points: u32) -> Result<Money, MoneyError> {
+        let product = i128::from(self.amount) * i128::from(basis_points);
+        let half = i128::from(FULL_BP / 2);
+        let rounded = if product >= 0 {
+            (product + half) / i128::from(FULL_BP)
+        } else {
+            (product - half) / i128::from(FULL_BP)
+        };
+        let amount = i64::try_from(rounded).map_err(|_| MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// The sum of `amounts`, all in `currency`.
+    pub fn sum(
+        currency: Currency,
+        amounts: impl IntoIterator<Item = Money>,
+    ) -> Result<Money, MoneyError> {
+        amounts
+            .into_iter()
+            .try_fold(Money::zero(currency), |total, amount| {
+                total.checked_add(amount)
+            })
     }
 }
 
@@ -74,6 +145,42 @@ mod tests {
         for bad in ["inr", "IN", "INRR", "I1R", ""] {
             assert!(Currency::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    fn inr(amount: i64) -> Money {
+        Money::new(amount, Currency::parse("INR").unwrap())
+    }
+
+    #[test]
+    fn basis_points_round_half_up_to_the_minor_unit() {
+        assert_eq!(inr(25_000).basis_points(2_000).unwrap(), inr(5_000));
+        assert_eq!(inr(333).basis_points(5_000).unwrap(), inr(167)); // 166.5 → 167
+        assert_eq!(inr(332).basis_points(5_000).unwrap(), inr(166));
+        assert_eq!(inr(1).basis_points(4_999).unwrap(), inr(0)); // 0.4999
+        assert_eq!(inr(1).basis_points(5_000).unwrap(), inr(1)); // 0.5 → 1
+        assert_eq!(inr(-333).basis_points(5_000).unwrap(), inr(-167));
+        assert_eq!(inr(i64::MAX).basis_points(FULL_BP).unwrap(), inr(i64::MAX));
+        assert_eq!(
+            inr(i64::MAX).basis_points(20_000),
+            Err(MoneyError::Overflow)
+        );
+    }
+
+    #[test]
+    fn arithmetic_refuses_mixed_currencies_and_overflow() {
+        let gbp = Money::new(100, Currency::parse("GBP").unwrap());
+        assert!(matches!(
+            inr(100).checked_add(gbp),
+            Err(MoneyError::CurrencyMismatch(_, _))
+        ));
+        assert_eq!(inr(i64::MAX).checked_add(inr(1)), Err(MoneyError::Overflow));
+        assert_eq!(inr(5).checked_sub(inr(7)).unwrap(), inr(-2));
+        let currency = Currency::parse("INR").unwrap();
+        assert_eq!(
+            Money::sum(currency, [inr(1), inr(2), inr(3)]).unwrap(),
+            inr(6)
+        );
+        assert!(Money::sum(currency, [inr(1), gbp]).is_err());
     }
 
     #[test]
