@@ -25,6 +25,35 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub schedule: ScheduleConfig,
+    pub pricing: PricingConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeeKind {
+    Fixed,
+    Percent,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingConfig {
+    /// The convenience fee per ticket: `percent` of the discounted price or a `fixed` amount.
+    pub fee_kind: FeeKind,
+    /// For `percent`: basis points of each ticket's discounted price (500 = 5%).
+    pub fee_basis_points: u32,
+    /// For `fixed`: minor units of the show's currency per ticket.
+    pub fee_fixed_minor: i64,
+}
+
+impl Default for PricingConfig {
+    fn default() -> Self {
+        Self {
+            fee_kind: FeeKind::Percent,
+            fee_basis_points: 500,
+            fee_fixed_minor: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,6 +185,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             schedule: ScheduleConfig::default(),
+            pricing: PricingConfig::default(),
         }
     }
 }
@@ -228,7 +258,7 @@ impl Config {
     /// (`MARQUEE_CONFIG`, `MARQUEE_ADMIN_PASSWORD`, the test suite's) are not configuration
     /// and are left alone; a misspelt key inside a known section is still an error.
     fn environment() -> Env {
-        const TOP_LEVEL: [&str; 9] = [
+        const TOP_LEVEL: [&str; 10] = [
             "database_url",
             "addr",
             "nats_url",
@@ -238,6 +268,7 @@ impl Config {
             "log",
             "auth",
             "schedule",
+            "pricing",
         ];
         Env::prefixed("MARQUEE_").split("__").filter(|key| {
             let first = key.as_str().split('.').next().unwrap_or("");
@@ -277,6 +308,11 @@ impl Config {
         if !(0..=240).contains(&self.schedule.cleaning_buffer_minutes) {
             return Err(ConfigError::Invalid(
                 "schedule.cleaning_buffer_minutes must be 0 to 240".into(),
+            ));
+        }
+        if self.pricing.fee_basis_points > 10_000 || self.pricing.fee_fixed_minor < 0 {
+            return Err(ConfigError::Invalid(
+                "pricing fee must be 0 to 10000 basis points and a non-negative amount".into(),
             ));
         }
         if self.cache.enabled && self.cache.capacity == 0 {

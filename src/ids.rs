@@ -88,6 +88,7 @@ define_id!(ScreenId, "scr");
 define_id!(LayoutId, "lay");
 define_id!(ShowId, "shw");
 define_id!(UserId, "usr");
+define_id!(OfferId, "off");
 
 #[cfg(test)]
 mod tests {

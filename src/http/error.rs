@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::{
     catalog::{CatalogError, manage::ManageError, schedule::ScheduleError},
     identity::IdentityError,
+    offers::service::OfferError,
 };
 
 /// Base of every problem `type`; the last segment is the stable machine-readable code.
@@ -48,6 +49,8 @@ pub enum ApiError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Manage(#[from] ManageError),
+    #[error(transparent)]
+    Offer(#[from] OfferError),
     #[error("invalid query string: {0}")]
     InvalidQuery(String),
     #[error("invalid path: {0}")]
@@ -174,6 +177,45 @@ impl ApiError {
                 }
             }
             ApiError::Manage(error) => manage_problem(error),
+            ApiError::Offer(error) => {
+                let detail = Some(error.to_string());
+                match error {
+                    OfferError::Invalid(_) => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "invalid-offer",
+                        "Invalid request",
+                        detail,
+                    ),
+                    OfferError::UnknownCity(_) => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "unknown-city",
+                        "Unknown city",
+                        detail,
+                    ),
+                    OfferError::UnknownTheatre(_) => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "unknown-theatre",
+                        "Unknown theatre",
+                        detail,
+                    ),
+                    OfferError::NotFound(_) | OfferError::ShowNotFound(_) => {
+                        (S::NOT_FOUND, "not-found", "Resource not found", detail)
+                    }
+                    OfferError::UnknownSeats(_) => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "unknown-seats",
+                        "Unknown seats",
+                        detail,
+                    ),
+                    OfferError::Quote(_) => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "invalid-quote",
+                        "Seats cannot be priced",
+                        detail,
+                    ),
+                    OfferError::Database(source) => database_problem(source),
+                }
+            }
             ApiError::InvalidQuery(detail) => (
                 S::BAD_REQUEST,
                 "invalid-query",
@@ -242,7 +284,8 @@ impl ApiError {
             }
             ApiError::Manage(
                 ManageError::UnknownSeats(seats) | ManageError::SeatsUnavailable(seats),
-            ) => {
+            )
+            | ApiError::Offer(OfferError::UnknownSeats(seats)) => {
                 extra.insert("seats".into(), serde_json::json!(seats));
             }
             _ => {}

@@ -47,6 +47,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "inventory", description = "Seat maps"),
         (name = "identity", description = "Accounts, sign-in and tokens"),
         (name = "partner", description = "Theatre partners: onboarding, theatres, screens, shows, seat inventory (bearer token of a partner account)"),
+        (name = "offers", description = "Offers and price quotes"),
         (name = "admin", description = "Platform administration (bearer token of an administrator)"),
         (name = "operations", description = "Health, readiness, metrics"),
     ),
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::identity::api_keys::router())
         .merge(crate::catalog::partner_routes::router())
         .merge(crate::catalog::admin::router())
+        .merge(crate::offers::routes::router())
         .merge(ops::router())
         .split_for_parts();
 

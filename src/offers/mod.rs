@@ -1,5 +1,9 @@
 //! Pricing and offers: the quote a customer is shown when holding seats. The rules are
-//! plain functions over values (`quote::quote`); storage and the admin API build on them.
+//! plain functions over values (`quote::quote`); storage, the admin API, the public
+//! listing and quote preview build on them.
 
 pub mod model;
 pub mod quote;
+pub mod routes;
+pub mod service;
+pub mod store;

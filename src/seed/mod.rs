@@ -32,6 +32,7 @@ pub struct SeedReport {
     pub screens: u32,
     pub shows: u32,
     pub users: u32,
+    pub offers: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -654,8 +655,68 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
             }
         }
     }
+    report.offers = seed_launch_offers(&mut tx, now).await?;
     tx.commit().await?;
     Ok(report)
+}
+
+/// The two launch offers, scoped to some cities and theatres (not all), valid for a year
+/// from the first seeding.
+async fn seed_launch_offers(
+    tx: &mut crate::db::Transaction,
+    now: Timestamp,
+) -> Result<u32, SeedError> {
+    use crate::offers::{
+        model::{Offer, OfferKind, OfferScope},
+        store as offers,
+    };
+    let theatre = |city_key: &str, index: usize| TheatreId::derived(&format!("{city_key}/{index}"));
+    let launch = [
+        Offer {
+            id: crate::ids::OfferId::derived("launch/third-ticket").to_string(),
+            name: "Launch offer: every third ticket half price".into(),
+            kind: OfferKind::NthTicket {
+                every: 3,
+                percent_bp: 5_000,
+            },
+            valid_from: now.plus_minutes(-24 * 60),
+            valid_until: now.plus_minutes(365 * 24 * 60),
+            scope: OfferScope {
+                cities: vec![
+                    CityId::derived("in/bengaluru"),
+                    CityId::derived("in/mumbai"),
+                ],
+                theatres: vec![theatre("gb/london", 0)],
+            },
+            active: true,
+        },
+        Offer {
+            id: crate::ids::OfferId::derived("launch/afternoon").to_string(),
+            name: "Launch offer: 20% off afternoon shows".into(),
+            kind: OfferKind::ShowTimeWindow {
+                from: NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN),
+                until: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or(NaiveTime::MIN),
+                percent_bp: 2_000,
+            },
+            valid_from: now.plus_minutes(-24 * 60),
+            valid_until: now.plus_minutes(365 * 24 * 60),
+            scope: OfferScope {
+                cities: vec![
+                    CityId::derived("in/chennai"),
+                    CityId::derived("in/bengaluru"),
+                ],
+                theatres: vec![theatre("gb/manchester", 0)],
+            },
+            active: true,
+        },
+    ];
+    let mut inserted = 0;
+    for offer in &launch {
+        if offers::save_offer(&mut tx.conn(), offer, false, now).await? {
+            inserted += 1;
+        }
+    }
+    Ok(inserted)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod browse;
 mod cache;
 mod errors;
 mod identity;
+mod offers;
 mod ops;
 mod partner;
 mod seat_map;

@@ -20,6 +20,7 @@ const FIRST_SEED: SeedReport = SeedReport {
     screens: 40,
     shows: 1_120,
     users: 3,
+    offers: 2,
 };
 
 fn items(page: &Value) -> &Vec<Value> {

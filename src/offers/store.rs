@@ -1,0 +1,165 @@
+//! Offer storage. The rule is stored as JSON text (the same on both engines); scope lists
+//! are rows so a city or theatre can be checked with a foreign key.
+
+use sqlx::FromRow;
+
+use super::model::{Offer, OfferKind, OfferScope};
+use crate::{
+    db::{Conn, Db},
+    ids::{CityId, TheatreId},
+    on_conn, on_reader,
+    time::Timestamp,
+};
+
+#[derive(Debug, FromRow)]
+struct OfferRow {
+    id: String,
+    name: String,
+    definition: String,
+    valid_from: i64,
+    valid_until: i64,
+    active: bool,
+}
+
+#[derive(Debug, FromRow)]
+struct ScopeRow {
+    offer_id: String,
+    target: String,
+}
+
+/// Every offer (active or not), oldest first, with scopes. Offers whose stored rule cannot
+/// be read are skipped (and logged) rather than failing every quote.
+pub async fn all_offers(db: &Db) -> sqlx::Result<Vec<Offer>> {
+    const OFFERS: &str = "SELECT id, name, definition, valid_from, valid_until, active FROM offers \
+        ORDER BY created_at, id";
+    const CITIES: &str =
+        "SELECT offer_id, city_id AS target FROM offer_cities ORDER BY offer_id, city_id";
+    const THEATRES: &str =
+        "SELECT offer_id, theatre_id AS target FROM offer_theatres ORDER BY offer_id, theatre_id";
+    let (rows, cities, theatres): (Vec<OfferRow>, Vec<ScopeRow>, Vec<ScopeRow>) =
+        on_reader!(db, |pool| {
+            (
+                sqlx::query_as(OFFERS).fetch_all(pool).await?,
+                sqlx::query_as(CITIES).fetch_all(pool).await?,
+                sqlx::query_as(THEATRES).fetch_all(pool).await?,
+            )
+        });
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let kind: OfferKind = match serde_json::from_str(&row.definition) {
+                Ok(kind) => kind,
+                Err(error) => {
+                    tracing::error!(offer = %row.id, %error, "stored offer rule unreadable; skipped");
+                    return None;
+                }
+            };
+            let scope = OfferScope {
+                cities: cities
+                    .iter()
+                    .filter(|s| s.offer_id == row.id)
+                    .map(|s| CityId::from_trusted(s.target.clone()))
+                    .collect(),
+                theatres: theatres
+                    .iter()
+                    .filter(|s| s.offer_id == row.id)
+                    .map(|s| TheatreId::from_trusted(s.target.clone()))
+                    .collect(),
+            };
+            Some(Offer {
+                id: row.id,
+                name: row.name,
+                kind,
+                valid_from: Timestamp::from_millis(row.valid_from),
+                valid_until: Timestamp::from_millis(row.valid_until),
+                scope,
+                active: row.active,
+            })
+        })
+        .collect())
+}
+
+/// Inserts an offer, or replaces an existing one's fields and scope when `replace`.
+/// Returns false when inserting an id that exists (seeding) or replacing a missing one.
+pub async fn save_offer(
+    conn: &mut Conn<'_>,
+    offer: &Offer,
+    replace: bool,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    const INSERT: &str = "INSERT INTO offers (id, name, definition, valid_from, valid_until, active, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING";
+    const UPDATE: &str = "UPDATE offers SET name = $2, definition = $3, valid_from = $4, valid_until = $5, \
+        active = $6, updated_at = $7 WHERE id = $1";
+    let definition = serde_json::to_string(&offer.kind).unwrap_or_default();
+    let saved = on_conn!(conn, |c| {
+        let saved = sqlx::query(if replace { UPDATE } else { INSERT })
+            .bind(&offer.id)
+            .bind(&offer.name)
+            .bind(&definition)
+            .bind(offer.valid_from.as_millis())
+            .bind(offer.valid_until.as_millis())
+            .bind(offer.active)
+            .bind(now.as_millis())
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        if saved == 1 {
+            sqlx::query("DELETE FROM offer_cities WHERE offer_id = $1")
+                .bind(&offer.id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM offer_theatres WHERE offer_id = $1")
+                .bind(&offer.id)
+                .execute(&mut *c)
+                .await?;
+            for city in &offer.scope.cities {
+                sqlx::query("INSERT INTO offer_cities (offer_id, city_id) VALUES ($1, $2)")
+                    .bind(&offer.id)
+                    .bind(city.as_str())
+                    .execute(&mut *c)
+                    .await?;
+            }
+            for theatre in &offer.scope.theatres {
+                sqlx::query("INSERT INTO offer_theatres (offer_id, theatre_id) VALUES ($1, $2)")
+                    .bind(&offer.id)
+                    .bind(theatre.as_str())
+                    .execute(&mut *c)
+                    .await?;
+            }
+        }
+        saved
+    });
+    Ok(saved == 1)
+}
+
+/// Deactivates an offer; false if there is no such offer.
+pub async fn deactivate(conn: &mut Conn<'_>, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+    const SQL: &str = "UPDATE offers SET active = FALSE, updated_at = $2 WHERE id = $1";
+    let done = on_conn!(conn, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(done == 1)
+}
+
+/// Seat labels of the show with their categories, for the requested labels.
+pub async fn seat_categories(
+    db: &Db,
+    show_id: &str,
+    labels: &[&str],
+) -> sqlx::Result<Vec<(String, String)>> {
+    on_reader!(db, |pool| {
+        let mut query =
+            sqlx::QueryBuilder::new("SELECT seat_label, category FROM show_seats WHERE show_id = ");
+        query.push_bind(show_id).push(" AND seat_label IN (");
+        let mut list = query.separated(", ");
+        for label in labels {
+            list.push_bind(*label);
+        }
+        query.push(")");
+        query.build_query_as().fetch_all(pool).await
+    })
+}
