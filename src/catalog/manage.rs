@@ -285,15 +285,6 @@ pub async fn schedule_shows(
     let mut tx = app.db.begin().await?;
     let mut errors: Vec<(usize, ManageError)> = Vec::new();
     let mut planned: Vec<Option<(NewShowRequest, store::ScreenRow, i64)>> = Vec::new();
-    let mut locked: BTreeSet<String> = BTreeSet::new();
-    // Resolve screens and movies first (in a fixed order for locks).
-    let mut screens: Vec<&str> = requests.iter().map(|r| r.screen_id.as_str()).collect();
-    screens.sort_unstable();
-    screens.dedup();
-    for screen in screens {
-        lock_screen(&mut tx.conn(), screen).await?;
-        locked.insert(screen.to_owned());
-    }
     for (index, request) in requests.iter().enumerate() {
         let screen =
             store::screen_of_org(&mut tx.conn(), &request.screen_id, org_id.as_str()).await?;
@@ -302,12 +293,24 @@ pub async fn schedule_shows(
             planned.push(None);
             continue;
         };
-        let Some(movie) = store::get_movie(&app.db, &request.movie_id).await? else {
+        // Read through the transaction's connection: waiting for a second pooled
+        // connection while holding this one can deadlock the pool under load.
+        let Some(minutes) = store::movie_minutes(&mut tx.conn(), &request.movie_id).await? else {
             errors.push((index, ManageError::UnknownMovie(request.movie_id.clone())));
             planned.push(None);
             continue;
         };
-        planned.push(Some((request.clone(), screen, movie.duration_minutes)));
+        planned.push(Some((request.clone(), screen, minutes)));
+    }
+    // Lock the organisation's screens named in the request, in one fixed (sorted) order so
+    // two requests over the same screens cannot deadlock; overlap checks read after this.
+    let owned: BTreeSet<&str> = planned
+        .iter()
+        .flatten()
+        .map(|(_, screen, _)| screen.id.as_str())
+        .collect();
+    for screen in owned {
+        lock_screen(&mut tx.conn(), screen).await?;
     }
     // Slots of every resolvable item, to check items against each other too.
     let mut batch: HashMap<String, Vec<Slot>> = HashMap::new();

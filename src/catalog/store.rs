@@ -951,3 +951,12 @@ pub async fn city_has_theatres(conn: &mut Conn<'_>, city_id: &str) -> sqlx::Resu
         .await?);
     Ok(count > 0)
 }
+
+/// A movie's running time, read inside the caller's transaction.
+pub async fn movie_minutes(conn: &mut Conn<'_>, movie_id: &str) -> sqlx::Result<Option<i64>> {
+    const SQL: &str = "SELECT duration_minutes FROM movies WHERE id = $1";
+    on_conn!(conn, |c| sqlx::query_scalar(SQL)
+        .bind(movie_id)
+        .fetch_optional(c)
+        .await)
+}

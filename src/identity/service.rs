@@ -268,7 +268,7 @@ pub async fn refresh(app: &AppState, refresh_token: &str) -> Result<TokenPair, I
         tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
         return Err(IdentityError::RefreshTokenReused);
     }
-    let row = match store::user_by_id(&app.db, &token.user_id).await? {
+    let row = match store::user_by_id_in(&mut tx.conn(), &token.user_id).await? {
         Some(row) if row.status == "active" => row,
         _ => {
             store::revoke_family(&mut tx.conn(), &token.family_id, now).await?;

@@ -303,3 +303,13 @@ pub async fn disable_user(
     });
     Ok(updated == 1)
 }
+
+/// `user_by_id` inside the caller's transaction. A transaction must never wait for a
+/// second pooled connection: with every connection held by such waiters, none is freed.
+pub async fn user_by_id_in(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} WHERE u.id = $1");
+    on_conn!(conn, |c| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)
+}

@@ -465,3 +465,26 @@ db_test!(openapi_marks_authenticated_operations, |app| {
         assert!(doc["paths"][path]["post"].is_object(), "{path} documented");
     }
 });
+
+db_test!(
+    concurrent_refreshes_all_succeed_without_exhausting_the_pool,
+    |app| {
+        // Five accounts, four logins each (under the per-account limit): twenty refresh tokens.
+        let mut refresh_tokens = Vec::new();
+        for n in 0..5 {
+            let email = format!("user{n}@example.com");
+            register(app, &email).await;
+            for _ in 0..4 {
+                refresh_tokens.push(tokens(app, &email).await["refresh_token"].clone());
+            }
+        }
+        let racers = refresh_tokens
+            .iter()
+            .map(|token| async move { refresh(app, token).await.status() });
+        let statuses = futures::future::join_all(racers).await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "{statuses:?}"
+        );
+    }
+);

@@ -1015,3 +1015,41 @@ db_test!(
         assert_problem(foreign, 404, "unknown-screen").await;
     }
 );
+
+db_test!(
+    concurrent_requests_for_one_slot_create_exactly_one_show,
+    |app| {
+        let f = fixtures::load(app).await;
+        let admin = admin_token(app).await;
+        let (partner, _) = approved_partner(app, &admin, "a@galaxy.example", "Galaxy").await;
+        let (theatre, screen) = theatre_with_screen(app, &partner, &f, "Galaxy Testpur").await;
+        // Twenty requests at once, each for a slot overlapping all the others.
+        let racers = (0..20).map(|minute| {
+            let body = show(
+                &screen,
+                f.alpha.as_str(),
+                &format!("2026-11-23T10:{minute:02}:00+05:30"),
+            );
+            let token = partner.clone();
+            async move {
+                post(app, "/api/v1/partner/shows", &token, body)
+                    .await
+                    .status()
+            }
+        });
+        let statuses = futures::future::join_all(racers).await;
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count();
+        assert_eq!((created, refused), (1, 19), "{statuses:?}");
+        let schedule = app
+            .get_ok(&format!("/api/v1/theatres/{theatre}/shows?date=2026-11-23"))
+            .await;
+        assert_eq!(schedule["movies"][0]["shows"].as_array().unwrap().len(), 1);
+    }
+);
