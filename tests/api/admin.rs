@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     db_test, fixtures,
-    helpers::{TestApp, assert_problem, test_epoch},
+    helpers::{self, TestApp, assert_problem, test_epoch},
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -30,6 +30,7 @@ async fn account_token(app: &TestApp, email: &str, role: Role) -> (String, Strin
     )
 }
 
+/// An authenticated request (see `helpers::send`).
 async fn send(
     app: &TestApp,
     method: Method,
@@ -37,11 +38,7 @@ async fn send(
     token: &str,
     body: Option<Value>,
 ) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
+    helpers::send(app, method, path, Some(token), body).await
 }
 
 fn movie() -> Value {

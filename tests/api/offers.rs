@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::{
     db_test,
     fixtures::{self, Fixture, TESTPUR_PRICES},
-    helpers::{TestApp, assert_problem, test_epoch},
+    helpers::{TestApp, assert_problem, send, test_epoch},
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -41,23 +41,6 @@ async fn admin(app: &TestApp) -> String {
         .await
         .unwrap();
     body["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
 }
 
 fn third_ticket(city_ids: Vec<String>, theatre_ids: Vec<String>) -> Value {

@@ -9,34 +9,17 @@ use serde_json::{Value, json};
 use crate::{
     db_test,
     fixtures::{self, Fixture},
-    helpers::{TestApp, assert_problem, test_epoch},
+    helpers::{TestApp, assert_problem, send, test_epoch},
 };
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
-    call(app, Method::POST, path, Some(token), Some(body)).await
+    send(app, Method::POST, path, Some(token), Some(body)).await
 }
 
 async fn token_for(app: &TestApp, email: &str) -> String {
-    let response = call(
+    let response = send(
         app,
         Method::POST,
         "/api/v1/auth/login",
@@ -71,7 +54,7 @@ async fn approved_partner(
     email: &str,
     organisation: &str,
 ) -> (String, String) {
-    let signup = call(
+    let signup = send(
         app,
         Method::POST,
         "/api/v1/partner/signup",
@@ -82,7 +65,7 @@ async fn approved_partner(
     assert_eq!(signup.status(), StatusCode::CREATED);
     let account: Value = signup.json().await.unwrap();
     let org = account["organisation"]["id"].as_str().unwrap().to_owned();
-    let approve = call(
+    let approve = send(
         app,
         Method::POST,
         &format!("/api/v1/admin/partners/{org}/approve"),
@@ -159,7 +142,7 @@ db_test!(
         let f = fixtures::load(app).await;
         let admin = admin_token(app).await;
 
-        let signup = call(
+        let signup = send(
         app,
         Method::POST,
         "/api/v1/partner/signup",
@@ -184,7 +167,7 @@ db_test!(
         .await;
         assert_problem(early, 403, "partner-not-approved").await;
 
-        let pending: Value = call(
+        let pending: Value = send(
             app,
             Method::GET,
             "/api/v1/admin/partners?status=pending",
@@ -197,7 +180,7 @@ db_test!(
         .unwrap();
         assert_eq!(pending.as_array().unwrap().len(), 1);
         assert_eq!(pending[0]["id"], org.as_str());
-        let approve = call(
+        let approve = send(
             app,
             Method::POST,
             &format!("/api/v1/admin/partners/{org}/approve"),
@@ -206,7 +189,7 @@ db_test!(
         )
         .await;
         assert_eq!(approve.status(), StatusCode::NO_CONTENT);
-        let twice = call(
+        let twice = send(
             app,
             Method::POST,
             &format!("/api/v1/admin/partners/{org}/approve"),
@@ -217,7 +200,7 @@ db_test!(
         assert_problem(twice, 404, "not-found").await;
 
         let (theatre, screen) = theatre_with_screen(app, &partner, &f, "Galaxy Testpur").await;
-        let listed: Value = call(
+        let listed: Value = send(
             app,
             Method::GET,
             "/api/v1/partner/theatres",
@@ -407,7 +390,7 @@ db_test!(show_validations_each_have_their_own_problem_type, |app| {
     )
     .await;
 
-    let theatres: Value = call(
+    let theatres: Value = send(
         app,
         Method::GET,
         "/api/v1/partner/theatres",
@@ -626,7 +609,7 @@ db_test!(another_partners_resources_answer_404, |app| {
     for (path, body, code) in attempts {
         assert_problem(post(app, path, &intruder, body).await, 404, code).await;
     }
-    let theirs: Value = call(
+    let theirs: Value = send(
         app,
         Method::GET,
         "/api/v1/partner/theatres",
@@ -684,18 +667,18 @@ db_test!(
             ),
         ];
         for (method, path) in partner_routes.iter().chain(&admin_routes) {
-            let anonymous = call(app, method.clone(), path, None, Some(json!({}))).await;
+            let anonymous = send(app, method.clone(), path, None, Some(json!({}))).await;
             assert_problem(anonymous, 401, "unauthenticated").await;
             let as_customer =
-                call(app, method.clone(), path, Some(&customer), Some(json!({}))).await;
+                send(app, method.clone(), path, Some(&customer), Some(json!({}))).await;
             assert_problem(as_customer, 403, "forbidden").await;
         }
         for (method, path) in &partner_routes {
-            let as_admin = call(app, method.clone(), path, Some(&admin), Some(json!({}))).await;
+            let as_admin = send(app, method.clone(), path, Some(&admin), Some(json!({}))).await;
             assert_problem(as_admin, 403, "forbidden").await;
         }
         for (method, path) in &admin_routes {
-            let as_partner = call(app, method.clone(), path, Some(&partner), Some(json!({}))).await;
+            let as_partner = send(app, method.clone(), path, Some(&partner), Some(json!({}))).await;
             assert_problem(as_partner, 403, "forbidden").await;
         }
     }
@@ -726,7 +709,7 @@ db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
     let patch = |id: &str, body: Value| {
         let path = format!("/api/v1/partner/shows/{id}");
         let token = partner.clone();
-        async move { call(app, Method::PATCH, &path, Some(&token), Some(body)).await }
+        async move { send(app, Method::PATCH, &path, Some(&token), Some(body)).await }
     };
 
     // Move the morning show an hour later: fine, and the public listing follows.
@@ -766,7 +749,7 @@ db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
     let problem = assert_problem(move_held, 409, "show-has-bookings").await;
     assert!(problem["detail"].as_str().unwrap().contains("cancel"));
     let delete_path = format!("/api/v1/partner/shows/{evening_id}");
-    let delete_held = call(app, Method::DELETE, &delete_path, Some(&partner), None).await;
+    let delete_held = send(app, Method::DELETE, &delete_path, Some(&partner), None).await;
     assert_problem(delete_held, 409, "show-has-bookings").await;
     let reprice = patch(
         evening_id,
@@ -781,7 +764,7 @@ db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
 
     // Once the hold has expired the show has no customers and can go.
     app.clock.advance(chrono::Duration::minutes(5));
-    let deleted = call(app, Method::DELETE, &delete_path, Some(&partner), None).await;
+    let deleted = send(app, Method::DELETE, &delete_path, Some(&partner), None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_problem(
         app.get(&format!("/api/v1/shows/{evening_id}/seats")).await,
@@ -790,7 +773,7 @@ db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
     )
     .await;
     assert_problem(
-        call(app, Method::DELETE, &delete_path, Some(&partner), None).await,
+        send(app, Method::DELETE, &delete_path, Some(&partner), None).await,
         404,
         "not-found",
     )
@@ -799,7 +782,7 @@ db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
     // Another partner cannot touch the morning show.
     let (intruder, _) = approved_partner(app, &admin, "b@bijou.example", "Bijou").await;
     let path = format!("/api/v1/partner/shows/{morning_id}");
-    let foreign_patch = call(
+    let foreign_patch = send(
         app,
         Method::PATCH,
         &path,
@@ -809,7 +792,7 @@ db_test!(shows_move_and_delete_until_customers_hold_seats, |app| {
     .await;
     assert_problem(foreign_patch, 404, "not-found").await;
     assert_problem(
-        call(app, Method::DELETE, &path, Some(&intruder), None).await,
+        send(app, Method::DELETE, &path, Some(&intruder), None).await,
         404,
         "not-found",
     )
@@ -834,7 +817,7 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
     let key = created["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("mk_"));
     assert_eq!(created["prefix"], &key[..10]);
-    let listed: Value = call(
+    let listed: Value = send(
         app,
         Method::GET,
         "/api/v1/partner/api-keys",
@@ -851,7 +834,7 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
     assert!(listed[0]["revoked_at"].is_null());
 
     // The key works on partner routes of its own organisation...
-    let theatres: Value = call(
+    let theatres: Value = send(
         app,
         Method::GET,
         "/api/v1/partner/theatres",
@@ -873,14 +856,14 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
     assert_eq!(by_machine.status(), StatusCode::CREATED);
     // ...and nowhere else.
     assert_problem(
-        call(app, Method::GET, "/api/v1/me", Some(&key), None).await,
+        send(app, Method::GET, "/api/v1/me", Some(&key), None).await,
         403,
         "forbidden",
     )
     .await;
     let (intruder, _) = approved_partner(app, &admin, "b@bijou.example", "Bijou").await;
     let key_id = created["id"].as_str().unwrap();
-    let foreign_revoke = call(
+    let foreign_revoke = send(
         app,
         Method::DELETE,
         &format!("/api/v1/partner/api-keys/{key_id}"),
@@ -890,7 +873,7 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
     .await;
     assert_problem(foreign_revoke, 404, "not-found").await;
 
-    let revoke = call(
+    let revoke = send(
         app,
         Method::DELETE,
         &format!("/api/v1/partner/api-keys/{key_id}"),
@@ -900,7 +883,7 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
     .await;
     assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
     assert_problem(
-        call(
+        send(
             app,
             Method::GET,
             "/api/v1/partner/theatres",
@@ -913,7 +896,7 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
     )
     .await;
     assert_problem(
-        call(
+        send(
             app,
             Method::GET,
             "/api/v1/partner/theatres",
@@ -925,7 +908,7 @@ db_test!(api_keys_act_for_their_organisation_until_revoked, |app| {
         "unauthenticated",
     )
     .await;
-    let listed: Value = call(
+    let listed: Value = send(
         app,
         Method::GET,
         "/api/v1/partner/api-keys",
@@ -960,7 +943,7 @@ db_test!(
         fixtures::set_seat(app, &sold, "C2", "booked", None).await;
 
         let smaller = json!({"rows": [{"label": "A", "category": "regular", "blocks": [3]}]});
-        let changed = call(
+        let changed = send(
             app,
             Method::PUT,
             &format!("/api/v1/partner/screens/{screen}/layout"),
@@ -994,7 +977,7 @@ db_test!(
         assert_eq!(after["seats"], 3);
 
         let bad = json!({"rows": [{"label": "A", "category": "regular", "blocks": []}]});
-        let refused = call(
+        let refused = send(
             app,
             Method::PUT,
             &format!("/api/v1/partner/screens/{screen}/layout"),
@@ -1004,7 +987,7 @@ db_test!(
         .await;
         assert_problem(refused, 422, "invalid-layout").await;
         let (intruder, _) = approved_partner(app, &admin, "b@bijou.example", "Bijou").await;
-        let foreign = call(
+        let foreign = send(
             app,
             Method::PUT,
             &format!("/api/v1/partner/screens/{screen}/layout"),
