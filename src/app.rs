@@ -2,7 +2,10 @@
 //! to accepting connections (connect, migrate, bind), so tests start exactly the code
 //! production starts, on port 0.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use tokio::net::TcpListener;
 
@@ -12,6 +15,7 @@ use crate::{
     db::Db,
     http::{self, cache::ResponseCache},
     identity::{self, rate_limit::LoginLimiter, tokens::TokenSigner},
+    payment::{gateway::PaymentGateway, mock::MockGateway},
 };
 
 /// What every handler can reach; one `Arc`, so extracting it per request is one atomic add.
@@ -25,6 +29,11 @@ pub struct AppParts {
     pub config: Config,
     pub tokens: TokenSigner,
     pub login_limiter: LoginLimiter,
+    pub gateway: Arc<dyn PaymentGateway>,
+    /// Signs ticket codes; derived from the shared signing secret, so every node agrees.
+    pub ticket_key: Vec<u8>,
+    /// Verifies the mock gateway's webhooks (and signs them, for the built-in mock).
+    pub webhook_secret: Vec<u8>,
 }
 
 impl std::ops::Deref for AppState {
@@ -36,12 +45,26 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, clock: SharedClock, tokens: TokenSigner) -> Self {
+    pub fn new(
+        config: Config,
+        db: Db,
+        clock: SharedClock,
+        tokens: TokenSigner,
+        secrets: DerivedSecrets,
+        webhook_url: String,
+    ) -> Self {
         let cache = Arc::new(ResponseCache::new(&config.cache, clock.clone()));
         let login_limiter = LoginLimiter::new(
             config.auth.login_attempts_per_account_per_minute,
             config.auth.login_attempts_per_client_per_minute,
         );
+        let gateway: Arc<dyn PaymentGateway> = Arc::new(MockGateway::new(
+            secrets.webhook.clone(),
+            webhook_url,
+            Duration::from_millis(config.payment.mock_delay_ms),
+            config.payment.webhook_tolerance_secs,
+            clock.clone(),
+        ));
         Self(Arc::new(AppParts {
             db,
             cache,
@@ -49,6 +72,9 @@ impl AppState {
             config,
             tokens,
             login_limiter,
+            gateway,
+            ticket_key: secrets.tickets,
+            webhook_secret: secrets.webhook,
         }))
     }
 
@@ -63,6 +89,30 @@ impl AppState {
         };
         metrics::gauge!("marquee_db_connections", "state" => "open").set(f64::from(size));
         metrics::gauge!("marquee_db_connections", "state" => "idle").set(idle as f64);
+    }
+}
+
+/// Keys derived from the platform's signing secret, one per purpose.
+pub struct DerivedSecrets {
+    pub tickets: Vec<u8>,
+    pub webhook: Vec<u8>,
+}
+
+impl DerivedSecrets {
+    pub fn derive(secret: &[u8], config: &Config) -> Self {
+        let derive = |purpose: &str| {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+            mac.update(purpose.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        };
+        Self {
+            tickets: derive("marquee/ticket-codes/v1"),
+            webhook: match &config.payment.webhook_secret {
+                Some(secret) => secret.expose().as_bytes().to_vec(),
+                None => derive("marquee/mock-gateway-webhooks/v1"),
+            },
+        }
     }
 }
 
@@ -116,7 +166,11 @@ impl App {
                 .map_err(StartError::Connect)?,
         };
         let tokens = TokenSigner::new(secret.as_bytes(), config.auth.access_token_ttl_secs as i64);
-        let state = AppState::new(config, db, clock, tokens);
+        let secrets = DerivedSecrets::derive(secret.as_bytes(), &config);
+        let webhook_url = config.payment.mock_webhook_url.clone().unwrap_or_else(|| {
+            format!("http://{addr}/api/v1/payments/webhooks/mock")
+        });
+        let state = AppState::new(config, db, clock, tokens, secrets, webhook_url);
         let (router, _openapi) = http::router(state.clone());
         Ok(Self {
             listener,
@@ -152,6 +206,13 @@ impl App {
         });
         tracing::info!(addr = %self.addr, database = self.state.db.engine().name(), "serving");
         let server = tokio::spawn(async move { server.await });
+        let sweep_every = self.state.config.booking.sweep_interval_ms;
+        let sweeper = (sweep_every > 0).then(|| {
+            tokio::spawn(crate::booking::sweeper::run(
+                self.state.clone(),
+                Duration::from_millis(sweep_every),
+            ))
+        });
         let result = tokio::select! {
             joined = server => joined.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             () = async {
@@ -162,6 +223,9 @@ impl App {
                 Ok(())
             }
         };
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         self.state.db.close().await;
         tracing::info!("stopped");
         result

@@ -26,6 +26,70 @@ pub struct Config {
     pub auth: AuthConfig,
     pub schedule: ScheduleConfig,
     pub pricing: PricingConfig,
+    pub booking: BookingConfig,
+    pub payment: PaymentConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingConfig {
+    /// Seconds a hold keeps its seats before the booking expires.
+    pub hold_secs: i64,
+    /// Seats one booking may hold.
+    pub max_seats: usize,
+    /// Customers may cancel a confirmed booking until this long before the show.
+    pub cancel_cutoff_minutes: i64,
+    /// Seats in one bulk booking, all shows together.
+    pub bulk_max_seats: usize,
+    /// Shows in one bulk booking.
+    pub bulk_max_items: usize,
+    /// Bookings in one bulk cancellation.
+    pub bulk_cancel_max: usize,
+    /// Period of the expiry sweeper; 0 turns it off (holds still lapse on time: the claim
+    /// treats expired holds as free).
+    pub sweep_interval_ms: u64,
+    /// Most write commands SQLite commits together in one transaction (group commit).
+    pub group_commit_max_batch: usize,
+}
+
+impl Default for BookingConfig {
+    fn default() -> Self {
+        Self {
+            hold_secs: 300,
+            max_seats: 10,
+            cancel_cutoff_minutes: 120,
+            bulk_max_seats: 100,
+            bulk_max_items: 20,
+            bulk_cancel_max: 50,
+            sweep_interval_ms: 1_000,
+            group_commit_max_batch: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentConfig {
+    /// HMAC key of the gateway's webhooks; unset: derived from the token-signing secret,
+    /// which every node shares.
+    pub webhook_secret: Option<Secret>,
+    /// Webhooks whose timestamp is further than this from now are refused (replays).
+    pub webhook_tolerance_secs: i64,
+    /// How late the mock gateway answers for `tok_delayed`.
+    pub mock_delay_ms: u64,
+    /// Where the mock gateway delivers webhooks; unset: this node's own address.
+    pub mock_webhook_url: Option<String>,
+}
+
+impl Default for PaymentConfig {
+    fn default() -> Self {
+        Self {
+            webhook_secret: None,
+            webhook_tolerance_secs: 300,
+            mock_delay_ms: 3_000,
+            mock_webhook_url: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +250,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             schedule: ScheduleConfig::default(),
             pricing: PricingConfig::default(),
+            booking: BookingConfig::default(),
+            payment: PaymentConfig::default(),
         }
     }
 }
@@ -258,7 +324,7 @@ impl Config {
     /// (`MARQUEE_CONFIG`, `MARQUEE_ADMIN_PASSWORD`, the test suite's) are not configuration
     /// and are left alone; a misspelt key inside a known section is still an error.
     fn environment() -> Env {
-        const TOP_LEVEL: [&str; 10] = [
+        const TOP_LEVEL: [&str; 12] = [
             "database_url",
             "addr",
             "nats_url",
@@ -269,6 +335,8 @@ impl Config {
             "auth",
             "schedule",
             "pricing",
+            "booking",
+            "payment",
         ];
         Env::prefixed("MARQUEE_").split("__").filter(|key| {
             let first = key.as_str().split('.').next().unwrap_or("");
@@ -286,6 +354,20 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "database_url must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        let booking = &self.booking;
+        if booking.hold_secs < 1
+            || booking.max_seats == 0
+            || booking.bulk_max_seats == 0
+            || booking.bulk_max_items == 0
+            || booking.bulk_cancel_max == 0
+            || booking.group_commit_max_batch == 0
+            || booking.cancel_cutoff_minutes < 0
+            || self.payment.webhook_tolerance_secs < 1
+        {
+            return Err(ConfigError::Invalid(
+                "booking limits, hold_secs, group_commit_max_batch and webhook_tolerance_secs must be positive".into(),
             ));
         }
         if self.database.max_connections == 0 {

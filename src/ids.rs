@@ -89,6 +89,9 @@ define_id!(LayoutId, "lay");
 define_id!(ShowId, "shw");
 define_id!(UserId, "usr");
 define_id!(OfferId, "off");
+define_id!(BookingId, "bkg");
+define_id!(BookingGroupId, "grp");
+define_id!(PaymentId, "pay");
 
 #[cfg(test)]
 mod tests {

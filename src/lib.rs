@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod booking;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod inventory;
 pub mod money;
 pub mod offers;
+pub mod payment;
 pub mod seed;
 pub mod telemetry;
 pub mod time;

@@ -17,6 +17,10 @@ use sqlx::{
 
 use crate::config::Config;
 
+pub mod writer;
+
+pub use writer::WriteError;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -33,6 +37,8 @@ pub struct SqliteDb {
     /// The one connection that writes; SQLite admits one writer at a time anyway, and
     /// queueing here is cheaper than `SQLITE_BUSY` retries.
     pub write: SqlitePool,
+    /// Batches `Db::write` units of work into shared transactions on `write`.
+    pub committer: writer::GroupCommitter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +81,13 @@ impl Db {
                 .acquire_timeout(acquire_timeout)
                 .connect_with(base.read_only(true))
                 .await?;
-            Ok(Db::Sqlite(SqliteDb { read, write }))
+            let committer =
+                writer::GroupCommitter::start(write.clone(), config.booking.group_commit_max_batch);
+            Ok(Db::Sqlite(SqliteDb {
+                read,
+                write,
+                committer,
+            }))
         } else {
             let options = PgConnectOptions::from_str(url)?
                 .application_name("marquee")

@@ -13,7 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
+    booking::BookingError,
     catalog::{CatalogError, manage::ManageError, schedule::ScheduleError},
+    payment::PaymentError,
     identity::IdentityError,
     offers::service::OfferError,
 };
@@ -51,6 +53,16 @@ pub enum ApiError {
     Manage(#[from] ManageError),
     #[error(transparent)]
     Offer(#[from] OfferError),
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error("invalid Idempotency-Key header")]
+    InvalidIdempotencyKey,
+    #[error("idempotency key reused for a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this idempotency key is in progress")]
+    IdempotencyInProgress,
     #[error("invalid query string: {0}")]
     InvalidQuery(String),
     #[error("invalid path: {0}")]
@@ -216,6 +228,26 @@ impl ApiError {
                     OfferError::Database(source) => database_problem(source),
                 }
             }
+            ApiError::Booking(error) => booking_problem(error),
+            ApiError::Payment(error) => payment_problem(error),
+            ApiError::InvalidIdempotencyKey => (
+                S::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+                Some("an Idempotency-Key is 1 to 255 visible ASCII characters".into()),
+            ),
+            ApiError::IdempotencyKeyReused => (
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                Some("this Idempotency-Key was used for a different request; use a new key".into()),
+            ),
+            ApiError::IdempotencyInProgress => (
+                S::CONFLICT,
+                "idempotency-in-progress",
+                "Request in progress",
+                Some("a request with this Idempotency-Key is still being processed; retry shortly".into()),
+            ),
             ApiError::InvalidQuery(detail) => (
                 S::BAD_REQUEST,
                 "invalid-query",
@@ -285,7 +317,13 @@ impl ApiError {
             ApiError::Manage(
                 ManageError::UnknownSeats(seats) | ManageError::SeatsUnavailable(seats),
             )
-            | ApiError::Offer(OfferError::UnknownSeats(seats)) => {
+            | ApiError::Offer(OfferError::UnknownSeats(seats))
+            | ApiError::Booking(
+                BookingError::UnknownSeats(seats) | BookingError::SeatsUnavailable(seats),
+            )
+            | ApiError::Payment(PaymentError::Booking(
+                BookingError::UnknownSeats(seats) | BookingError::SeatsUnavailable(seats),
+            )) => {
                 extra.insert("seats".into(), serde_json::json!(seats));
             }
             _ => {}
@@ -409,6 +447,118 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
             (S::CONFLICT, "seat-unavailable", "Seats unavailable", detail)
         }
         ManageError::Database(source) => database_problem(source),
+    }
+}
+
+fn booking_problem(
+    error: &BookingError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use StatusCode as S;
+    let detail = Some(error.to_string());
+    match error {
+        BookingError::Invalid(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-booking",
+            "Invalid booking request",
+            detail,
+        ),
+        BookingError::ShowNotFound(_) | BookingError::NotFound(_) => {
+            (S::NOT_FOUND, "not-found", "Resource not found", detail)
+        }
+        BookingError::ShowNotOnSale => {
+            (S::CONFLICT, "show-not-on-sale", "Show not on sale", detail)
+        }
+        BookingError::UnknownSeats(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "unknown-seats",
+            "Unknown seats",
+            detail,
+        ),
+        BookingError::SeatsUnavailable(_) => {
+            (S::CONFLICT, "seat-unavailable", "Seats unavailable", detail)
+        }
+        BookingError::Expired => (S::CONFLICT, "booking-expired", "Booking expired", detail),
+        BookingError::NotPending(_) => (
+            S::CONFLICT,
+            "booking-not-pending",
+            "Booking not awaiting payment",
+            detail,
+        ),
+        BookingError::PaymentInProgress => (
+            S::CONFLICT,
+            "payment-in-progress",
+            "Payment in progress",
+            detail,
+        ),
+        BookingError::CancellationClosed(_) => (
+            S::CONFLICT,
+            "cancellation-closed",
+            "Cancellation closed",
+            detail,
+        ),
+        BookingError::NotCancellable(_) => (
+            S::CONFLICT,
+            "booking-not-cancellable",
+            "Booking cannot be cancelled",
+            detail,
+        ),
+        BookingError::TicketUnavailable(_) => (
+            S::CONFLICT,
+            "ticket-unavailable",
+            "No ticket for this booking",
+            detail,
+        ),
+        BookingError::InvalidTicket => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-ticket",
+            "Invalid ticket",
+            detail,
+        ),
+        BookingError::IdempotencyRace => (
+            S::CONFLICT,
+            "idempotency-in-progress",
+            "Request in progress",
+            detail,
+        ),
+        BookingError::Pricing(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-quote",
+            "Seats cannot be priced",
+            detail,
+        ),
+        BookingError::Database(source) => database_problem(source),
+    }
+}
+
+fn payment_problem(
+    error: &PaymentError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use StatusCode as S;
+    let detail = Some(error.to_string());
+    match error {
+        PaymentError::Booking(inner) => booking_problem(inner),
+        PaymentError::InvalidCardToken => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-card-token",
+            "Invalid card token",
+            detail,
+        ),
+        PaymentError::GatewayUnavailable(_) => (
+            S::BAD_GATEWAY,
+            "payment-gateway-unavailable",
+            "Payment gateway unavailable",
+            Some("the payment gateway did not answer; try again".into()),
+        ),
+        PaymentError::InvalidSignature(_) => (
+            S::BAD_REQUEST,
+            "invalid-webhook-signature",
+            "Invalid webhook signature",
+            detail,
+        ),
+        PaymentError::UnknownProvider(_) => {
+            (S::NOT_FOUND, "not-found", "Resource not found", detail)
+        }
+        PaymentError::Database(source) => database_problem(source),
     }
 }
 

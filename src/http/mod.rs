@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod metrics;
 pub mod ops;
 pub mod pagination;
@@ -93,6 +94,8 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::catalog::partner_routes::router())
         .merge(crate::catalog::admin::router())
         .merge(crate::offers::routes::router())
+        .merge(crate::booking::routes::router())
+        .merge(crate::payment::routes::router())
         .merge(ops::router())
         .split_for_parts();
 

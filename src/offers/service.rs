@@ -13,7 +13,10 @@ use super::{
 };
 use crate::{
     app::AppState,
-    catalog::{CatalogError, store as catalog_store},
+    catalog::{
+        CatalogError,
+        store::{self as catalog_store, ShowRow},
+    },
     config::FeeKind,
     db::Db,
     ids::{CityId, ShowId, TheatreId},
@@ -265,8 +268,19 @@ pub async fn quote_for_show(
     let show_id =
         ShowId::parse(show_id).ok_or_else(|| OfferError::ShowNotFound(show_id.to_owned()))?;
     let show = inventory::show_row(&app.db, show_id.as_str()).await?;
-    let labels: Vec<&str> = distinct.iter().copied().collect();
-    let found = store::seat_categories(&app.db, show_id.as_str(), &labels).await?;
+    price_seats(app, &show, seats, now).await
+}
+
+/// Prices `seats` (distinct labels) of `show` at `now`, with no limit on their number:
+/// the quote a hold stores.
+pub async fn price_seats(
+    app: &AppState,
+    show: &ShowRow,
+    seats: &[String],
+    now: Timestamp,
+) -> Result<Quote, OfferError> {
+    let labels: Vec<&str> = seats.iter().map(String::as_str).collect();
+    let found = store::seat_categories(&app.db, &show.id, &labels).await?;
     let unknown: Vec<String> = labels
         .iter()
         .filter(|l| !found.iter().any(|(label, _)| label == *l))
@@ -275,7 +289,7 @@ pub async fn quote_for_show(
     if !unknown.is_empty() {
         return Err(OfferError::UnknownSeats(unknown));
     }
-    let prices = inventory::prices(&app.db, &show).await?;
+    let prices = inventory::prices(&app.db, show).await?;
     let tickets: Vec<Ticket> = found
         .into_iter()
         .filter_map(|(seat, category)| {
@@ -295,8 +309,8 @@ pub async fn quote_for_show(
         .with_timezone(&tz)
         .time();
     let (city, theatre) = (
-        CityId::from_trusted(show.city_id),
-        TheatreId::from_trusted(show.theatre_id),
+        CityId::from_trusted(show.city_id.clone()),
+        TheatreId::from_trusted(show.theatre_id.clone()),
     );
     let context = QuoteContext {
         city: &city,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use marquee::{
-    app::App,
+    app::{App, AppState},
     clock::ManualClock,
     config::Config,
     db::{Db, Engine},
@@ -35,6 +35,10 @@ pub struct TestApp {
     pub db: Db,
     pub engine: Engine,
     pub cache: Arc<ResponseCache>,
+    /// The running app's state, for calling its services directly (the sweeper).
+    pub state: AppState,
+    /// Key of the mock gateway's webhook signatures.
+    pub webhook_secret: Vec<u8>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     pg_database: Option<(String, String)>,
@@ -103,6 +107,8 @@ impl TestApp {
             .expect("build app");
         let base = format!("http://{}", app.addr());
         let cache = app.state().cache.clone();
+        let state = app.state().clone();
+        let webhook_secret = state.webhook_secret.clone();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = app
@@ -118,6 +124,8 @@ impl TestApp {
             db,
             engine,
             cache,
+            state,
+            webhook_secret,
             shutdown: Some(shutdown),
             server: Some(server),
             pg_database,

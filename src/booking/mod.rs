@@ -1,0 +1,79 @@
+//! Booking: holding seats, confirming them when payment lands, expiry, cancellation (by the
+//! customer or with the whole show), bulk bookings, history and tickets.
+//!
+//! The seat claim is one conditional `UPDATE` in the transaction that inserts the booking
+//! (see `store::claim_seats`); everything that changes seats or bookings goes through
+//! `Db::write`, so on SQLite it shares group commits and on PostgreSQL it retries deadlocks.
+
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;
+pub mod sweeper;
+pub mod tickets;
+
+use crate::{catalog::CatalogError, db::WriteError, offers::service::OfferError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("show {0} not found")]
+    ShowNotFound(String),
+    #[error("booking {0} not found")]
+    NotFound(String),
+    #[error("the show is not on sale: it has started or was cancelled")]
+    ShowNotOnSale,
+    #[error("these seats are not in the show: {}", .0.join(", "))]
+    UnknownSeats(Vec<String>),
+    #[error("these seats are not available: {}", .0.join(", "))]
+    SeatsUnavailable(Vec<String>),
+    #[error("the booking's hold expired; hold the seats again")]
+    Expired,
+    #[error("the booking is {0}, not awaiting payment")]
+    NotPending(&'static str),
+    #[error("a payment for this booking is already pending or succeeded")]
+    PaymentInProgress,
+    #[error("bookings can be cancelled until {0} minutes before the show")]
+    CancellationClosed(i64),
+    #[error("the booking is {0} and cannot be cancelled")]
+    NotCancellable(&'static str),
+    #[error("a ticket exists only for a confirmed booking; this one is {0}")]
+    TicketUnavailable(&'static str),
+    #[error("the ticket code is not one Marquee issued")]
+    InvalidTicket,
+    /// A concurrent request with the same idempotency key committed first.
+    #[error("a request with this idempotency key is in progress")]
+    IdempotencyRace,
+    #[error(transparent)]
+    Pricing(OfferError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl WriteError for BookingError {
+    fn retryable(&self) -> bool {
+        matches!(self, BookingError::Database(e) if crate::db::writer::is_retryable(e))
+    }
+}
+
+impl From<CatalogError> for BookingError {
+    fn from(error: CatalogError) -> Self {
+        match error {
+            CatalogError::ShowNotFound(id) => BookingError::ShowNotFound(id),
+            CatalogError::Database(e) => BookingError::Database(e),
+            other => BookingError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<OfferError> for BookingError {
+    fn from(error: OfferError) -> Self {
+        match error {
+            OfferError::ShowNotFound(id) => BookingError::ShowNotFound(id),
+            OfferError::UnknownSeats(seats) => BookingError::UnknownSeats(seats),
+            OfferError::Database(e) => BookingError::Database(e),
+            other => BookingError::Pricing(other),
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Booking endpoints: customers hold, list, cancel and get tickets; theatres verify
+//! tickets, cancel shows and list their shows' bookings.
+
+use std::future::Future;
+
+use axum::{Json, extract::State, response::Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    BookingError,
+    model::{BookingStatus, BookingView},
+    service::{self, BulkBooking, SeatRequest, ShowCancellation},
+    store,
+    tickets::{self, TicketClaims},
+};
+use crate::{
+    app::AppState,
+    http::{
+        error::{ApiError, Problem},
+        extract::{ApiJson, ApiPath, ApiQuery},
+        idempotency::{Idempotency, IdempotentJson, stored_response},
+        pagination::{Page, PageParams},
+    },
+    identity::extract::{Customer, Partner},
+    payment::PaymentError,
+    time::Timestamp,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(hold, list_bookings))
+        .routes(routes!(get_booking))
+        .routes(routes!(cancel_booking))
+        .routes(routes!(bulk_hold))
+        .routes(routes!(bulk_cancel))
+        .routes(routes!(ticket))
+        .routes(routes!(verify_ticket))
+        .routes(routes!(cancel_show))
+        .routes(routes!(show_bookings))
+}
+
+/// Replays a stored response for a repeated idempotency key, or runs `run`. When a
+/// concurrent request with the same key committed first, answers with its response.
+pub async fn respond_idempotently(
+    app: &AppState,
+    idempotency: Option<Idempotency>,
+    run: impl Future<Output = Result<Response, ApiError>>,
+) -> Result<Response, ApiError> {
+    let Some(key) = idempotency else {
+        return run.await;
+    };
+    if let Some(stored) = key.replay(&app.db).await? {
+        return Ok(stored);
+    }
+    match run.await {
+        Err(
+            ApiError::Booking(BookingError::IdempotencyRace)
+            | ApiError::Payment(PaymentError::Booking(BookingError::IdempotencyRace)),
+        ) => key
+            .replay(&app.db)
+            .await?
+            .ok_or(ApiError::IdempotencyInProgress),
+        other => other,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    pub show_id: String,
+    /// Seat labels, e.g. `["A1", "A2"]`.
+    pub seats: Vec<String>,
+}
+
+/// Hold seats: all of them or none, for `booking.hold_secs`, priced by the stored quote.
+#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    request_body = HoldRequest,
+    responses((status = 201, body = BookingView),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn hold(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    json: IdempotentJson<HoldRequest>,
+) -> Result<Response, ApiError> {
+    let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
+    respond_idempotently(&app, idempotency.clone(), async {
+        let request = SeatRequest {
+            show_id: json.body.show_id.clone(),
+            seats: json.body.seats.clone(),
+        };
+        let body = service::hold(&app, &customer.user_id, request, idempotency.clone()).await?;
+        Ok(stored_response(201, body, false))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkHoldRequest {
+    pub items: Vec<HoldRequest>,
+}
+
+/// Hold seats across shows in one all-or-nothing request (one booking per show).
+#[utoipa::path(post, path = "/api/v1/bookings/bulk", tag = "bookings",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    request_body = BulkHoldRequest,
+    responses((status = 201, body = BulkBooking),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn bulk_hold(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    json: IdempotentJson<BulkHoldRequest>,
+) -> Result<Response, ApiError> {
+    let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
+    respond_idempotently(&app, idempotency.clone(), async {
+        let items = json
+            .body
+            .items
+            .iter()
+            .map(|i| SeatRequest {
+                show_id: i.show_id.clone(),
+                seats: i.seats.clone(),
+            })
+            .collect();
+        let body =
+            service::hold_bulk(&app, &customer.user_id, items, idempotency.clone()).await?;
+        Ok(stored_response(201, body, false))
+    })
+    .await
+}
+
+/// Your bookings, newest first.
+#[utoipa::path(get, path = "/api/v1/bookings", tag = "bookings",
+    security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Page<BookingView>)))]
+async fn list_bookings(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<BookingView>>, ApiError> {
+    let request = params.request::<(i64, String)>()?;
+    let rows = store::list_bookings(
+        &app.db,
+        Some(customer.user_id.as_str()),
+        None,
+        request.after,
+        request.limit,
+    )
+    .await
+    .map_err(BookingError::from)?;
+    Ok(Json(service::page(&app, rows, request.limit).await?))
+}
+
+/// One of your bookings, with its payments.
+#[utoipa::path(get, path = "/api/v1/bookings/{booking_id}", tag = "bookings",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path)),
+    responses((status = 200, body = BookingView),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_booking(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(booking_id): ApiPath<String>,
+) -> Result<Json<BookingView>, ApiError> {
+    let row = service::own_booking(&app, &customer.user_id, &booking_id).await?;
+    Ok(Json(service::view(&app, &row).await?))
+}
+
+/// Cancel a booking: a confirmed one until the cutoff before the show (refunded minus
+/// convenience fees), or a pending hold (released).
+#[utoipa::path(post, path = "/api/v1/bookings/{booking_id}/cancel", tag = "bookings",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path)),
+    responses((status = 200, body = BookingView),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn cancel_booking(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(booking_id): ApiPath<String>,
+) -> Result<Json<BookingView>, ApiError> {
+    Ok(Json(
+        service::cancel(&app, &customer.user_id, &booking_id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkCancelRequest {
+    pub booking_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkCancelResult {
+    pub booking_id: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking: Option<BookingView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkCancelResponse {
+    pub results: Vec<BulkCancelResult>,
+}
+
+/// Cancel many bookings; each is cancelled on its own, with a result per id in order.
+#[utoipa::path(post, path = "/api/v1/bookings/bulk-cancel", tag = "bookings",
+    security(("bearer" = [])),
+    request_body = BulkCancelRequest,
+    responses((status = 200, body = BulkCancelResponse),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn bulk_cancel(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiJson(body): ApiJson<BulkCancelRequest>,
+) -> Result<Json<BulkCancelResponse>, ApiError> {
+    let max = app.config.booking.bulk_cancel_max;
+    if body.booking_ids.is_empty() || body.booking_ids.len() > max {
+        return Err(BookingError::Invalid(format!("cancel 1 to {max} bookings at once")).into());
+    }
+    let mut results = Vec::with_capacity(body.booking_ids.len());
+    for id in body.booking_ids {
+        let outcome = service::cancel(&app, &customer.user_id, &id).await;
+        results.push(match outcome {
+            Ok(booking) => BulkCancelResult {
+                booking_id: id,
+                ok: true,
+                booking: Some(booking),
+                problem: None,
+            },
+            Err(error) => BulkCancelResult {
+                booking_id: id,
+                ok: false,
+                booking: None,
+                problem: Some(ApiError::from(error).problem()),
+            },
+        });
+    }
+    Ok(Json(BulkCancelResponse { results }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ticket {
+    pub booking_id: String,
+    pub show_id: String,
+    pub seats: Vec<String>,
+    #[schema(value_type = String)]
+    pub starts_at: Timestamp,
+    /// Signed code to present at the theatre (e.g. as a QR code).
+    pub code: String,
+}
+
+/// The ticket of a confirmed booking.
+#[utoipa::path(get, path = "/api/v1/bookings/{booking_id}/ticket", tag = "bookings",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path)),
+    responses((status = 200, body = Ticket),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn ticket(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(booking_id): ApiPath<String>,
+) -> Result<Json<Ticket>, ApiError> {
+    let row = service::own_booking(&app, &customer.user_id, &booking_id).await?;
+    let status = row.status();
+    if status != BookingStatus::Confirmed {
+        return Err(BookingError::TicketUnavailable(status.as_str()).into());
+    }
+    let seats = row.seat_labels();
+    let code = tickets::issue(
+        &app.ticket_key,
+        &TicketClaims {
+            b: row.id.clone(),
+            s: row.show_id.clone(),
+            seats: seats.clone(),
+        },
+    );
+    Ok(Json(Ticket {
+        booking_id: row.id,
+        show_id: row.show_id,
+        seats,
+        starts_at: Timestamp::from_millis(row.starts_at),
+        code,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    /// True only for a confirmed booking of one of your shows.
+    pub valid: bool,
+    pub booking_id: String,
+    pub show_id: String,
+    pub seats: Vec<String>,
+    pub status: BookingStatus,
+}
+
+/// Check a ticket code at the door (theatre partners).
+#[utoipa::path(post, path = "/api/v1/tickets/verify", tag = "partner",
+    security(("bearer" = [])),
+    request_body = VerifyRequest,
+    responses((status = 200, body = Verification),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn verify_ticket(
+    State(app): State<AppState>,
+    Partner(partner): Partner,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> Result<Json<Verification>, ApiError> {
+    let claims = tickets::verify(&app.ticket_key, &body.code).ok_or(BookingError::InvalidTicket)?;
+    let org = partner.org_id.as_ref().map(|o| o.as_str()).unwrap_or("");
+    let row = store::get_booking(&app.db, &claims.b)
+        .await
+        .map_err(BookingError::from)?
+        .filter(|b| b.org_id == org)
+        .ok_or_else(|| BookingError::NotFound(claims.b.clone()))?;
+    let status = row.status();
+    Ok(Json(Verification {
+        valid: status == BookingStatus::Confirmed,
+        booking_id: row.id,
+        show_id: row.show_id,
+        seats: claims.seats,
+        status,
+    }))
+}
+
+/// Cancel a show: every booking is cancelled and confirmed ones refunded in full.
+#[utoipa::path(post, path = "/api/v1/partner/shows/{show_id}/cancel", tag = "partner",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path)),
+    responses((status = 200, body = ShowCancellation),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn cancel_show(
+    State(app): State<AppState>,
+    Partner(partner): Partner,
+    ApiPath(show_id): ApiPath<String>,
+) -> Result<Json<ShowCancellation>, ApiError> {
+    let org = partner.org_id.as_ref().map(|o| o.as_str()).unwrap_or("");
+    Ok(Json(service::cancel_show(&app, org, &show_id).await?))
+}
+
+/// Bookings of one of your shows, newest first.
+#[utoipa::path(get, path = "/api/v1/partner/shows/{show_id}/bookings", tag = "partner",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<BookingView>),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn show_bookings(
+    State(app): State<AppState>,
+    Partner(partner): Partner,
+    ApiPath(show_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<BookingView>>, ApiError> {
+    let org = partner.org_id.as_ref().map(|o| o.as_str()).unwrap_or("");
+    let request = params.request::<(i64, String)>()?;
+    if store::show_org(&app.db, &show_id)
+        .await
+        .map_err(BookingError::from)?
+        .as_deref()
+        != Some(org)
+    {
+        return Err(BookingError::ShowNotFound(show_id).into());
+    }
+    let rows = store::list_bookings(&app.db, None, Some(&show_id), request.after, request.limit)
+        .await
+        .map_err(BookingError::from)?;
+    Ok(Json(service::page(&app, rows, request.limit).await?))
+}

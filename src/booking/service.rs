@@ -1,0 +1,402 @@
+//! Booking rules: holds (single and bulk), reading, cancelling, show cancellation.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    BookingError,
+    model::{BookingRow, BookingStatus, BookingView, booking_view},
+    store,
+};
+use crate::{
+    app::AppState,
+    db::Conn,
+    http::{idempotency::Idempotency, pagination::Page},
+    ids::{BookingGroupId, BookingId, ShowId, UserId},
+    inventory::service as inventory,
+    money::{Currency, Money},
+    offers::service::price_seats,
+    payment::service as payments,
+    time::Timestamp,
+};
+
+/// Seats wanted in one show.
+#[derive(Debug, Clone)]
+pub struct SeatRequest {
+    pub show_id: String,
+    pub seats: Vec<String>,
+}
+
+/// A booking about to be held: its row and the seats to claim.
+struct PlannedHold {
+    row: BookingRow,
+    seats: Vec<String>,
+}
+
+fn check_labels(seats: &[String], max: usize) -> Result<(), BookingError> {
+    if seats.is_empty() || seats.len() > max {
+        return Err(BookingError::Invalid(format!("choose 1 to {max} seats")));
+    }
+    let distinct: BTreeSet<&str> = seats.iter().map(String::as_str).collect();
+    if distinct.len() != seats.len() {
+        return Err(BookingError::Invalid("a seat may be listed only once".into()));
+    }
+    if let Some(bad) = seats
+        .iter()
+        .find(|s| s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Err(BookingError::UnknownSeats(vec![bad.clone()]));
+    }
+    Ok(())
+}
+
+/// Prices the request and builds the booking row; nothing is written.
+async fn plan_hold(
+    app: &AppState,
+    customer: &UserId,
+    request: &SeatRequest,
+    group_id: Option<&str>,
+    now: Timestamp,
+) -> Result<PlannedHold, BookingError> {
+    let show_id = ShowId::parse(&request.show_id)
+        .ok_or_else(|| BookingError::ShowNotFound(request.show_id.clone()))?;
+    let show = inventory::show_row(&app.db, show_id.as_str()).await?;
+    if !inventory::on_sale(&show, now) {
+        return Err(BookingError::ShowNotOnSale);
+    }
+    let quote = price_seats(app, &show, &request.seats, now).await?;
+    let seats: Vec<String> = quote.lines.iter().map(|l| l.seat.clone()).collect();
+    let expires_at = now.as_millis() + app.config.booking.hold_secs * 1000;
+    let row = BookingRow {
+        id: BookingId::generate().to_string(),
+        customer_id: customer.to_string(),
+        show_id: show.id.clone(),
+        group_id: group_id.map(str::to_owned),
+        status: BookingStatus::PendingPayment.as_str().into(),
+        seats: serde_json::to_string(&seats).unwrap_or_default(),
+        currency: show.currency.clone(),
+        total: quote.total.amount,
+        fee_total: quote.fee_total.amount,
+        quote: serde_json::to_string(&quote).unwrap_or_default(),
+        refund: None,
+        expires_at,
+        created_at: now.as_millis(),
+        updated_at: now.as_millis(),
+        confirmed_at: None,
+        cancelled_at: None,
+        starts_at: show.starts_at,
+        // Not part of any customer view.
+        org_id: String::new(),
+    };
+    Ok(PlannedHold { row, seats })
+}
+
+/// Inserts the planned bookings and claims their seats, all or nothing, inside one unit
+/// of work; the idempotency key (if any) is claimed first and completed with `body`.
+async fn commit_holds(
+    app: &AppState,
+    plans: Vec<PlannedHold>,
+    body: String,
+    idempotency: Option<Idempotency>,
+    now: Timestamp,
+) -> Result<(), BookingError> {
+    let bulk = plans.len() > 1;
+    let shared = Arc::new((plans, body, idempotency));
+    let work = shared.clone();
+    app.db
+        .write(move |mut conn: Conn<'_>| {
+            let work = work.clone();
+            Box::pin(async move {
+                let (plans, body, idempotency) = &*work;
+                if let Some(key) = idempotency
+                    && !key.claim(&mut conn, now).await?
+                {
+                    return Err(BookingError::IdempotencyRace);
+                }
+                let mut unavailable = Vec::new();
+                for plan in plans {
+                    if !store::show_on_sale(&mut conn, &plan.row.show_id, now.as_millis()).await? {
+                        return Err(BookingError::ShowNotOnSale);
+                    }
+                    store::insert_booking(&mut conn, &plan.row).await?;
+                    let claimed = store::claim_seats(
+                        &mut conn,
+                        &plan.row.show_id,
+                        &plan.row.id,
+                        &plan.seats,
+                        plan.row.expires_at,
+                        now.as_millis(),
+                    )
+                    .await?;
+                    if claimed.len() != plan.seats.len() {
+                        unavailable.extend(
+                            plan.seats
+                                .iter()
+                                .filter(|s| !claimed.contains(s))
+                                .map(|s| {
+                                    if bulk {
+                                        format!("{}:{s}", plan.row.show_id)
+                                    } else {
+                                        s.clone()
+                                    }
+                                }),
+                        );
+                    }
+                }
+                if !unavailable.is_empty() {
+                    return Err(BookingError::SeatsUnavailable(unavailable));
+                }
+                if let Some(key) = idempotency {
+                    key.complete(&mut conn, StatusCode::CREATED, body).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    for plan in &shared.0 {
+        app.cache.invalidate_show(&plan.row.show_id);
+    }
+    Ok(())
+}
+
+/// Holds seats of one show for a customer. Returns the response body (JSON text).
+pub async fn hold(
+    app: &AppState,
+    customer: &UserId,
+    request: SeatRequest,
+    idempotency: Option<Idempotency>,
+) -> Result<String, BookingError> {
+    check_labels(&request.seats, app.config.booking.max_seats)?;
+    let now = app.clock.now();
+    let plan = plan_hold(app, customer, &request, None, now).await?;
+    let body = serde_json::to_string(&booking_view(&plan.row, &[])).unwrap_or_default();
+    commit_holds(app, vec![plan], body.clone(), idempotency, now).await?;
+    Ok(body)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkBooking {
+    pub group_id: String,
+    pub bookings: Vec<BookingView>,
+    /// Per currency if the shows differ; usually one.
+    pub totals: Vec<Money>,
+}
+
+/// Holds seats across shows, all or nothing: one booking per show, one group.
+pub async fn hold_bulk(
+    app: &AppState,
+    customer: &UserId,
+    items: Vec<SeatRequest>,
+    idempotency: Option<Idempotency>,
+) -> Result<String, BookingError> {
+    let limits = &app.config.booking;
+    if items.is_empty() || items.len() > limits.bulk_max_items {
+        return Err(BookingError::Invalid(format!(
+            "a bulk booking has 1 to {} items",
+            limits.bulk_max_items
+        )));
+    }
+    let total_seats: usize = items.iter().map(|i| i.seats.len()).sum();
+    if total_seats > limits.bulk_max_seats {
+        return Err(BookingError::Invalid(format!(
+            "a bulk booking holds at most {} seats",
+            limits.bulk_max_seats
+        )));
+    }
+    let shows: BTreeSet<&str> = items.iter().map(|i| i.show_id.as_str()).collect();
+    if shows.len() != items.len() {
+        return Err(BookingError::Invalid(
+            "list each show once, with all its seats".into(),
+        ));
+    }
+    for item in &items {
+        check_labels(&item.seats, limits.bulk_max_seats)?;
+    }
+    let now = app.clock.now();
+    let group_id = BookingGroupId::generate().to_string();
+    let mut plans = Vec::with_capacity(items.len());
+    for item in &items {
+        plans.push(plan_hold(app, customer, item, Some(&group_id), now).await?);
+    }
+    let bookings: Vec<BookingView> = plans.iter().map(|p| booking_view(&p.row, &[])).collect();
+    let mut totals: Vec<Money> = Vec::new();
+    for view in &bookings {
+        match totals.iter_mut().find(|t| t.currency == view.total.currency) {
+            Some(total) => total.amount += view.total.amount,
+            None => totals.push(view.total),
+        }
+    }
+    let body = serde_json::to_string(&BulkBooking {
+        group_id,
+        bookings,
+        totals,
+    })
+    .unwrap_or_default();
+    commit_holds(app, plans, body.clone(), idempotency, now).await?;
+    Ok(body)
+}
+
+/// One booking with its payments.
+pub async fn view(app: &AppState, row: &BookingRow) -> Result<BookingView, BookingError> {
+    let payments = store::payments_of(&app.db, std::slice::from_ref(&row.id)).await?;
+    Ok(booking_view(row, &payments))
+}
+
+/// The customer's own booking; anyone else's is "not found".
+pub async fn own_booking(
+    app: &AppState,
+    customer: &UserId,
+    id: &str,
+) -> Result<BookingRow, BookingError> {
+    store::get_booking(&app.db, id)
+        .await?
+        .filter(|b| b.customer_id == customer.as_str())
+        .ok_or_else(|| BookingError::NotFound(id.to_owned()))
+}
+
+/// A page of bookings with their payments.
+pub async fn page(
+    app: &AppState,
+    rows: Vec<BookingRow>,
+    limit: u32,
+) -> Result<Page<BookingView>, BookingError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let payments = store::payments_of(&app.db, &ids).await?;
+    let page = Page::from_rows(rows, limit, |r| (r.created_at, r.id.clone()));
+    Ok(page.map(|row| booking_view(&row, &payments)))
+}
+
+/// What a cancellation did, for refunds after commit.
+struct Cancelled {
+    show_id: String,
+    refunds: Vec<String>,
+}
+
+/// Cancels a customer's booking: a confirmed one until the cutoff (refund = total − fees),
+/// or a pending hold (released, nothing to refund).
+pub async fn cancel(
+    app: &AppState,
+    customer: &UserId,
+    id: &str,
+) -> Result<BookingView, BookingError> {
+    let now = app.clock.now().as_millis();
+    let cutoff_ms = app.config.booking.cancel_cutoff_minutes * 60_000;
+    let cutoff_minutes = app.config.booking.cancel_cutoff_minutes;
+    let (customer_id, booking_id) = (customer.to_string(), id.to_owned());
+    let done = app
+        .db
+        .write(move |mut conn: Conn<'_>| {
+            let (customer_id, booking_id) = (customer_id.clone(), booking_id.clone());
+            Box::pin(async move {
+                let booking = store::lock_booking(&mut conn, &booking_id)
+                    .await?
+                    .filter(|b| b.customer_id == customer_id)
+                    .ok_or_else(|| BookingError::NotFound(booking_id.clone()))?;
+                let show = booking.show_id.clone();
+                match booking.status() {
+                    BookingStatus::Confirmed => {
+                        if now > booking.starts_at - cutoff_ms {
+                            return Err(BookingError::CancellationClosed(cutoff_minutes));
+                        }
+                        let refund = booking.total - booking.fee_total;
+                        store::move_seats(&mut conn, &show, &booking.id, "booked", "available")
+                            .await?;
+                        store::set_status(
+                            &mut conn,
+                            &booking.id,
+                            "confirmed",
+                            "cancelled",
+                            now,
+                            Some(refund),
+                        )
+                        .await?;
+                        let refunds =
+                            store::start_refund_of_booking(&mut conn, &booking.id, refund, now)
+                                .await?;
+                        Ok(Cancelled {
+                            show_id: show,
+                            refunds,
+                        })
+                    }
+                    BookingStatus::PendingPayment if now < booking.expires_at => {
+                        store::move_seats(&mut conn, &show, &booking.id, "held", "available")
+                            .await?;
+                        store::set_status(
+                            &mut conn,
+                            &booking.id,
+                            "pending_payment",
+                            "cancelled",
+                            now,
+                            None,
+                        )
+                        .await?;
+                        Ok(Cancelled {
+                            show_id: show,
+                            refunds: Vec::new(),
+                        })
+                    }
+                    BookingStatus::PendingPayment => Err(BookingError::NotCancellable("expired")),
+                    other => Err(BookingError::NotCancellable(other.as_str())),
+                }
+            })
+        })
+        .await?;
+    app.cache.invalidate_show(&done.show_id);
+    for payment in &done.refunds {
+        payments::refund(app, payment).await;
+    }
+    let row = store::get_booking(&app.db, id)
+        .await?
+        .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;
+    view(app, &row).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShowCancellation {
+    pub show_id: String,
+    pub status: &'static str,
+    pub bookings_cancelled: usize,
+    pub refunds: usize,
+    pub refunded_total: Money,
+}
+
+/// Cancels a show of the partner's organisation with every booking of it; confirmed
+/// bookings are refunded in full. Repeating it changes nothing.
+pub async fn cancel_show(
+    app: &AppState,
+    org_id: &str,
+    show_id: &str,
+) -> Result<ShowCancellation, BookingError> {
+    let show = inventory::show_row(&app.db, show_id).await?;
+    if store::show_org(&app.db, show_id).await?.as_deref() != Some(org_id) {
+        return Err(BookingError::ShowNotFound(show_id.to_owned()));
+    }
+    let currency = Currency::parse(&show.currency).unwrap_or(Currency::UNKNOWN);
+    let now = app.clock.now().as_millis();
+    let id = show_id.to_owned();
+    let outcome = app
+        .db
+        .write(move |mut conn: Conn<'_>| {
+            let id = id.clone();
+            Box::pin(async move {
+                Ok::<_, BookingError>(store::cancel_show(&mut conn, &id, now).await?)
+            })
+        })
+        .await?;
+    app.cache.invalidate_show(show_id);
+    app.cache.invalidate_catalog();
+    let (bookings, refunds) = outcome.unwrap_or_default();
+    for payment in &refunds {
+        payments::refund(app, payment).await;
+    }
+    Ok(ShowCancellation {
+        show_id: show_id.to_owned(),
+        status: "cancelled",
+        bookings_cancelled: bookings.len(),
+        refunds: refunds.len(),
+        refunded_total: Money::new(bookings.iter().filter_map(|(_, r)| *r).sum(), currency),
+    })
+}

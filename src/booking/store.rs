@@ -1,0 +1,532 @@
+//! Booking storage. Readers take `&Db`; everything that runs inside a unit of work takes
+//! the transaction's `Conn`, and where the dialects differ (row locks, list parameters)
+//! the function matches on the engine.
+//!
+//! Lock order on PostgreSQL, everywhere: a booking row before its seats, seats by
+//! (show, label). Claims, confirmation, release and the sweeper all follow it, so they
+//! queue behind each other instead of deadlocking (and `Db::write` retries if one does).
+
+use super::model::{BookingRow, PaymentRow};
+use crate::db::{Conn, Db, on_conn, on_reader};
+
+pub const BOOKING_SELECT: &str = "SELECT b.id, b.customer_id, b.show_id, b.group_id, b.status, \
+     b.seats, b.currency, b.total, b.fee_total, b.quote, b.refund, b.expires_at, b.created_at, \
+     b.updated_at, b.confirmed_at, b.cancelled_at, s.starts_at, t.org_id \
+     FROM bookings b JOIN shows s ON s.id = b.show_id JOIN theatres t ON t.id = s.theatre_id";
+
+const PAYMENT_COLUMNS: &str = "id, booking_id, provider, intent_id, status, amount, currency, \
+     refund_amount, failure_reason, created_at";
+
+pub async fn get_booking(db: &Db, id: &str) -> sqlx::Result<Option<BookingRow>> {
+    let sql = format!("{BOOKING_SELECT} WHERE b.id = $1");
+    on_reader!(db, |pool| {
+        sqlx::query_as(&sql).bind(id).fetch_optional(pool).await
+    })
+}
+
+/// The same, read inside a unit of work.
+pub async fn get_booking_in(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
+    let sql = format!("{BOOKING_SELECT} WHERE b.id = $1");
+    on_conn!(conn, |c| {
+        sqlx::query_as(&sql).bind(id).fetch_optional(c).await
+    })
+}
+
+/// Newest first; `after` is the (created_at, id) of the last booking already served.
+pub async fn list_bookings(
+    db: &Db,
+    customer_id: Option<&str>,
+    show_id: Option<&str>,
+    after: Option<(i64, String)>,
+    limit: u32,
+) -> sqlx::Result<Vec<BookingRow>> {
+    let (column, value) = match (customer_id, show_id) {
+        (Some(customer), _) => ("b.customer_id", customer),
+        (None, Some(show)) => ("b.show_id", show),
+        (None, None) => return Ok(Vec::new()),
+    };
+    let (after_at, after_id) = after.unwrap_or((i64::MAX, String::new()));
+    let sql = format!(
+        "{BOOKING_SELECT} WHERE {column} = $1 \
+         AND (b.created_at < $2 OR (b.created_at = $2 AND b.id < $3) OR $3 = '') \
+         ORDER BY b.created_at DESC, b.id DESC LIMIT $4"
+    );
+    on_reader!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(value)
+            .bind(after_at)
+            .bind(&after_id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+    })
+}
+
+/// Payments of these bookings, oldest first.
+pub async fn payments_of(db: &Db, booking_ids: &[String]) -> sqlx::Result<Vec<PaymentRow>> {
+    if booking_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match db {
+        Db::Sqlite(sqlite) => {
+            sqlx::query_as(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments \
+                 WHERE booking_id IN (SELECT value FROM json_each($1)) ORDER BY created_at, id"
+            ))
+            .bind(serde_json::to_string(booking_ids).unwrap_or_default())
+            .fetch_all(&sqlite.read)
+            .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments \
+                 WHERE booking_id = ANY($1) ORDER BY created_at, id"
+            ))
+            .bind(booking_ids)
+            .fetch_all(pool)
+            .await
+        }
+    }
+}
+
+pub async fn get_payment_in(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<PaymentRow>> {
+    let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
+    on_conn!(conn, |c| {
+        sqlx::query_as(&sql).bind(id).fetch_optional(c).await
+    })
+}
+
+pub async fn get_payment(db: &Db, id: &str) -> sqlx::Result<Option<PaymentRow>> {
+    let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
+    on_reader!(db, |pool| {
+        sqlx::query_as(&sql).bind(id).fetch_optional(pool).await
+    })
+}
+
+/// Whether the show can be sold at `now`, read inside the unit of work.
+pub async fn show_on_sale(conn: &mut Conn<'_>, show_id: &str, now: i64) -> sqlx::Result<bool> {
+    let row: Option<(String, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as("SELECT status, starts_at FROM shows WHERE id = $1")
+            .bind(show_id)
+            .fetch_optional(c)
+            .await?
+    });
+    Ok(matches!(row, Some((status, starts_at)) if status == "scheduled" && now < starts_at))
+}
+
+pub async fn insert_booking(conn: &mut Conn<'_>, b: &BookingRow) -> sqlx::Result<()> {
+    on_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO bookings (id, customer_id, show_id, group_id, status, seats, currency, \
+             total, fee_total, quote, refund, expires_at, created_at, updated_at, confirmed_at, \
+             cancelled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12, $12, NULL, NULL)",
+        )
+        .bind(&b.id)
+        .bind(&b.customer_id)
+        .bind(&b.show_id)
+        .bind(&b.group_id)
+        .bind(&b.status)
+        .bind(&b.seats)
+        .bind(&b.currency)
+        .bind(b.total)
+        .bind(b.fee_total)
+        .bind(&b.quote)
+        .bind(b.expires_at)
+        .bind(b.created_at)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The seat claim: every listed seat that is available, or held by a hold that has lapsed,
+/// becomes held by `booking_id` until `held_until`. Returns the labels claimed; fewer than
+/// asked means the caller rolls back. No read-then-write: the condition is in the UPDATE,
+/// and on PostgreSQL a claim that waited on a row lock re-checks it on the row's newest
+/// version, so two claims of one seat cannot both succeed. Rows are locked in label order
+/// first so overlapping claims queue instead of deadlocking.
+pub async fn claim_seats(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    booking_id: &str,
+    labels: &[String],
+    held_until: i64,
+    now: i64,
+) -> sqlx::Result<Vec<String>> {
+    match conn {
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar(
+                "UPDATE show_seats SET state = 'held', booking_id = $1, held_until = $2 \
+                 WHERE show_id = $3 AND seat_label IN (SELECT value FROM json_each($4)) \
+                 AND (state = 'available' OR (state = 'held' AND held_until <= $5)) \
+                 RETURNING seat_label",
+            )
+            .bind(booking_id)
+            .bind(held_until)
+            .bind(show_id)
+            .bind(serde_json::to_string(labels).unwrap_or_default())
+            .bind(now)
+            .fetch_all(&mut **c)
+            .await
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_scalar(
+                "WITH wanted AS ( \
+                   SELECT seat_label FROM show_seats WHERE show_id = $3 AND seat_label = ANY($4) \
+                   ORDER BY seat_label FOR UPDATE) \
+                 UPDATE show_seats s SET state = 'held', booking_id = $1, held_until = $2 \
+                 FROM wanted WHERE s.show_id = $3 AND s.seat_label = wanted.seat_label \
+                 AND (s.state = 'available' OR (s.state = 'held' AND s.held_until <= $5)) \
+                 RETURNING s.seat_label",
+            )
+            .bind(booking_id)
+            .bind(held_until)
+            .bind(show_id)
+            .bind(labels)
+            .bind(now)
+            .fetch_all(&mut **c)
+            .await
+        }
+    }
+}
+
+/// Locks the booking row (PostgreSQL) and reads it.
+pub async fn lock_booking(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
+    if let Conn::Postgres(c) = conn {
+        sqlx::query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(&mut **c)
+            .await?;
+    }
+    get_booking_in(conn, id).await
+}
+
+/// Labels of the seats `booking_id` holds in `state`, locked in label order (PostgreSQL).
+pub async fn lock_seats_of(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    booking_id: &str,
+    state: &str,
+) -> sqlx::Result<Vec<String>> {
+    let lock = match conn {
+        Conn::Sqlite(_) => "",
+        Conn::Postgres(_) => " FOR UPDATE",
+    };
+    let sql = format!(
+        "SELECT seat_label FROM show_seats WHERE show_id = $1 AND booking_id = $2 AND state = $3 \
+         ORDER BY seat_label{lock}"
+    );
+    on_conn!(conn, |c| {
+        sqlx::query_scalar(&sql)
+            .bind(show_id)
+            .bind(booking_id)
+            .bind(state)
+            .fetch_all(c)
+            .await
+    })
+}
+
+/// Moves the booking's seats from `from` to `to`; `available` also clears the owner.
+pub async fn move_seats(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    booking_id: &str,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<u64> {
+    // Lock first, in order, then update.
+    lock_seats_of(conn, show_id, booking_id, from).await?;
+    let sql = if to == "available" {
+        "UPDATE show_seats SET state = 'available', booking_id = NULL, held_until = NULL \
+         WHERE show_id = $1 AND booking_id = $2 AND state = $3"
+    } else {
+        "UPDATE show_seats SET state = $4, held_until = NULL \
+         WHERE show_id = $1 AND booking_id = $2 AND state = $3"
+    };
+    Ok(on_conn!(conn, |c| {
+        let query = sqlx::query(sql).bind(show_id).bind(booking_id).bind(from);
+        let query = if to == "available" { query } else { query.bind(to) };
+        query.execute(c).await?.rows_affected()
+    }))
+}
+
+/// Conditional status change: only from one of `from`. True when it happened.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_status(
+    conn: &mut Conn<'_>,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+    refund: Option<i64>,
+) -> sqlx::Result<bool> {
+    let stamp = match to {
+        "confirmed" => ", confirmed_at = $2",
+        "cancelled" => ", cancelled_at = $2",
+        _ => "",
+    };
+    let sql = format!(
+        "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund){stamp} \
+         WHERE id = $4 AND status = $5"
+    );
+    let changed = on_conn!(conn, |c| {
+        sqlx::query(&sql)
+            .bind(to)
+            .bind(now)
+            .bind(refund)
+            .bind(id)
+            .bind(from)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+/// Marks up to `limit` lapsed holds `expired` and frees their seats. Every node may run
+/// this at once: PostgreSQL hands each booking to one of them (`SKIP LOCKED`); SQLite has
+/// one writer anyway. Returns (booking, show) pairs.
+pub async fn expire_due(
+    conn: &mut Conn<'_>,
+    now: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let expired: Vec<(String, String)> = match conn {
+        Conn::Sqlite(c) => {
+            sqlx::query_as(
+                "UPDATE bookings SET status = 'expired', updated_at = $1 WHERE id IN ( \
+                   SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
+                   ORDER BY expires_at LIMIT $2) \
+                 RETURNING id, show_id",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_as(
+                "WITH due AS ( \
+                   SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
+                   ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 UPDATE bookings b SET status = 'expired', updated_at = $1 FROM due \
+                 WHERE b.id = due.id RETURNING b.id, b.show_id",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut **c)
+            .await?
+        }
+    };
+    if expired.is_empty() {
+        return Ok(expired);
+    }
+    let ids: Vec<&str> = expired.iter().map(|(id, _)| id.as_str()).collect();
+    match conn {
+        Conn::Sqlite(c) => {
+            sqlx::query(
+                "UPDATE show_seats SET state = 'available', booking_id = NULL, held_until = NULL \
+                 WHERE booking_id IN (SELECT value FROM json_each($1)) AND state = 'held'",
+            )
+            .bind(serde_json::to_string(&ids).unwrap_or_default())
+            .execute(&mut **c)
+            .await?;
+        }
+        Conn::Postgres(c) => {
+            sqlx::query(
+                "WITH mine AS ( \
+                   SELECT show_id, seat_label FROM show_seats \
+                   WHERE booking_id = ANY($1) AND state = 'held' \
+                   ORDER BY show_id, seat_label FOR UPDATE) \
+                 UPDATE show_seats s SET state = 'available', booking_id = NULL, held_until = NULL \
+                 FROM mine WHERE s.show_id = mine.show_id AND s.seat_label = mine.seat_label \
+                 AND s.booking_id = ANY($1)",
+            )
+            .bind(&ids)
+            .execute(&mut **c)
+            .await?;
+        }
+    }
+    Ok(expired)
+}
+
+/// Cancels a show with everything sold for it: the show row, every seat (blocked, so a
+/// claim that was waiting on a seat lock finds nothing to take), every live booking
+/// (confirmed ones refunded in full) and their succeeded payments (to be refunded).
+/// Returns (bookings cancelled, payments to refund) or `None` if the show was not
+/// scheduled.
+pub async fn cancel_show(
+    conn: &mut Conn<'_>,
+    show_id: &str,
+    now: i64,
+) -> sqlx::Result<Option<(Vec<(String, Option<i64>)>, Vec<String>)>> {
+    let changed = on_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE shows SET status = 'cancelled', updated_at = $1 \
+             WHERE id = $2 AND status = 'scheduled'",
+        )
+        .bind(now)
+        .bind(show_id)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    if changed == 0 {
+        return Ok(None);
+    }
+    match conn {
+        Conn::Sqlite(c) => {
+            sqlx::query(
+                "UPDATE show_seats SET state = 'blocked', booking_id = NULL, held_until = NULL \
+                 WHERE show_id = $1",
+            )
+            .bind(show_id)
+            .execute(&mut **c)
+            .await?;
+        }
+        Conn::Postgres(c) => {
+            sqlx::query(
+                "WITH every_seat AS ( \
+                   SELECT seat_label FROM show_seats WHERE show_id = $1 \
+                   ORDER BY seat_label FOR UPDATE) \
+                 UPDATE show_seats s SET state = 'blocked', booking_id = NULL, held_until = NULL \
+                 FROM every_seat WHERE s.show_id = $1 AND s.seat_label = every_seat.seat_label",
+            )
+            .bind(show_id)
+            .execute(&mut **c)
+            .await?;
+        }
+    }
+    let bookings: Vec<(String, Option<i64>)> = on_conn!(conn, |c| {
+        sqlx::query_as(
+            "UPDATE bookings SET status = 'cancelled', cancelled_at = $1, updated_at = $1, \
+             refund = CASE WHEN status = 'confirmed' THEN total ELSE NULL END \
+             WHERE show_id = $2 AND status IN ('pending_payment', 'confirmed') \
+             RETURNING id, refund",
+        )
+        .bind(now)
+        .bind(show_id)
+        .fetch_all(c)
+        .await?
+    });
+    let payments: Vec<String> = on_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "UPDATE payments SET status = 'refunding', refund_amount = amount, updated_at = $1 \
+             WHERE status = 'succeeded' AND booking_id IN (SELECT id FROM bookings WHERE show_id = $2) \
+             RETURNING id",
+        )
+        .bind(now)
+        .bind(show_id)
+        .fetch_all(c)
+        .await?
+    });
+    Ok(Some((bookings, payments)))
+}
+
+// ---- payments -------------------------------------------------------------------------
+
+/// Records a new pending payment for a booking that is still awaiting payment at `now`.
+/// Returns false when the booking is not payable; a unique violation (another payment is
+/// pending or succeeded) surfaces as the database error.
+pub async fn insert_payment(
+    conn: &mut Conn<'_>,
+    payment: &PaymentRow,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let inserted = on_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, currency, \
+             refund_amount, failure_reason, created_at, updated_at) \
+             SELECT $1, $2, $3, $7, 'pending', $4, $5, NULL, NULL, $6, $6 \
+             WHERE EXISTS (SELECT 1 FROM bookings WHERE id = $2 \
+                           AND status = 'pending_payment' AND expires_at > $6)",
+        )
+        .bind(&payment.id)
+        .bind(&payment.booking_id)
+        .bind(&payment.provider)
+        .bind(payment.amount)
+        .bind(&payment.currency)
+        .bind(now)
+        .bind(&payment.intent_id)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(inserted == 1)
+}
+
+/// Conditional payment status change; returns the payment when it happened.
+pub async fn set_payment_status(
+    conn: &mut Conn<'_>,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+    intent_id: Option<&str>,
+    failure_reason: Option<&str>,
+) -> sqlx::Result<Option<PaymentRow>> {
+    let sql = format!(
+        "UPDATE payments SET status = $1, updated_at = $2, intent_id = COALESCE($3, intent_id), \
+         failure_reason = COALESCE($4, failure_reason), \
+         refund_amount = CASE WHEN $1 = 'refunding' AND refund_amount IS NULL THEN amount ELSE refund_amount END \
+         WHERE id = $5 AND status = $6 RETURNING {PAYMENT_COLUMNS}"
+    );
+    on_conn!(conn, |c| {
+        sqlx::query_as(&sql)
+            .bind(to)
+            .bind(now)
+            .bind(intent_id)
+            .bind(failure_reason)
+            .bind(id)
+            .bind(from)
+            .fetch_optional(c)
+            .await
+    })
+}
+
+/// Succeeded payments of a booking move to `refunding` with `refund_amount`.
+pub async fn start_refund_of_booking(
+    conn: &mut Conn<'_>,
+    booking_id: &str,
+    refund_amount: i64,
+    now: i64,
+) -> sqlx::Result<Vec<String>> {
+    on_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "UPDATE payments SET status = 'refunding', refund_amount = $1, updated_at = $2 \
+             WHERE booking_id = $3 AND status = 'succeeded' RETURNING id",
+        )
+        .bind(refund_amount)
+        .bind(now)
+        .bind(booking_id)
+        .fetch_all(c)
+        .await
+    })
+}
+
+/// Payments stuck in `refunding` since before `before` (a crash between commit and the
+/// gateway call): the sweeper retries them.
+pub async fn stalled_refunds(db: &Db, before: i64, limit: i64) -> sqlx::Result<Vec<String>> {
+    on_reader!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT id FROM payments WHERE status = 'refunding' AND updated_at < $1 \
+             ORDER BY updated_at LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })
+}
+
+/// The organisation running a show's theatre.
+pub async fn show_org(db: &Db, show_id: &str) -> sqlx::Result<Option<String>> {
+    on_reader!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT t.org_id FROM shows s JOIN theatres t ON t.id = s.theatre_id WHERE s.id = $1",
+        )
+        .bind(show_id)
+        .fetch_optional(pool)
+        .await
+    })
+}

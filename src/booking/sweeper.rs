@@ -1,0 +1,81 @@
+//! The expiry sweeper: marks lapsed holds `expired` and frees their seats, retries refunds
+//! left half-done by a crash, and forgets old idempotency keys. It only tidies: the claim
+//! already treats lapsed holds as free, so correctness never waits for it. Every node runs
+//! it; PostgreSQL hands each booking to one of them (`SKIP LOCKED`).
+
+use std::time::Duration;
+
+use super::{BookingError, store};
+use crate::{app::AppState, db::Conn, http::idempotency, payment::service as payments};
+
+const BATCH: i64 = 500;
+/// A refund still `refunding` after this long was interrupted; retry it.
+const STALLED_REFUND_MS: i64 = 30_000;
+/// Idempotency keys are kept this long.
+const KEY_RETENTION_MS: i64 = 24 * 3_600_000;
+
+/// Expires every lapsed hold now; returns how many bookings expired.
+pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
+    let now = app.clock.now().as_millis();
+    let mut total = 0;
+    loop {
+        let expired = app
+            .db
+            .write(move |mut conn: Conn<'_>| {
+                Box::pin(async move {
+                    Ok::<_, BookingError>(store::expire_due(&mut conn, now, BATCH).await?)
+                })
+            })
+            .await?;
+        let mut shows: Vec<&str> = expired.iter().map(|(_, show)| show.as_str()).collect();
+        shows.sort_unstable();
+        shows.dedup();
+        for show in shows {
+            app.cache.invalidate_show(show);
+        }
+        total += expired.len();
+        if (expired.len() as i64) < BATCH {
+            break;
+        }
+    }
+    if total > 0 {
+        metrics::counter!("marquee_bookings_expired_total").increment(total as u64);
+        tracing::info!(expired = total, "expired lapsed holds");
+    }
+    Ok(total)
+}
+
+/// Retries refunds interrupted between commit and the gateway call.
+pub async fn retry_refunds(app: &AppState) -> Result<(), BookingError> {
+    let before = app.clock.now().as_millis() - STALLED_REFUND_MS;
+    for payment in store::stalled_refunds(&app.db, before, 100).await? {
+        payments::refund(app, &payment).await;
+    }
+    Ok(())
+}
+
+/// Runs the sweeper every `interval` until the task is aborted.
+pub async fn run(app: AppState, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut round: u64 = 0;
+    loop {
+        ticker.tick().await;
+        round += 1;
+        if let Err(error) = sweep_once(&app).await {
+            tracing::warn!(%error, "expiry sweep failed");
+        }
+        // The rarer chores, about once a minute at the default period.
+        if round % 60 == 1 {
+            if let Err(error) = retry_refunds(&app).await {
+                tracing::warn!(%error, "refund retry failed");
+            }
+            let before = crate::time::Timestamp::from_millis(
+                app.clock.now().as_millis() - KEY_RETENTION_MS,
+            );
+            if let Err(error) = idempotency::purge(&app.db, before).await {
+                tracing::warn!(%error, "idempotency key purge failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `Idempotency-Key` for creating POSTs.
+//!
+//! The key row is written inside the transaction of the effect it guards: inserted first
+//! (so a concurrent duplicate collides with it, or on PostgreSQL waits for it), completed
+//! with the response before commit. A request that took no effect leaves no key behind, so
+//! it can be retried with the same key. Keys are scoped to the account that sent them.
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{FromRequest, Request},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::{
+    db::{Conn, Db, on_conn, on_reader},
+    time::Timestamp,
+};
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// A JSON body together with what idempotency needs: the request's fingerprint (method,
+/// path and the body with its keys sorted) and the `Idempotency-Key` header if sent.
+pub struct IdempotentJson<T> {
+    pub body: T,
+    pub key: Option<String>,
+    pub fingerprint: String,
+}
+
+impl<S, T> FromRequest<S> for IdempotentJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let key = match request.headers().get(HEADER) {
+            None => None,
+            Some(value) => Some(parse_key(value)?),
+        };
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        // serde_json's map is ordered by key, so this text is canonical.
+        let canonical = value.to_string();
+        let fingerprint = hex::encode(
+            Sha256::new()
+                .chain_update(method.as_str())
+                .chain_update(b" ")
+                .chain_update(path.as_bytes())
+                .chain_update(b"\n")
+                .chain_update(canonical.as_bytes())
+                .finalize(),
+        );
+        let body = serde_json::from_value(value)
+            .map_err(|error| ApiError::InvalidBody(error.to_string()))?;
+        Ok(Self {
+            body,
+            key,
+            fingerprint,
+        })
+    }
+}
+
+fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
+    let text = value.to_str().unwrap_or("");
+    if text.is_empty() || text.len() > 255 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::InvalidIdempotencyKey);
+    }
+    Ok(text.to_owned())
+}
+
+/// The key of one request, bound to the account that sent it.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub principal: String,
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl Idempotency {
+    pub fn new<T>(principal: &str, json: &IdempotentJson<T>) -> Option<Self> {
+        json.key.as_ref().map(|key| Self {
+            principal: principal.to_owned(),
+            key: key.clone(),
+            fingerprint: json.fingerprint.clone(),
+        })
+    }
+
+    /// The stored outcome of an earlier request with this key: its response when the
+    /// request was the same, `IdempotencyKeyReused` when it was not, `None` when the key
+    /// is new.
+    pub async fn replay(&self, db: &Db) -> Result<Option<Response>, ApiError> {
+        let row: Option<(String, i64, String)> = on_reader!(db, |pool| {
+            sqlx::query_as(
+                "SELECT fingerprint, status, response FROM idempotency_keys \
+                 WHERE principal = $1 AND key = $2",
+            )
+            .bind(&self.principal)
+            .bind(&self.key)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(ApiError::Unavailable)?;
+        match row {
+            None => Ok(None),
+            Some((fingerprint, _, _)) if fingerprint != self.fingerprint => {
+                Err(ApiError::IdempotencyKeyReused)
+            }
+            // Inserted but not completed: only visible inside its own transaction, so
+            // this cannot be read here; treat defensively as in progress.
+            Some((_, 0, _)) => Err(ApiError::IdempotencyInProgress),
+            Some((_, status, body)) => Ok(Some(stored_response(status, body, true))),
+        }
+    }
+
+    /// Inserts the key inside the effect's transaction. False when the key already exists
+    /// (a concurrent duplicate got there first): the caller rolls back and replays.
+    pub async fn claim(&self, conn: &mut Conn<'_>, now: Timestamp) -> sqlx::Result<bool> {
+        let inserted = on_conn!(conn, |c| {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (principal, key, fingerprint, status, response, created_at) \
+                 VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(&self.principal)
+            .bind(&self.key)
+            .bind(&self.fingerprint)
+            .bind(now.as_millis())
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
+        Ok(inserted == 1)
+    }
+
+    /// Records the response inside the effect's transaction.
+    pub async fn complete(
+        &self,
+        conn: &mut Conn<'_>,
+        status: StatusCode,
+        body: &str,
+    ) -> sqlx::Result<()> {
+        on_conn!(conn, |c| {
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, response = $2 \
+                 WHERE principal = $3 AND key = $4",
+            )
+            .bind(i64::from(status.as_u16()))
+            .bind(body)
+            .bind(&self.principal)
+            .bind(&self.key)
+            .execute(c)
+            .await?;
+        });
+        Ok(())
+    }
+}
+
+/// A JSON response from its stored parts.
+pub fn stored_response(status: i64, body: String, replayed: bool) -> Response {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = (status, Body::from(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if replayed {
+        headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Deletes keys older than `before`; returns how many.
+pub async fn purge(db: &Db, before: Timestamp) -> sqlx::Result<u64> {
+    let deleted = match db {
+        Db::Sqlite(sqlite) => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(before.as_millis())
+                .execute(&sqlite.write)
+                .await?
+                .rows_affected()
+        }
+        Db::Postgres(pool) => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(before.as_millis())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }
+    };
+    Ok(deleted)
+}

@@ -1,0 +1,73 @@
+//! What Marquee needs from a payment gateway. Payments are two-step, as with real
+//! gateways: `create_intent` checks the card and returns the gateway's id without
+//! charging; `confirm` starts the charge, whose outcome arrives later as a signed webhook.
+//! So a payment we failed to record is never charged.
+
+use axum::http::HeaderMap;
+use futures::future::BoxFuture;
+
+use crate::{money::Money, time::Timestamp};
+
+#[derive(Debug, Clone)]
+pub struct IntentRequest {
+    /// Our payment id; the gateway echoes it in its webhooks and uses it as its
+    /// idempotency key.
+    pub payment_id: String,
+    pub amount: Money,
+    pub card_token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    pub payment_id: String,
+    pub intent_id: Option<String>,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Succeeded,
+    Failed { reason: String },
+}
+
+/// A verified webhook.
+#[derive(Debug, Clone)]
+pub struct GatewayEvent {
+    pub event_id: String,
+    pub kind: EventKind,
+    pub payment_id: String,
+    pub intent_id: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("the card token is not valid")]
+    InvalidCardToken,
+    #[error("the payment gateway is unavailable: {0}")]
+    Unavailable(String),
+    #[error("webhook refused: {0}")]
+    InvalidSignature(&'static str),
+}
+
+pub trait PaymentGateway: Send + Sync {
+    /// Name in `/api/v1/payments/webhooks/{provider}` and in stored payments.
+    fn provider(&self) -> &'static str;
+
+    /// Checks the card and registers the amount; nothing is charged yet.
+    fn create_intent(&self, request: IntentRequest) -> BoxFuture<'_, Result<String, GatewayError>>;
+
+    /// Starts the charge; the outcome arrives as a webhook.
+    fn confirm(&self, intent_id: String) -> BoxFuture<'_, Result<(), GatewayError>>;
+
+    /// Returns money; idempotent per payment. Returns the gateway's refund id.
+    fn refund(&self, request: RefundRequest) -> BoxFuture<'_, Result<String, GatewayError>>;
+
+    /// Checks a webhook's signature and age and parses it.
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<GatewayEvent, GatewayError>;
+}

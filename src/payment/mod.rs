@@ -1,0 +1,45 @@
+//! Payments: the gateway abstraction, the built-in mock gateway, taking payments for
+//! bookings, the gateway's webhooks, and refunds.
+
+pub mod gateway;
+pub mod mock;
+pub mod routes;
+pub mod service;
+
+use crate::{booking::BookingError, db::WriteError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    #[error("the card token is not valid")]
+    InvalidCardToken,
+    #[error("the payment gateway is unavailable")]
+    GatewayUnavailable(String),
+    #[error("webhook refused: {0}")]
+    InvalidSignature(&'static str),
+    #[error("no payment provider {0}")]
+    UnknownProvider(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl WriteError for PaymentError {
+    fn retryable(&self) -> bool {
+        match self {
+            PaymentError::Database(e) => crate::db::writer::is_retryable(e),
+            PaymentError::Booking(e) => e.retryable(),
+            _ => false,
+        }
+    }
+}
+
+impl From<gateway::GatewayError> for PaymentError {
+    fn from(error: gateway::GatewayError) -> Self {
+        match error {
+            gateway::GatewayError::InvalidCardToken => PaymentError::InvalidCardToken,
+            gateway::GatewayError::Unavailable(m) => PaymentError::GatewayUnavailable(m),
+            gateway::GatewayError::InvalidSignature(m) => PaymentError::InvalidSignature(m),
+        }
+    }
+}

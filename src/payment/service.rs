@@ -1,0 +1,296 @@
+//! Taking a payment for a booking, applying the gateway's verdict, refunding.
+
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    PaymentError,
+    gateway::{EventKind, IntentRequest, RefundRequest},
+};
+use crate::{
+    app::AppState,
+    booking::{
+        BookingError,
+        model::{BookingStatus, PaymentRow},
+        store,
+    },
+    db::{Conn, is_unique_violation},
+    http::idempotency::Idempotency,
+    ids::{PaymentId, UserId},
+    money::Money,
+};
+
+/// A payment as its creation answers it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentCreated {
+    pub id: String,
+    pub booking_id: String,
+    /// `pending`: the outcome arrives from the gateway; see the booking.
+    pub status: String,
+    pub amount: Money,
+}
+
+/// Starts paying `booking_id` with `card_token`. Returns the response body (JSON text).
+pub async fn create_payment(
+    app: &AppState,
+    customer: &UserId,
+    booking_id: &str,
+    card_token: &str,
+    idempotency: Option<Idempotency>,
+) -> Result<String, PaymentError> {
+    let now = app.clock.now();
+    let booking = store::get_booking(&app.db, booking_id)
+        .await?
+        .filter(|b| b.customer_id == customer.as_str())
+        .ok_or_else(|| BookingError::NotFound(booking_id.to_owned()))?;
+    match booking.status() {
+        BookingStatus::PendingPayment if now.as_millis() < booking.expires_at => {}
+        BookingStatus::PendingPayment | BookingStatus::Expired => {
+            return Err(BookingError::Expired.into());
+        }
+        other => return Err(BookingError::NotPending(other.as_str()).into()),
+    }
+    let payment_id = PaymentId::generate().to_string();
+    let amount = Money::new(booking.total, booking.currency());
+    // Checks the card; nothing is charged until `confirm`, after the payment is recorded.
+    let intent_id = app
+        .gateway
+        .create_intent(IntentRequest {
+            payment_id: payment_id.clone(),
+            amount,
+            card_token: card_token.to_owned(),
+        })
+        .await?;
+    let payment = PaymentRow {
+        id: payment_id.clone(),
+        booking_id: booking.id.clone(),
+        provider: app.gateway.provider().to_owned(),
+        intent_id: Some(intent_id.clone()),
+        status: "pending".into(),
+        amount: booking.total,
+        currency: booking.currency.clone(),
+        refund_amount: None,
+        failure_reason: None,
+        created_at: now.as_millis(),
+    };
+    let body = serde_json::to_string(&PaymentCreated {
+        id: payment_id.clone(),
+        booking_id: booking.id.clone(),
+        status: "pending".into(),
+        amount,
+    })
+    .unwrap_or_default();
+    let plan = std::sync::Arc::new((payment, body.clone(), idempotency));
+    app.db
+        .write(move |mut conn: Conn<'_>| {
+            let plan = plan.clone();
+            Box::pin(async move {
+                let (payment, body, idempotency) = &*plan;
+                if let Some(key) = idempotency
+                    && !key.claim(&mut conn, now).await?
+                {
+                    return Err(BookingError::IdempotencyRace.into());
+                }
+                match store::insert_payment(&mut conn, payment, now.as_millis()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let booking = store::get_booking_in(&mut conn, &payment.booking_id).await?;
+                        return Err(match booking.map(|b| b.status()) {
+                            Some(BookingStatus::Confirmed) => {
+                                BookingError::NotPending("confirmed")
+                            }
+                            Some(BookingStatus::Cancelled) => {
+                                BookingError::NotPending("cancelled")
+                            }
+                            _ => BookingError::Expired,
+                        }
+                        .into());
+                    }
+                    Err(error) if is_unique_violation(&error) => {
+                        return Err(BookingError::PaymentInProgress.into());
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+                if let Some(key) = idempotency {
+                    key.complete(&mut conn, StatusCode::CREATED, body).await?;
+                }
+                Ok::<_, PaymentError>(())
+            })
+        })
+        .await?;
+    if let Err(error) = app.gateway.confirm(intent_id).await {
+        tracing::warn!(%error, payment = %payment_id, "gateway refused to confirm");
+        let id = payment_id.clone();
+        let _ = app
+            .db
+            .write(move |mut conn: Conn<'_>| {
+                let id = id.clone();
+                Box::pin(async move {
+                    store::set_payment_status(
+                        &mut conn,
+                        &id,
+                        "pending",
+                        "failed",
+                        now.as_millis(),
+                        None,
+                        Some("gateway_unavailable"),
+                    )
+                    .await?;
+                    Ok::<_, PaymentError>(())
+                })
+            })
+            .await;
+        return Err(error.into());
+    }
+    Ok(body)
+}
+
+/// What a verified success did.
+enum Applied {
+    Duplicate,
+    Confirmed(String),
+    /// The booking could not take the money (expired, cancelled, seats gone): refund it.
+    Refund(String, String),
+}
+
+/// Verifies and applies one webhook. Duplicates and events about payments we do not know
+/// change nothing.
+pub async fn handle_webhook(
+    app: &AppState,
+    provider: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), PaymentError> {
+    if provider != app.gateway.provider() {
+        return Err(PaymentError::UnknownProvider(provider.to_owned()));
+    }
+    let now = app.clock.now();
+    let event = app.gateway.verify_webhook(headers, body, now)?;
+    let event = std::sync::Arc::new(event);
+    match &event.kind {
+        EventKind::Failed { .. } => {
+            app.db
+                .write(move |mut conn: Conn<'_>| {
+                    let event = event.clone();
+                    Box::pin(async move {
+                        let EventKind::Failed { reason } = &event.kind else {
+                            return Ok(());
+                        };
+                        store::set_payment_status(
+                            &mut conn,
+                            &event.payment_id,
+                            "pending",
+                            "failed",
+                            now.as_millis(),
+                            Some(&event.intent_id),
+                            Some(reason),
+                        )
+                        .await?;
+                        Ok::<_, PaymentError>(())
+                    })
+                })
+                .await?;
+        }
+        EventKind::Succeeded => {
+            let applied = app
+                .db
+                .write(move |mut conn: Conn<'_>| {
+                    let event = event.clone();
+                    Box::pin(async move { apply_success(&mut conn, &event, now.as_millis()).await })
+                })
+                .await?;
+            match applied {
+                Applied::Duplicate => {}
+                Applied::Confirmed(show) => app.cache.invalidate_show(&show),
+                Applied::Refund(payment, show) => {
+                    app.cache.invalidate_show(&show);
+                    refund(app, &payment).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_success(
+    conn: &mut Conn<'_>,
+    event: &super::gateway::GatewayEvent,
+    now: i64,
+) -> Result<Applied, PaymentError> {
+    let Some(payment) = store::set_payment_status(
+        conn,
+        &event.payment_id,
+        "pending",
+        "succeeded",
+        now,
+        Some(&event.intent_id),
+        None,
+    )
+    .await?
+    else {
+        return Ok(Applied::Duplicate);
+    };
+    let Some(booking) = store::lock_booking(conn, &payment.booking_id).await? else {
+        return Ok(Applied::Duplicate);
+    };
+    let status = booking.status();
+    if status == BookingStatus::PendingPayment {
+        let seats = booking.seat_labels();
+        if now < booking.expires_at && payment.amount == booking.total {
+            let held = store::lock_seats_of(conn, &booking.show_id, &booking.id, "held").await?;
+            if held.len() == seats.len() {
+                store::move_seats(conn, &booking.show_id, &booking.id, "held", "booked").await?;
+                store::set_status(conn, &booking.id, "pending_payment", "confirmed", now, None)
+                    .await?;
+                return Ok(Applied::Confirmed(booking.show_id));
+            }
+        }
+        // Too late: the hold lapsed (whether or not the sweeper noticed yet).
+        store::move_seats(conn, &booking.show_id, &booking.id, "held", "available").await?;
+        store::set_status(conn, &booking.id, "pending_payment", "expired", now, None).await?;
+    }
+    store::set_payment_status(conn, &payment.id, "succeeded", "refunding", now, None, None)
+        .await?;
+    Ok(Applied::Refund(payment.id, booking.show_id))
+}
+
+/// Refunds a payment in `refunding` through the gateway and records it. A failure is
+/// logged and left for the sweeper to retry.
+pub async fn refund(app: &AppState, payment_id: &str) {
+    let payment = match store::get_payment(&app.db, payment_id).await {
+        Ok(Some(p)) if p.status == "refunding" => p,
+        Ok(_) => return,
+        Err(error) => {
+            tracing::warn!(%error, payment = payment_id, "cannot read payment to refund");
+            return;
+        }
+    };
+    let currency = crate::money::Currency::parse(&payment.currency)
+        .unwrap_or(crate::money::Currency::UNKNOWN);
+    let request = RefundRequest {
+        payment_id: payment.id.clone(),
+        intent_id: payment.intent_id.clone(),
+        amount: Money::new(payment.refund_amount.unwrap_or(payment.amount), currency),
+    };
+    if let Err(error) = app.gateway.refund(request).await {
+        tracing::warn!(%error, payment = payment_id, "refund failed; will retry");
+        return;
+    }
+    let now = app.clock.now().as_millis();
+    let id = payment.id.clone();
+    let recorded = app
+        .db
+        .write(move |mut conn: Conn<'_>| {
+            let id = id.clone();
+            Box::pin(async move {
+                store::set_payment_status(&mut conn, &id, "refunding", "refunded", now, None, None)
+                    .await?;
+                Ok::<_, PaymentError>(())
+            })
+        })
+        .await;
+    if let Err(error) = recorded {
+        tracing::warn!(%error, payment = payment_id, "refund made but not recorded; will retry");
+    }
+}
