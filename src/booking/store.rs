@@ -436,8 +436,8 @@ pub async fn insert_payment(
     let inserted = on_conn!(conn, |c| {
         sqlx::query(
             "INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, currency, \
-             refund_amount, failure_reason, created_at, updated_at) \
-             SELECT $1, $2, $3, $7, 'pending', $4, $5, NULL, NULL, $6, $6 \
+             created_at, updated_at) \
+             SELECT $1, $2, $3, $7, 'pending', $4, $5, $6, $6 \
              WHERE EXISTS (SELECT 1 FROM bookings WHERE id = $2 \
                            AND status = 'pending_payment' AND expires_at > $6)",
         )
