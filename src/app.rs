@@ -167,9 +167,11 @@ impl App {
         };
         let tokens = TokenSigner::new(secret.as_bytes(), config.auth.access_token_ttl_secs as i64);
         let secrets = DerivedSecrets::derive(secret.as_bytes(), &config);
-        let webhook_url = config.payment.mock_webhook_url.clone().unwrap_or_else(|| {
-            format!("http://{addr}/api/v1/payments/webhooks/mock")
-        });
+        let webhook_url = config
+            .payment
+            .mock_webhook_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}/api/v1/payments/webhooks/mock"));
         let state = AppState::new(config, db, clock, tokens, secrets, webhook_url);
         let (router, _openapi) = http::router(state.clone());
         Ok(Self {

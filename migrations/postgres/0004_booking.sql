@@ -52,7 +52,7 @@ CREATE TABLE idempotency_keys (
     principal    TEXT NOT NULL,
     key          TEXT NOT NULL,
     fingerprint  TEXT NOT NULL,
-    status       INTEGER NOT NULL,
+    status       BIGINT NOT NULL,
     response     TEXT NOT NULL,
     created_at   BIGINT NOT NULL,
     PRIMARY KEY (principal, key)

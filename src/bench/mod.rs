@@ -4,6 +4,8 @@
 //! The browse scenario first discovers real ids through the API (cities, movies showing on
 //! each city's local tomorrow, their shows), then every connection repeats the customer's
 //! path: city list → movies in a city → theatres and showtimes of a movie → a seat map.
+//! The booking and flash-sale scenarios (in `booking`) drive the write path as signed-in
+//! customers.
 
 use std::{
     sync::{
@@ -18,25 +20,28 @@ use bytes::Bytes;
 use chrono::{Days, Utc};
 use clap::{Args, ValueEnum};
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Empty};
-use hyper::{Request, StatusCode, client::conn::http1};
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode, client::conn::http1, header};
 use hyper_util::rt::TokioIo;
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde_json::Value;
 use tokio::net::TcpStream;
+
+mod booking;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Base URL of a running server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// Concurrent keep-alive connections.
+    /// Concurrent keep-alive connections (flash-sale: one per buyer instead).
     #[arg(long, default_value_t = 64)]
     connections: usize,
-    /// Requests to measure (after the warm-up).
-    #[arg(long, default_value_t = 200_000)]
-    requests: u64,
-    /// Requests sent first and not measured (fills caches and connection pools).
+    /// Requests to measure (after the warm-up); for `booking`, complete bookings.
+    /// Default: 200,000 requests (browse), 20,000 bookings (booking).
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Requests sent first and not measured (fills caches and connection pools). Browse only.
     #[arg(long, default_value_t = 10_000)]
     warmup: u64,
     /// What to drive.
@@ -48,12 +53,23 @@ pub struct BenchArgs {
     /// Give up on the run after this many seconds.
     #[arg(long, default_value_t = 300)]
     max_seconds: u64,
+    /// Customer accounts registered for `booking` and `flash-sale` (Argon2 makes each one
+    /// cost tens of milliseconds of server CPU); virtual customers share their tokens.
+    #[arg(long, default_value_t = 64)]
+    customers: usize,
+    /// Buyers released at once in `flash-sale`, each on its own connection.
+    #[arg(long, default_value_t = 2_000)]
+    buyers: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
     /// cities → movies in a city → showtimes of a movie → seat map.
     Browse,
+    /// hold seats → pay with tok_visa → poll until confirmed; workers own disjoint seats.
+    Booking,
+    /// `--buyers` customers released at once on one 300-seat show; checks for double booking.
+    FlashSale,
 }
 
 /// The browse steps, in the order a customer takes them.
@@ -78,7 +94,18 @@ struct CityPlan {
 
 struct MoviePlan {
     showtimes_path: String,
+    show_ids: Vec<String>,
     seat_map_paths: Vec<String>,
+}
+
+impl BrowsePlan {
+    fn show_ids(&self) -> impl Iterator<Item = &str> {
+        self.cities
+            .iter()
+            .flat_map(|c| &c.movies)
+            .flat_map(|m| &m.show_ids)
+            .map(String::as_str)
+    }
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -87,7 +114,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.connections == 0 {
         bail!("--connections must be at least 1");
     }
-    let plan = discover(&target).await?;
+    match args.scenario {
+        Scenario::Browse => run_browse(&args, target).await,
+        Scenario::Booking => booking::run_booking(&args, target).await,
+        Scenario::FlashSale => booking::run_flash_sale(&args, target).await,
+    }
+}
+
+async fn run_browse(args: &BenchArgs, target: Target) -> anyhow::Result<()> {
+    let requests = args.requests.unwrap_or(200_000);
+    let plan = discover(&target, 1).await?;
     let shows: usize = plan
         .cities
         .iter()
@@ -105,7 +141,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "connections {}, requests {} after {} warm-up, accept-encoding {}, client and server on this machine ({} cores)",
         args.connections,
-        args.requests,
+        requests,
         args.warmup,
         target.accept_encoding,
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -118,7 +154,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         drive(&target, &plan, args.connections, args.warmup, deadline).await?;
     }
     let started = Instant::now();
-    let result = drive(&target, &plan, args.connections, args.requests, deadline).await?;
+    let result = drive(&target, &plan, args.connections, requests, deadline).await?;
     let elapsed = started.elapsed();
     report(&result, elapsed)?;
     if result.errors > 0 {
@@ -144,7 +180,7 @@ fn parse_target(url: &str) -> anyhow::Result<Target> {
 }
 
 struct Connection {
-    sender: http1::SendRequest<Empty<Bytes>>,
+    sender: http1::SendRequest<Full<Bytes>>,
 }
 
 impl Connection {
@@ -166,15 +202,75 @@ impl Connection {
         path: &str,
         accept_encoding: &str,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
-        self.sender.ready().await?;
         let request = Request::get(path)
-            .header(hyper::header::HOST, &target.host)
-            .header(hyper::header::ACCEPT_ENCODING, accept_encoding)
-            .body(Empty::new())?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
+            .header(header::HOST, &target.host)
+            .header(header::ACCEPT_ENCODING, accept_encoding)
+            .body(Full::default())?;
+        self.send(request).await
+    }
+
+    /// A signed-in customer's request: a GET when `body` is `None`, else a JSON POST.
+    /// Uncompressed; `idempotency_key` goes in the `Idempotency-Key` header.
+    async fn call(
+        &mut self,
+        target: &Target,
+        path: &str,
+        token: &str,
+        idempotency_key: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        let method = if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &target.host)
+            .header(header::ACCEPT_ENCODING, "identity")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Full::new(Bytes::from(serde_json::to_vec(json)?))
+            }
+            None => Full::default(),
+        };
+        self.send(request.body(body)?).await
+    }
+
+    /// An anonymous JSON POST (registration and login), with the response headers.
+    async fn post_json(
+        &mut self,
+        target: &Target,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+        let request = Request::post(path)
+            .header(header::HOST, &target.host)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+        self.exchange(request).await
+    }
+
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
+        let (status, _, body) = self.exchange(request).await?;
         Ok((status, body))
+    }
+
+    async fn exchange(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok((parts.status, parts.headers, body))
     }
 
     /// An uncompressed JSON GET (discovery only).
@@ -187,9 +283,9 @@ impl Connection {
     }
 }
 
-/// Finds, per city, the movies showing on the city's local tomorrow (so the set does not
-/// shrink while the bench runs) and their shows.
-async fn discover(target: &Target) -> anyhow::Result<BrowsePlan> {
+/// Finds, per city, the movies showing `days_ahead` days after the city's local today
+/// (browse takes tomorrow, so the set does not shrink while the bench runs) and their shows.
+async fn discover(target: &Target, days_ahead: u64) -> anyhow::Result<BrowsePlan> {
     let mut connection = Connection::open(target).await?;
     let cities = connection
         .get_json(target, "/api/v1/cities?limit=100")
@@ -200,12 +296,12 @@ async fn discover(target: &Target) -> anyhow::Result<BrowsePlan> {
             continue;
         };
         let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
-        let tomorrow = Utc::now()
+        let date = Utc::now()
             .with_timezone(&tz)
             .date_naive()
-            .checked_add_days(Days::new(1))
+            .checked_add_days(Days::new(days_ahead))
             .ok_or_else(|| anyhow!("date overflow"))?;
-        let movies_path = format!("/api/v1/cities/{id}/movies?date={tomorrow}&limit=50");
+        let movies_path = format!("/api/v1/cities/{id}/movies?date={date}&limit=50");
         let movies = connection.get_json(target, &movies_path).await?;
         let mut city_plan = CityPlan {
             movies_path,
@@ -215,24 +311,23 @@ async fn discover(target: &Target) -> anyhow::Result<BrowsePlan> {
             let Some(movie_id) = movie["id"].as_str() else {
                 continue;
             };
-            let showtimes_path =
-                format!("/api/v1/cities/{id}/movies/{movie_id}/shows?date={tomorrow}");
+            let showtimes_path = format!("/api/v1/cities/{id}/movies/{movie_id}/shows?date={date}");
             let showtimes = connection.get_json(target, &showtimes_path).await?;
-            let seat_map_paths: Vec<String> = showtimes["items"]
+            let show_ids: Vec<String> = showtimes["items"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .flat_map(|t| t["shows"].as_array().cloned().unwrap_or_default())
-                .filter_map(|s| {
-                    s["id"]
-                        .as_str()
-                        .map(|id| format!("/api/v1/shows/{id}/seats"))
-                })
+                .filter_map(|s| s["id"].as_str().map(str::to_owned))
                 .collect();
-            if !seat_map_paths.is_empty() {
+            if !show_ids.is_empty() {
                 city_plan.movies.push(MoviePlan {
                     showtimes_path,
-                    seat_map_paths,
+                    seat_map_paths: show_ids
+                        .iter()
+                        .map(|id| format!("/api/v1/shows/{id}/seats"))
+                        .collect(),
+                    show_ids,
                 });
             }
         }
@@ -241,7 +336,9 @@ async fn discover(target: &Target) -> anyhow::Result<BrowsePlan> {
         }
     }
     if plan.cities.is_empty() {
-        bail!("the server has no shows tomorrow; load data first (marquee seed --demo)");
+        bail!(
+            "the server has no shows on day +{days_ahead}; load data first (marquee seed --demo)"
+        );
     }
     Ok(plan)
 }
@@ -345,13 +442,23 @@ fn report(result: &RunResult, elapsed: Duration) -> anyhow::Result<()> {
         total.add(step)?;
     }
     let seconds = elapsed.as_secs_f64();
+    let mut rows: Vec<(&str, &Histogram<u64>)> =
+        STEPS.iter().copied().zip(&result.per_step).collect();
+    rows.push(("all", &total));
+    print_latencies(("requests", "req/s"), &rows, seconds);
+    println!("elapsed {:.2} s, errors {}", seconds, result.errors);
+    Ok(())
+}
+
+/// One line per step: count, rate over `seconds`, p50, p90, p99 and max in milliseconds.
+fn print_latencies(titles: (&str, &str), rows: &[(&str, &Histogram<u64>)], seconds: f64) {
     println!(
-        "{:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9}",
-        "step", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        "{:<12} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9}",
+        "step", titles.0, titles.1, "p50 ms", "p90 ms", "p99 ms", "max ms"
     );
-    let line = |name: &str, h: &Histogram<u64>| {
+    for (name, h) in rows {
         println!(
-            "{:<10} {:>9} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            "{:<12} {:>9} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
             name,
             h.len(),
             h.len() as f64 / seconds,
@@ -360,11 +467,5 @@ fn report(result: &RunResult, elapsed: Duration) -> anyhow::Result<()> {
             h.value_at_quantile(0.99) as f64 / 1000.0,
             h.max() as f64 / 1000.0,
         );
-    };
-    for (name, histogram) in STEPS.iter().zip(&result.per_step) {
-        line(name, histogram);
     }
-    line("all", &total);
-    println!("elapsed {:.2} s, errors {}", seconds, result.errors);
-    Ok(())
 }

@@ -129,8 +129,7 @@ async fn bulk_hold(
                 seats: i.seats.clone(),
             })
             .collect();
-        let body =
-            service::hold_bulk(&app, &customer.user_id, items, idempotency.clone()).await?;
+        let body = service::hold_bulk(&app, &customer.user_id, items, idempotency.clone()).await?;
         Ok(stored_response(201, body, false))
     })
     .await

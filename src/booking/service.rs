@@ -42,7 +42,9 @@ fn check_labels(seats: &[String], max: usize) -> Result<(), BookingError> {
     }
     let distinct: BTreeSet<&str> = seats.iter().map(String::as_str).collect();
     if distinct.len() != seats.len() {
-        return Err(BookingError::Invalid("a seat may be listed only once".into()));
+        return Err(BookingError::Invalid(
+            "a seat may be listed only once".into(),
+        ));
     }
     if let Some(bad) = seats
         .iter()
@@ -132,18 +134,15 @@ async fn commit_holds(
                     )
                     .await?;
                     if claimed.len() != plan.seats.len() {
-                        unavailable.extend(
-                            plan.seats
-                                .iter()
-                                .filter(|s| !claimed.contains(s))
-                                .map(|s| {
-                                    if bulk {
-                                        format!("{}:{s}", plan.row.show_id)
-                                    } else {
-                                        s.clone()
-                                    }
-                                }),
-                        );
+                        unavailable.extend(plan.seats.iter().filter(|s| !claimed.contains(s)).map(
+                            |s| {
+                                if bulk {
+                                    format!("{}:{s}", plan.row.show_id)
+                                } else {
+                                    s.clone()
+                                }
+                            },
+                        ));
                     }
                 }
                 if !unavailable.is_empty() {
@@ -181,8 +180,8 @@ pub async fn hold(
 pub struct BulkBooking {
     pub group_id: String,
     pub bookings: Vec<BookingView>,
-    /// Per currency if the shows differ; usually one.
-    pub totals: Vec<Money>,
+    /// What the whole group costs.
+    pub total: Money,
 }
 
 /// Holds seats across shows, all or nothing: one booking per show, one group.
@@ -222,17 +221,15 @@ pub async fn hold_bulk(
         plans.push(plan_hold(app, customer, item, Some(&group_id), now).await?);
     }
     let bookings: Vec<BookingView> = plans.iter().map(|p| booking_view(&p.row, &[])).collect();
-    let mut totals: Vec<Money> = Vec::new();
-    for view in &bookings {
-        match totals.iter_mut().find(|t| t.currency == view.total.currency) {
-            Some(total) => total.amount += view.total.amount,
-            None => totals.push(view.total),
-        }
-    }
+    let currency = bookings
+        .first()
+        .map_or(Currency::UNKNOWN, |b| b.total.currency);
+    let total = Money::sum(currency, bookings.iter().map(|b| b.total))
+        .map_err(|_| BookingError::Invalid("a bulk booking is for shows in one currency".into()))?;
     let body = serde_json::to_string(&BulkBooking {
         group_id,
         bookings,
-        totals,
+        total,
     })
     .unwrap_or_default();
     commit_holds(app, plans, body.clone(), idempotency, now).await?;

@@ -245,7 +245,11 @@ pub async fn move_seats(
     };
     Ok(on_conn!(conn, |c| {
         let query = sqlx::query(sql).bind(show_id).bind(booking_id).bind(from);
-        let query = if to == "available" { query } else { query.bind(to) };
+        let query = if to == "available" {
+            query
+        } else {
+            query.bind(to)
+        };
         query.execute(c).await?.rows_affected()
     }))
 }
@@ -425,7 +429,8 @@ pub async fn cancel_show(
 
 // ---- payments -------------------------------------------------------------------------
 
-/// Records a new pending payment for a booking that is still awaiting payment at `now`.
+/// Records a new payment (pending, or failed when the gateway refused the card outright)
+/// for a booking that is still awaiting payment at `now`.
 /// Returns false when the booking is not payable; a unique violation (another payment is
 /// pending or succeeded) surfaces as the database error.
 pub async fn insert_payment(
@@ -436,8 +441,8 @@ pub async fn insert_payment(
     let inserted = on_conn!(conn, |c| {
         sqlx::query(
             "INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, currency, \
-             created_at, updated_at) \
-             SELECT $1, $2, $3, $7, 'pending', $4, $5, $6, $6 \
+             failure_reason, created_at, updated_at) \
+             SELECT $1, $2, $3, $7, $8, $4, $5, $9, $6, $6 \
              WHERE EXISTS (SELECT 1 FROM bookings WHERE id = $2 \
                            AND status = 'pending_payment' AND expires_at > $6)",
         )
@@ -448,6 +453,8 @@ pub async fn insert_payment(
         .bind(&payment.currency)
         .bind(now)
         .bind(&payment.intent_id)
+        .bind(&payment.status)
+        .bind(&payment.failure_reason)
         .execute(c)
         .await?
         .rows_affected()

@@ -70,9 +70,8 @@ pub async fn run(app: AppState, interval: Duration) {
             if let Err(error) = retry_refunds(&app).await {
                 tracing::warn!(%error, "refund retry failed");
             }
-            let before = crate::time::Timestamp::from_millis(
-                app.clock.now().as_millis() - KEY_RETENTION_MS,
-            );
+            let before =
+                crate::time::Timestamp::from_millis(app.clock.now().as_millis() - KEY_RETENTION_MS);
             if let Err(error) = idempotency::purge(&app.db, before).await {
                 tracing::warn!(%error, "idempotency key purge failed");
             }

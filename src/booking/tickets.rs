@@ -76,10 +76,7 @@ mod tests {
             })
             .unwrap(),
         );
-        let forged = format!(
-            "MQ1.{forged_payload}.{}",
-            code.rsplit_once('.').unwrap().1
-        );
+        let forged = format!("MQ1.{forged_payload}.{}", code.rsplit_once('.').unwrap().1);
         assert_eq!(verify(b"key", &forged), None);
         assert_eq!(verify(b"key", signed), None);
         assert_eq!(verify(b"key", "garbage"), None);

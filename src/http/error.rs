@@ -15,9 +15,9 @@ use utoipa::ToSchema;
 use crate::{
     booking::BookingError,
     catalog::{CatalogError, manage::ManageError, schedule::ScheduleError},
-    payment::PaymentError,
     identity::IdentityError,
     offers::service::OfferError,
+    payment::PaymentError,
 };
 
 /// Base of every problem `type`; the last segment is the stable machine-readable code.
@@ -246,7 +246,10 @@ impl ApiError {
                 S::CONFLICT,
                 "idempotency-in-progress",
                 "Request in progress",
-                Some("a request with this Idempotency-Key is still being processed; retry shortly".into()),
+                Some(
+                    "a request with this Idempotency-Key is still being processed; retry shortly"
+                        .into(),
+                ),
             ),
             ApiError::InvalidQuery(detail) => (
                 S::BAD_REQUEST,

@@ -183,20 +183,16 @@ pub fn stored_response(status: i64, body: String, replayed: bool) -> Response {
 /// Deletes keys older than `before`; returns how many.
 pub async fn purge(db: &Db, before: Timestamp) -> sqlx::Result<u64> {
     let deleted = match db {
-        Db::Sqlite(sqlite) => {
-            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-                .bind(before.as_millis())
-                .execute(&sqlite.write)
-                .await?
-                .rows_affected()
-        }
-        Db::Postgres(pool) => {
-            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-                .bind(before.as_millis())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }
+        Db::Sqlite(sqlite) => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(before.as_millis())
+            .execute(&sqlite.write)
+            .await?
+            .rows_affected(),
+        Db::Postgres(pool) => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(before.as_millis())
+            .execute(pool)
+            .await?
+            .rows_affected(),
     };
     Ok(deleted)
 }

@@ -80,7 +80,10 @@ pub struct MockEventData {
 
 /// The `Mock-Signature` header value for a body sent at `timestamp_secs`.
 pub fn signature_header(secret: &[u8], timestamp_secs: i64, body: &[u8]) -> String {
-    format!("t={timestamp_secs},v1={}", hex::encode(sign(secret, timestamp_secs, body)))
+    format!(
+        "t={timestamp_secs},v1={}",
+        hex::encode(sign(secret, timestamp_secs, body))
+    )
 }
 
 fn mac(secret: &[u8], timestamp_secs: i64, body: &[u8]) -> Hmac<Sha256> {
@@ -94,7 +97,10 @@ fn mac(secret: &[u8], timestamp_secs: i64, body: &[u8]) -> Hmac<Sha256> {
 }
 
 fn sign(secret: &[u8], timestamp_secs: i64, body: &[u8]) -> Vec<u8> {
-    mac(secret, timestamp_secs, body).finalize().into_bytes().to_vec()
+    mac(secret, timestamp_secs, body)
+        .finalize()
+        .into_bytes()
+        .to_vec()
 }
 
 /// Checks a `Mock-Signature` header against the body, in constant time, and that its
@@ -117,7 +123,9 @@ pub fn verify_signature(
     }
     let timestamp = timestamp.ok_or(GatewayError::InvalidSignature("no timestamp"))?;
     if (now.as_millis() / 1000 - timestamp).abs() > tolerance_secs {
-        return Err(GatewayError::InvalidSignature("timestamp outside the tolerance"));
+        return Err(GatewayError::InvalidSignature(
+            "timestamp outside the tolerance",
+        ));
     }
     let valid = signatures
         .iter()
@@ -182,7 +190,10 @@ impl MockGateway {
             let timestamp = self.clock.now().as_millis() / 1000;
             let request = hyper::Request::post(&self.webhook_url)
                 .header("content-type", "application/json")
-                .header(SIGNATURE_HEADER, signature_header(&self.secret, timestamp, &body))
+                .header(
+                    SIGNATURE_HEADER,
+                    signature_header(&self.secret, timestamp, &body),
+                )
                 .body(Full::new(body.clone()));
             let Ok(request) = request else { return };
             match self.client.request(request).await {

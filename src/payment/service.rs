@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::{
     PaymentError,
-    gateway::{EventKind, IntentRequest, RefundRequest},
+    gateway::{EventKind, GatewayError, IntentRequest, RefundRequest},
 };
 use crate::{
     app::AppState,
@@ -54,14 +54,44 @@ pub async fn create_payment(
     let payment_id = PaymentId::generate().to_string();
     let amount = Money::new(booking.total, booking.currency());
     // Checks the card; nothing is charged until `confirm`, after the payment is recorded.
-    let intent_id = app
+    let intent = app
         .gateway
         .create_intent(IntentRequest {
             payment_id: payment_id.clone(),
             amount,
             card_token: card_token.to_owned(),
         })
-        .await?;
+        .await;
+    let intent_id = match intent {
+        Ok(intent_id) => intent_id,
+        Err(GatewayError::InvalidCardToken) => {
+            // Kept on the booking's record, like any declined attempt.
+            let failed = PaymentRow {
+                id: payment_id.clone(),
+                booking_id: booking.id.clone(),
+                provider: app.gateway.provider().to_owned(),
+                intent_id: None,
+                status: "failed".into(),
+                amount: booking.total,
+                currency: booking.currency.clone(),
+                refund_amount: None,
+                failure_reason: Some("invalid_card_token".into()),
+                created_at: now.as_millis(),
+            };
+            let failed = std::sync::Arc::new(failed);
+            app.db
+                .write(move |mut conn: Conn<'_>| {
+                    let failed = failed.clone();
+                    Box::pin(async move {
+                        store::insert_payment(&mut conn, &failed, now.as_millis()).await?;
+                        Ok::<_, PaymentError>(())
+                    })
+                })
+                .await?;
+            return Err(PaymentError::InvalidCardToken);
+        }
+        Err(error) => return Err(error.into()),
+    };
     let payment = PaymentRow {
         id: payment_id.clone(),
         booking_id: booking.id.clone(),
@@ -97,12 +127,8 @@ pub async fn create_payment(
                     Ok(false) => {
                         let booking = store::get_booking_in(&mut conn, &payment.booking_id).await?;
                         return Err(match booking.map(|b| b.status()) {
-                            Some(BookingStatus::Confirmed) => {
-                                BookingError::NotPending("confirmed")
-                            }
-                            Some(BookingStatus::Cancelled) => {
-                                BookingError::NotPending("cancelled")
-                            }
+                            Some(BookingStatus::Confirmed) => BookingError::NotPending("confirmed"),
+                            Some(BookingStatus::Cancelled) => BookingError::NotPending("cancelled"),
                             _ => BookingError::Expired,
                         }
                         .into());
@@ -250,8 +276,7 @@ async fn apply_success(
         store::move_seats(conn, &booking.show_id, &booking.id, "held", "available").await?;
         store::set_status(conn, &booking.id, "pending_payment", "expired", now, None).await?;
     }
-    store::set_payment_status(conn, &payment.id, "succeeded", "refunding", now, None, None)
-        .await?;
+    store::set_payment_status(conn, &payment.id, "succeeded", "refunding", now, None, None).await?;
     Ok(Applied::Refund(payment.id, booking.show_id))
 }
 
@@ -266,8 +291,8 @@ pub async fn refund(app: &AppState, payment_id: &str) {
             return;
         }
     };
-    let currency = crate::money::Currency::parse(&payment.currency)
-        .unwrap_or(crate::money::Currency::UNKNOWN);
+    let currency =
+        crate::money::Currency::parse(&payment.currency).unwrap_or(crate::money::Currency::UNKNOWN);
     let request = RefundRequest {
         payment_id: payment.id.clone(),
         intent_id: payment.intent_id.clone(),

@@ -4,12 +4,15 @@ mod fixtures;
 mod helpers;
 
 mod admin;
+mod booking;
 mod browse;
 mod cache;
 mod errors;
 mod identity;
+mod multinode;
 mod offers;
 mod ops;
 mod partner;
+mod payments;
 mod seat_map;
 mod seed;

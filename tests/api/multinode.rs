@@ -122,7 +122,10 @@ async fn tomorrows_show(client: &Client, node: &Node) -> String {
     for city in cities["items"].as_array().unwrap() {
         let city = city["id"].as_str().unwrap();
         let movies: Value = client
-            .get(format!("{}/api/v1/cities/{city}/movies?date={date}", node.base))
+            .get(format!(
+                "{}/api/v1/cities/{city}/movies?date={date}",
+                node.base
+            ))
             .send()
             .await
             .unwrap()
@@ -164,7 +167,10 @@ async fn two_processes_on_one_postgres_never_sell_a_seat_twice() {
             return;
         }
     };
-    let name = format!("marquee_nodes_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let name = format!(
+        "marquee_nodes_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
@@ -210,9 +216,19 @@ async fn race(database_url: String) {
     let mut tasks = Vec::new();
     for i in 0..200 {
         let url = format!("{}/api/v1/bookings", nodes[i % 2].base);
-        let (client, token, show) = (client.clone(), tokens[i % tokens.len()].clone(), show.clone());
+        let (client, token, show) = (
+            client.clone(),
+            tokens[i % tokens.len()].clone(),
+            show.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            post(&client, &url, Some(&token), json!({"show_id": show, "seats": ["A1"]})).await
+            post(
+                &client,
+                &url,
+                Some(&token),
+                json!({"show_id": show, "seats": ["A1"]}),
+            )
+            .await
         }));
     }
     let mut won = 0;
@@ -227,7 +243,11 @@ async fn race(database_url: String) {
             (status, body) => panic!("unexpected {status}: {body}"),
         }
     }
-    assert_eq!((won, lost), (1, 199), "exactly one hold of A1 across two processes");
+    assert_eq!(
+        (won, lost),
+        (1, 199),
+        "exactly one hold of A1 across two processes"
+    );
 
     // 100 requests for overlapping random sets of row B/C seats, on both processes.
     let pool: Vec<String> = ["B", "C"]
@@ -244,10 +264,19 @@ async fn race(database_url: String) {
         }
         let seats: Vec<String> = seats.into_iter().collect();
         let url = format!("{}/api/v1/bookings", nodes[i % 2].base);
-        let (client, token, show) = (client.clone(), tokens[i % tokens.len()].clone(), show.clone());
+        let (client, token, show) = (
+            client.clone(),
+            tokens[i % tokens.len()].clone(),
+            show.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            let (status, body) =
-                post(&client, &url, Some(&token), json!({"show_id": show, "seats": seats})).await;
+            let (status, body) = post(
+                &client,
+                &url,
+                Some(&token),
+                json!({"show_id": show, "seats": seats}),
+            )
+            .await;
             (status, body, seats)
         }));
     }

@@ -1,0 +1,588 @@
+//! `flash-sale`: `--buyers` customers, each on its own connection, are released at once on
+//! one show and race for its seats, re-reading the seat map after every refusal. Afterwards
+//! no seat may be in two bookings and the seat map must show exactly the seats sold as taken.
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use hyper::StatusCode;
+use rand::{Rng, SeedableRng, rngs::SmallRng, seq::IndexedRandom};
+use serde_json::{Value, json};
+use tokio::sync::{Barrier, Mutex};
+
+use super::{
+    CONFIRM_TIMEOUT, Customer, ErrorCounts, POLL_INTERVAL, count, micros_since, new_run_id,
+    print_errors, refusal, sign_up_customers,
+};
+use crate::bench::{BenchArgs, Connection, Target, discover, new_histogram, print_latencies};
+
+/// The sale is on a screen of this size when the data has one (the demo's medium screens).
+const SALE_SEATS: usize = 300;
+/// Holds a buyer tries before giving up.
+const MAX_ATTEMPTS: u32 = 20;
+/// A buyer wants 1 to this many seats.
+const MAX_WANTED: usize = 4;
+/// Sockets left free when the client cannot open one connection per buyer.
+const SPARE_SOCKETS: usize = 32;
+
+/// The show on sale and its seat counts before the sale.
+struct SaleShow {
+    id: String,
+    seats: usize,
+    available: usize,
+    held: usize,
+    booked: usize,
+}
+
+impl SaleShow {
+    fn from_seat_map(id: &str, seat_map: &Value) -> Self {
+        let states: Vec<&str> = seat_map["seats"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|seat| seat["state"].as_str().unwrap_or(""))
+            .collect();
+        let in_state = |state: &str| states.iter().filter(|s| **s == state).count();
+        Self {
+            id: id.to_owned(),
+            seats: states.len(),
+            available: in_state("available"),
+            held: in_state("held"),
+            booked: in_state("booked"),
+        }
+    }
+}
+
+/// A show on its city's local tomorrow with exactly `SALE_SEATS` seats, preferring one
+/// nobody has bought from yet; without such a show, the largest with seats left.
+async fn pick_show(target: &Target) -> anyhow::Result<SaleShow> {
+    let plan = discover(target, 1).await?;
+    let mut connection = Connection::open(target).await?;
+    let mut candidates = Vec::new();
+    for id in plan.show_ids() {
+        let seat_map = connection
+            .get_json(target, &format!("/api/v1/shows/{id}/seats"))
+            .await?;
+        if seat_map["on_sale"] != true {
+            continue;
+        }
+        let show = SaleShow::from_seat_map(id, &seat_map);
+        if show.seats == SALE_SEATS && show.available == SALE_SEATS {
+            return Ok(show);
+        }
+        if show.available > 0 {
+            candidates.push(show);
+        }
+    }
+    candidates
+        .into_iter()
+        .max_by_key(|show| {
+            let right_size = show.seats == SALE_SEATS;
+            let size = if right_size {
+                show.available
+            } else {
+                show.seats
+            };
+            (right_size, size, show.available)
+        })
+        .context("no show tomorrow has seats left; reseed the database")
+}
+
+pub(in crate::bench) async fn run_flash_sale(
+    args: &BenchArgs,
+    target: Target,
+) -> anyhow::Result<()> {
+    if args.buyers == 0 {
+        bail!("--buyers must be at least 1");
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let target = Arc::new(target);
+    let run_id = new_run_id();
+    let show = pick_show(&target).await?;
+    println!(
+        "marquee bench: flash sale against {}: show {} ({} seats, {} available), {} buyers wanting 1–{MAX_WANTED} seats, at most {MAX_ATTEMPTS} holds each",
+        args.url, show.id, show.seats, show.available, args.buyers
+    );
+    let tokens = Arc::new(sign_up_customers(&target, args.customers, &run_id, deadline).await?);
+
+    let mut connections = Vec::with_capacity(args.buyers);
+    for _ in 0..args.buyers {
+        match Connection::open(&target).await {
+            Ok(connection) => connections.push(Arc::new(Mutex::new(connection))),
+            Err(error) if connections.len() > SPARE_SOCKETS => {
+                // Reconnects and the checks after the sale need sockets too.
+                connections.truncate(connections.len() - SPARE_SOCKETS);
+                println!(
+                    "could open no more connections ({error:#}); buyers share {}",
+                    connections.len()
+                );
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    println!(
+        "{} buyers on {} connections, client and server on this machine ({} cores)",
+        args.buyers,
+        connections.len(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let barrier = Arc::new(Barrier::new(args.buyers + 1));
+    let show_id: Arc<str> = show.id.as_str().into();
+    let mut tasks = Vec::with_capacity(args.buyers);
+    for index in 0..args.buyers {
+        let buyer = Buyer {
+            index,
+            target: target.clone(),
+            tokens: tokens.clone(),
+            connection: connections[index % connections.len()].clone(),
+            show_id: show_id.clone(),
+            run_id: run_id.clone(),
+            barrier: barrier.clone(),
+            deadline,
+        };
+        tasks.push(tokio::spawn(buyer.buy()));
+    }
+    barrier.wait().await;
+    let released = Instant::now();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await.context("buyer panicked")??);
+    }
+    let race_seconds = released.elapsed().as_secs_f64();
+    drop(connections);
+
+    let confirmed = confirm_winners(&target, &tokens, &outcomes).await?;
+    let mut connection = Connection::open(&target).await?;
+    let after = SaleShow::from_seat_map(
+        &show.id,
+        &connection
+            .get_json(&target, &format!("/api/v1/shows/{}/seats", show.id))
+            .await?,
+    );
+    report(&show, &after, &outcomes, &confirmed, released, race_seconds)
+}
+
+/// One virtual customer of the sale.
+struct Buyer {
+    index: usize,
+    target: Arc<Target>,
+    tokens: Arc<Vec<String>>,
+    /// Its own connection, unless the client ran out of sockets.
+    connection: Arc<Mutex<Connection>>,
+    show_id: Arc<str>,
+    run_id: String,
+    barrier: Arc<Barrier>,
+    deadline: Instant,
+}
+
+/// A successful hold.
+struct Won {
+    booking_id: String,
+    /// As the server answered them.
+    seats: Vec<String>,
+    /// The server answered with seats other than those asked for.
+    other_seats: bool,
+    held_at: Instant,
+}
+
+#[derive(Default)]
+struct BuyerOutcome {
+    token: usize,
+    won: Option<Won>,
+    paid: bool,
+    holds: u64,
+    conflicts: u64,
+    /// The seat map showed nothing left.
+    found_sold_out: bool,
+    errors: ErrorCounts,
+    /// Microseconds.
+    seat_map: Vec<u64>,
+    hold_won: Vec<u64>,
+    hold_refused: Vec<u64>,
+    pay: Vec<u64>,
+}
+
+impl Buyer {
+    /// A request on this buyer's connection, timed from when the connection is free.
+    async fn call(
+        &self,
+        path: &str,
+        idempotency_key: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Option<(StatusCode, Bytes, u64)>> {
+        let customer = Customer {
+            target: &self.target,
+            token: &self.tokens[self.index % self.tokens.len()],
+        };
+        let mut connection = self.connection.lock().await;
+        let started = Instant::now();
+        let answer = customer
+            .call(&mut connection, path, idempotency_key, body)
+            .await?;
+        Ok(answer.map(|(status, body)| (status, body, micros_since(started))))
+    }
+
+    async fn buy(self) -> anyhow::Result<BuyerOutcome> {
+        let mut rng = SmallRng::seed_from_u64(0x666c_6173_6800_0000 ^ self.index as u64);
+        let wanted = rng.random_range(1..=MAX_WANTED);
+        let seat_map_path = format!("/api/v1/shows/{}/seats", self.show_id);
+        let mut outcome = BuyerOutcome {
+            token: self.index % self.tokens.len(),
+            ..BuyerOutcome::default()
+        };
+        self.barrier.wait().await;
+        for attempt in 0..MAX_ATTEMPTS {
+            if Instant::now() >= self.deadline {
+                count(&mut outcome.errors, "stopped at --max-seconds");
+                break;
+            }
+            let Some((status, body, micros)) = self.call(&seat_map_path, None, None).await? else {
+                count(&mut outcome.errors, "seat map: connection failed");
+                continue;
+            };
+            if status != StatusCode::OK {
+                count(
+                    &mut outcome.errors,
+                    format!("seat map: {}", refusal(status, &body)),
+                );
+                break;
+            }
+            outcome.seat_map.push(micros);
+            let seat_map: Value = serde_json::from_slice(&body).context("seat map")?;
+            let free = free_seats(&seat_map);
+            if free.is_empty() {
+                outcome.found_sold_out = true;
+                break;
+            }
+            let seats = choose_seats(&free, wanted, &mut rng);
+            let key = format!("bench-{}-b{}-{attempt}", self.run_id, self.index);
+            let request = json!({"show_id": &*self.show_id, "seats": seats});
+            outcome.holds += 1;
+            let Some((status, body, micros)) = self
+                .call("/api/v1/bookings", Some(&key), Some(&request))
+                .await?
+            else {
+                count(&mut outcome.errors, "hold: connection failed");
+                continue;
+            };
+            if status == StatusCode::CREATED {
+                outcome.hold_won.push(micros);
+                let held_at = Instant::now();
+                let booking: Value = serde_json::from_slice(&body).context("booking")?;
+                let mut answered: Vec<String> = booking["seats"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect();
+                let mut asked = seats;
+                answered.sort();
+                asked.sort();
+                outcome.won = Some(Won {
+                    booking_id: booking["id"].as_str().unwrap_or_default().to_owned(),
+                    other_seats: answered != asked,
+                    seats: answered,
+                    held_at,
+                });
+                break;
+            }
+            let refused = refusal(status, &body);
+            if refused == "409 seat-unavailable" {
+                outcome.hold_refused.push(micros);
+                outcome.conflicts += 1;
+            } else {
+                count(&mut outcome.errors, format!("hold: {refused}"));
+                break;
+            }
+        }
+        if let Some(won) = &outcome.won {
+            let key = format!("bench-{}-b{}-pay", self.run_id, self.index);
+            let path = format!("/api/v1/bookings/{}/payments", won.booking_id);
+            let card = json!({"card_token": "tok_visa"});
+            match self.call(&path, Some(&key), Some(&card)).await? {
+                Some((StatusCode::CREATED, _, micros)) => {
+                    outcome.paid = true;
+                    outcome.pay.push(micros);
+                }
+                Some((status, body, _)) => {
+                    count(
+                        &mut outcome.errors,
+                        format!("pay: {}", refusal(status, &body)),
+                    );
+                }
+                None => count(&mut outcome.errors, "pay: connection failed"),
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// An available seat and its place on the grid.
+#[derive(Debug)]
+struct FreeSeat<'a> {
+    label: &'a str,
+    row: u64,
+    col: u64,
+}
+
+/// The available seats of a seat map in grid order.
+fn free_seats(seat_map: &Value) -> Vec<FreeSeat<'_>> {
+    let mut free: Vec<FreeSeat<'_>> = seat_map["seats"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|seat| seat["state"] == "available")
+        .filter_map(|seat| {
+            Some(FreeSeat {
+                label: seat["label"].as_str()?,
+                row: seat["grid_row"].as_u64()?,
+                col: seat["grid_col"].as_u64()?,
+            })
+        })
+        .collect();
+    free.sort_by_key(|seat| (seat.row, seat.col));
+    free
+}
+
+/// What a buyer wanting `wanted` seats asks for: a random block of neighbours in one row
+/// (aisles are empty grid cells, so a block never spans one), else any `wanted` seats,
+/// else all that are left.
+fn choose_seats(free: &[FreeSeat<'_>], wanted: usize, rng: &mut SmallRng) -> Vec<String> {
+    if free.len() <= wanted {
+        return labels(free.iter());
+    }
+    let mut block_starts = Vec::new();
+    let mut run_start = 0;
+    for (i, seat) in free.iter().enumerate() {
+        if i > 0 && !(seat.row == free[i - 1].row && seat.col == free[i - 1].col + 1) {
+            run_start = i;
+        }
+        if i + 1 - run_start >= wanted {
+            block_starts.push(i + 1 - wanted);
+        }
+    }
+    match block_starts.choose(rng) {
+        Some(&start) => labels(free[start..start + wanted].iter()),
+        None => labels(free.choose_multiple(rng, wanted)),
+    }
+}
+
+fn labels<'a>(seats: impl Iterator<Item = &'a FreeSeat<'a>>) -> Vec<String> {
+    seats.map(|seat| seat.label.to_owned()).collect()
+}
+
+/// Polls every paid booking until it is confirmed; returns the confirmed ones' ids.
+async fn confirm_winners(
+    target: &Target,
+    tokens: &[String],
+    outcomes: &[BuyerOutcome],
+) -> anyhow::Result<Vec<String>> {
+    let mut connection = Connection::open(target).await?;
+    let mut confirmed = Vec::new();
+    for outcome in outcomes.iter().filter(|o| o.paid) {
+        let Some(won) = &outcome.won else { continue };
+        let customer = Customer {
+            target,
+            token: &tokens[outcome.token],
+        };
+        let path = format!("/api/v1/bookings/{}", won.booking_id);
+        let started = Instant::now();
+        while started.elapsed() < CONFIRM_TIMEOUT {
+            let Some((StatusCode::OK, body)) =
+                customer.call(&mut connection, &path, None, None).await?
+            else {
+                break;
+            };
+            let booking: Value = serde_json::from_slice(&body).context("booking")?;
+            if booking["status"] == "confirmed" {
+                confirmed.push(won.booking_id.clone());
+                break;
+            }
+            if booking["status"] != "pending_payment" {
+                break;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+    Ok(confirmed)
+}
+
+fn histogram_of(samples: impl Iterator<Item = u64>) -> anyhow::Result<Histogram<u64>> {
+    let mut histogram = new_histogram()?;
+    for micros in samples {
+        histogram.saturating_record(micros);
+    }
+    Ok(histogram)
+}
+
+/// Prints the sale and checks it; an error when a seat was sold twice or the seat map
+/// disagrees with the bookings won.
+fn report(
+    before: &SaleShow,
+    after: &SaleShow,
+    outcomes: &[BuyerOutcome],
+    confirmed: &[String],
+    released: Instant,
+    race_seconds: f64,
+) -> anyhow::Result<()> {
+    let winners: Vec<&Won> = outcomes.iter().filter_map(|o| o.won.as_ref()).collect();
+    let seats_sold: usize = winners.iter().map(|won| won.seats.len()).sum();
+    let holds: u64 = outcomes.iter().map(|o| o.holds).sum();
+    let conflicts: u64 = outcomes.iter().map(|o| o.conflicts).sum();
+    let paid = outcomes.iter().filter(|o| o.paid).count();
+    let found_sold_out = outcomes
+        .iter()
+        .filter(|o| o.won.is_none() && o.found_sold_out)
+        .count();
+    let mut errors = ErrorCounts::new();
+    for outcome in outcomes {
+        for (key, n) in &outcome.errors {
+            *errors.entry(key.clone()).or_default() += n;
+        }
+    }
+    let other_seats = winners.iter().filter(|won| won.other_seats).count();
+    if other_seats > 0 {
+        errors.insert(
+            "hold: answered other seats than asked".into(),
+            other_seats as u64,
+        );
+    }
+    let out_of_attempts = outcomes
+        .iter()
+        .filter(|o| o.won.is_none() && !o.found_sold_out && o.errors.is_empty())
+        .count();
+
+    match winners.iter().map(|won| won.held_at).max() {
+        Some(last) if after.available == 0 => println!(
+            "sold out in {:.3} s (release to the last successful hold)",
+            (last - released).as_secs_f64()
+        ),
+        Some(last) => println!(
+            "not sold out: {} seats left; last successful hold {:.3} s after release",
+            after.available,
+            (last - released).as_secs_f64()
+        ),
+        None => println!("no hold succeeded"),
+    }
+    println!(
+        "holds won {}, seats sold {seats_sold}, hold attempts {holds}, 409 seat-unavailable {conflicts}",
+        winners.len()
+    );
+    println!(
+        "buyers who found it sold out {found_sold_out}, out of attempts {out_of_attempts}; \
+         race {race_seconds:.2} s; payments accepted {paid}, confirmed {}",
+        confirmed.len()
+    );
+    let seat_maps = histogram_of(outcomes.iter().flat_map(|o| o.seat_map.iter().copied()))?;
+    let won = histogram_of(outcomes.iter().flat_map(|o| o.hold_won.iter().copied()))?;
+    let refused = histogram_of(outcomes.iter().flat_map(|o| o.hold_refused.iter().copied()))?;
+    let all_holds = histogram_of(
+        outcomes
+            .iter()
+            .flat_map(|o| o.hold_won.iter().chain(&o.hold_refused).copied()),
+    )?;
+    let pay = histogram_of(outcomes.iter().flat_map(|o| o.pay.iter().copied()))?;
+    print_latencies(
+        ("count", "per s"),
+        &[
+            ("seat map", &seat_maps),
+            ("hold", &all_holds),
+            ("hold 201", &won),
+            ("hold 409", &refused),
+            ("pay", &pay),
+        ],
+        race_seconds,
+    );
+    let failed: u64 = errors.values().sum();
+    if failed > 0 {
+        println!("errors by status:");
+        print_errors(&errors);
+    }
+
+    let mut holders: HashMap<&str, usize> = HashMap::new();
+    for seat in winners.iter().flat_map(|won| &won.seats) {
+        *holders.entry(seat.as_str()).or_default() += 1;
+    }
+    let double_booked = holders.values().filter(|n| **n > 1).count();
+    println!("double-booked seats: {double_booked}");
+    let taken_before = before.held + before.booked;
+    let taken_after = after.held + after.booked;
+    println!(
+        "seat map after the sale: held {} + booked {} = {taken_after}; expected {} (seats sold {seats_sold} + {taken_before} taken before)",
+        after.held,
+        after.booked,
+        taken_before + seats_sold
+    );
+    let confirmed_seats: usize = winners
+        .iter()
+        .filter(|won| confirmed.contains(&won.booking_id))
+        .map(|won| won.seats.len())
+        .sum();
+    println!(
+        "booked {} = {} seats of confirmed bookings + {} booked before",
+        after.booked, confirmed_seats, before.booked
+    );
+
+    if double_booked > 0 {
+        bail!("{double_booked} seats are in two bookings");
+    }
+    if taken_after != taken_before + seats_sold {
+        bail!("the seat map shows {taken_after} seats taken, the bookings {seats_sold} sold");
+    }
+    if after.booked != before.booked + confirmed_seats {
+        bail!(
+            "the seat map shows {} seats booked, confirmed bookings hold {confirmed_seats}",
+            after.booked.saturating_sub(before.booked)
+        );
+    }
+    if failed > 0 {
+        bail!("{failed} requests failed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seat(label: &'static str, row: u64, col: u64) -> FreeSeat<'static> {
+        FreeSeat { label, row, col }
+    }
+
+    #[test]
+    fn a_block_of_neighbours_is_chosen_when_one_is_free() {
+        // A1 A2 | aisle | A4 A5 A6 ; B1
+        let free = [
+            seat("A1", 0, 0),
+            seat("A2", 0, 1),
+            seat("A4", 0, 3),
+            seat("A5", 0, 4),
+            seat("A6", 0, 5),
+            seat("B1", 1, 0),
+        ];
+        for n in 0..50 {
+            let mut rng = SmallRng::seed_from_u64(n);
+            let chosen = choose_seats(&free, 3, &mut rng);
+            assert_eq!(chosen, ["A4", "A5", "A6"]);
+        }
+    }
+
+    #[test]
+    fn scattered_seats_are_taken_when_no_block_fits_and_the_rest_when_too_few() {
+        let free = [seat("A1", 0, 0), seat("A3", 0, 2), seat("B2", 1, 1)];
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut chosen = choose_seats(&free, 2, &mut rng);
+        chosen.sort();
+        chosen.dedup();
+        assert_eq!(chosen.len(), 2);
+        assert_eq!(choose_seats(&free, 4, &mut rng), ["A1", "A3", "B2"]);
+    }
+}
