@@ -34,6 +34,8 @@ pub struct AppParts {
     pub ticket_key: Vec<u8>,
     /// Verifies the mock gateway's webhooks (and signs them, for the built-in mock).
     pub webhook_secret: Vec<u8>,
+    /// Offers for quotes, read once and shared.
+    pub offer_book: crate::offers::book::OfferBook,
 }
 
 impl std::ops::Deref for AppState {
@@ -75,6 +77,7 @@ impl AppState {
             gateway,
             ticket_key: secrets.tickets,
             webhook_secret: secrets.webhook,
+            offer_book: Default::default(),
         }))
     }
 

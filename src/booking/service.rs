@@ -114,15 +114,14 @@ async fn commit_holds(
             Box::pin(async move {
                 let (plans, body, idempotency) = &*work;
                 if let Some(key) = idempotency
-                    && !key.claim(&mut conn, now).await?
+                    && !key
+                        .record(&mut conn, now, StatusCode::CREATED, body)
+                        .await?
                 {
                     return Err(BookingError::IdempotencyRace);
                 }
                 let mut unavailable = Vec::new();
                 for plan in plans {
-                    if !store::show_on_sale(&mut conn, &plan.row.show_id, now.as_millis()).await? {
-                        return Err(BookingError::ShowNotOnSale);
-                    }
                     store::insert_booking(&mut conn, &plan.row).await?;
                     let claimed = store::claim_seats(
                         &mut conn,
@@ -134,6 +133,11 @@ async fn commit_holds(
                     )
                     .await?;
                     if claimed.len() != plan.seats.len() {
+                        if !store::show_on_sale(&mut conn, &plan.row.show_id, now.as_millis())
+                            .await?
+                        {
+                            return Err(BookingError::ShowNotOnSale);
+                        }
                         unavailable.extend(plan.seats.iter().filter(|s| !claimed.contains(s)).map(
                             |s| {
                                 if bulk {
@@ -147,9 +151,6 @@ async fn commit_holds(
                 }
                 if !unavailable.is_empty() {
                     return Err(BookingError::SeatsUnavailable(unavailable));
-                }
-                if let Some(key) = idempotency {
-                    key.complete(&mut conn, StatusCode::CREATED, body).await?;
                 }
                 Ok(())
             })

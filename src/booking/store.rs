@@ -89,13 +89,6 @@ pub async fn payments_of(db: &Db, booking_ids: &[String]) -> sqlx::Result<Vec<Pa
     }
 }
 
-pub async fn get_payment_in(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<PaymentRow>> {
-    let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
-    on_conn!(conn, |c| {
-        sqlx::query_as(&sql).bind(id).fetch_optional(c).await
-    })
-}
-
 pub async fn get_payment(db: &Db, id: &str) -> sqlx::Result<Option<PaymentRow>> {
     let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
     on_reader!(db, |pool| {
@@ -144,7 +137,9 @@ pub async fn insert_booking(conn: &mut Conn<'_>, b: &BookingRow) -> sqlx::Result
 /// asked means the caller rolls back. No read-then-write: the condition is in the UPDATE,
 /// and on PostgreSQL a claim that waited on a row lock re-checks it on the row's newest
 /// version, so two claims of one seat cannot both succeed. Rows are locked in label order
-/// first so overlapping claims queue instead of deadlocking.
+/// first so overlapping claims queue instead of deadlocking. The show must be on sale: a
+/// cancelled show's seats are all `blocked` (see `cancel_show`), which a waiting claim
+/// re-checks, and a show with holds cannot be moved.
 pub async fn claim_seats(
     conn: &mut Conn<'_>,
     show_id: &str,
@@ -159,6 +154,7 @@ pub async fn claim_seats(
                 "UPDATE show_seats SET state = 'held', booking_id = $1, held_until = $2 \
                  WHERE show_id = $3 AND seat_label IN (SELECT value FROM json_each($4)) \
                  AND (state = 'available' OR (state = 'held' AND held_until <= $5)) \
+                 AND EXISTS (SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $5) \
                  RETURNING seat_label",
             )
             .bind(booking_id)
@@ -177,6 +173,7 @@ pub async fn claim_seats(
                  UPDATE show_seats s SET state = 'held', booking_id = $1, held_until = $2 \
                  FROM wanted WHERE s.show_id = $3 AND s.seat_label = wanted.seat_label \
                  AND (s.state = 'available' OR (s.state = 'held' AND s.held_until <= $5)) \
+                 AND EXISTS (SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $5) \
                  RETURNING s.seat_label",
             )
             .bind(booking_id)
@@ -190,43 +187,22 @@ pub async fn claim_seats(
     }
 }
 
-/// Locks the booking row (PostgreSQL) and reads it.
+/// Reads the booking, locking its row on PostgreSQL.
 pub async fn lock_booking(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
-    if let Conn::Postgres(c) = conn {
-        sqlx::query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .execute(&mut **c)
-            .await?;
+    match conn {
+        Conn::Sqlite(_) => get_booking_in(conn, id).await,
+        Conn::Postgres(c) => {
+            sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.id = $1 FOR UPDATE OF b"))
+                .bind(id)
+                .fetch_optional(&mut **c)
+                .await
+        }
     }
-    get_booking_in(conn, id).await
 }
 
-/// Labels of the seats `booking_id` holds in `state`, locked in label order (PostgreSQL).
-pub async fn lock_seats_of(
-    conn: &mut Conn<'_>,
-    show_id: &str,
-    booking_id: &str,
-    state: &str,
-) -> sqlx::Result<Vec<String>> {
-    let lock = match conn {
-        Conn::Sqlite(_) => "",
-        Conn::Postgres(_) => " FOR UPDATE",
-    };
-    let sql = format!(
-        "SELECT seat_label FROM show_seats WHERE show_id = $1 AND booking_id = $2 AND state = $3 \
-         ORDER BY seat_label{lock}"
-    );
-    on_conn!(conn, |c| {
-        sqlx::query_scalar(&sql)
-            .bind(show_id)
-            .bind(booking_id)
-            .bind(state)
-            .fetch_all(c)
-            .await
-    })
-}
-
-/// Moves the booking's seats from `from` to `to`; `available` also clears the owner.
+/// Moves the booking's seats from `from` to `to` (`available` also clears the owner) in
+/// one statement; on PostgreSQL the rows are locked in label order first. Returns how
+/// many seats moved.
 pub async fn move_seats(
     conn: &mut Conn<'_>,
     show_id: &str,
@@ -234,24 +210,58 @@ pub async fn move_seats(
     from: &str,
     to: &str,
 ) -> sqlx::Result<u64> {
-    // Lock first, in order, then update.
-    lock_seats_of(conn, show_id, booking_id, from).await?;
-    let sql = if to == "available" {
-        "UPDATE show_seats SET state = 'available', booking_id = NULL, held_until = NULL \
-         WHERE show_id = $1 AND booking_id = $2 AND state = $3"
+    let owner = if to == "available" {
+        "booking_id = NULL,"
     } else {
-        "UPDATE show_seats SET state = $4, held_until = NULL \
-         WHERE show_id = $1 AND booking_id = $2 AND state = $3"
+        ""
+    };
+    let sql = match conn {
+        Conn::Sqlite(_) => format!(
+            "UPDATE show_seats SET state = $4, {owner} held_until = NULL \
+             WHERE show_id = $1 AND booking_id = $2 AND state = $3"
+        ),
+        Conn::Postgres(_) => format!(
+            "WITH mine AS ( \
+               SELECT seat_label FROM show_seats \
+               WHERE show_id = $1 AND booking_id = $2 AND state = $3 \
+               ORDER BY seat_label FOR UPDATE) \
+             UPDATE show_seats s SET state = $4, {owner} held_until = NULL FROM mine \
+             WHERE s.show_id = $1 AND s.seat_label = mine.seat_label \
+             AND s.booking_id = $2 AND s.state = $3"
+        ),
     };
     Ok(on_conn!(conn, |c| {
-        let query = sqlx::query(sql).bind(show_id).bind(booking_id).bind(from);
-        let query = if to == "available" {
-            query
-        } else {
-            query.bind(to)
-        };
-        query.execute(c).await?.rows_affected()
+        sqlx::query(&sql)
+            .bind(show_id)
+            .bind(booking_id)
+            .bind(from)
+            .bind(to)
+            .execute(c)
+            .await?
+            .rows_affected()
     }))
+}
+
+/// Confirms a booking that is still awaiting payment of `amount` and has not lapsed at
+/// `now`. Returns its show and seat labels (JSON) when it did.
+pub async fn confirm_booking(
+    conn: &mut Conn<'_>,
+    id: &str,
+    amount: i64,
+    now: i64,
+) -> sqlx::Result<Option<(String, String)>> {
+    on_conn!(conn, |c| {
+        sqlx::query_as(
+            "UPDATE bookings SET status = 'confirmed', confirmed_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status = 'pending_payment' AND expires_at > $1 AND total = $3 \
+             RETURNING show_id, seats",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(amount)
+        .fetch_optional(c)
+        .await
+    })
 }
 
 /// Conditional status change: only from one of `from`. True when it happened.

@@ -1,8 +1,8 @@
 //! `Idempotency-Key` for creating POSTs.
 //!
-//! The key row is written inside the transaction of the effect it guards: inserted first
-//! (so a concurrent duplicate collides with it, or on PostgreSQL waits for it), completed
-//! with the response before commit. A request that took no effect leaves no key behind, so
+//! The key row, with the response, is written inside the transaction of the effect it
+//! guards, before the effect (so a concurrent duplicate collides with it, or on PostgreSQL
+//! waits for it). A request that took no effect leaves no key behind, so
 //! it can be retried with the same key. Keys are scoped to the account that sent them.
 
 use axum::{
@@ -120,45 +120,33 @@ impl Idempotency {
         }
     }
 
-    /// Inserts the key inside the effect's transaction. False when the key already exists
-    /// (a concurrent duplicate got there first): the caller rolls back and replays.
-    pub async fn claim(&self, conn: &mut Conn<'_>, now: Timestamp) -> sqlx::Result<bool> {
+    /// Records the key and the response the effect will answer with, inside the effect's
+    /// transaction (the response is known before the effect runs; if the effect fails the
+    /// record rolls back with it). False when the key already exists: a concurrent
+    /// duplicate got there first, so the caller fails its unit of work and replays.
+    pub async fn record(
+        &self,
+        conn: &mut Conn<'_>,
+        now: Timestamp,
+        status: StatusCode,
+        body: &str,
+    ) -> sqlx::Result<bool> {
         let inserted = on_conn!(conn, |c| {
             sqlx::query(
                 "INSERT INTO idempotency_keys (principal, key, fingerprint, status, response, created_at) \
-                 VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             )
             .bind(&self.principal)
             .bind(&self.key)
             .bind(&self.fingerprint)
+            .bind(i64::from(status.as_u16()))
+            .bind(body)
             .bind(now.as_millis())
             .execute(c)
             .await?
             .rows_affected()
         });
         Ok(inserted == 1)
-    }
-
-    /// Records the response inside the effect's transaction.
-    pub async fn complete(
-        &self,
-        conn: &mut Conn<'_>,
-        status: StatusCode,
-        body: &str,
-    ) -> sqlx::Result<()> {
-        on_conn!(conn, |c| {
-            sqlx::query(
-                "UPDATE idempotency_keys SET status = $1, response = $2 \
-                 WHERE principal = $3 AND key = $4",
-            )
-            .bind(i64::from(status.as_u16()))
-            .bind(body)
-            .bind(&self.principal)
-            .bind(&self.key)
-            .execute(c)
-            .await?;
-        });
-        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! plain functions over values (`quote::quote`); storage, the admin API, the public
 //! listing and quote preview build on them.
 
+pub mod book;
 pub mod model;
 pub mod quote;
 pub mod routes;

@@ -319,7 +319,7 @@ pub async fn price_seats(
         currency,
         at: now,
     };
-    let offers = store::all_offers(&app.db).await?;
+    let offers = app.offer_book.offers(app).await?;
     Ok(quote::quote(
         &tickets,
         &offers,

@@ -20,6 +20,9 @@ pub enum PaymentError {
     InvalidSignature(&'static str),
     #[error("no payment provider {0}")]
     UnknownProvider(String),
+    /// Internal: a paid booking's seats were not all still held by it.
+    #[error("the booking's seats are no longer held")]
+    SeatsLost,
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }

@@ -118,7 +118,9 @@ pub async fn create_payment(
             Box::pin(async move {
                 let (payment, body, idempotency) = &*plan;
                 if let Some(key) = idempotency
-                    && !key.claim(&mut conn, now).await?
+                    && !key
+                        .record(&mut conn, now, StatusCode::CREATED, body)
+                        .await?
                 {
                     return Err(BookingError::IdempotencyRace.into());
                 }
@@ -137,9 +139,6 @@ pub async fn create_payment(
                         return Err(BookingError::PaymentInProgress.into());
                     }
                     Err(error) => return Err(error.into()),
-                }
-                if let Some(key) = idempotency {
-                    key.complete(&mut conn, StatusCode::CREATED, body).await?;
                 }
                 Ok::<_, PaymentError>(())
             })
@@ -219,13 +218,32 @@ pub async fn handle_webhook(
                 .await?;
         }
         EventKind::Succeeded => {
+            let fast = event.clone();
             let applied = app
                 .db
                 .write(move |mut conn: Conn<'_>| {
-                    let event = event.clone();
+                    let event = fast.clone();
                     Box::pin(async move { apply_success(&mut conn, &event, now.as_millis()).await })
                 })
-                .await?;
+                .await;
+            let applied = match applied {
+                Err(PaymentError::SeatsLost) => {
+                    app.db
+                        .write(move |mut conn: Conn<'_>| {
+                            let event = event.clone();
+                            Box::pin(async move {
+                                match succeed(&mut conn, &event, now.as_millis()).await? {
+                                    Some(payment) => {
+                                        late_success(&mut conn, payment, now.as_millis()).await
+                                    }
+                                    None => Ok(Applied::Duplicate),
+                                }
+                            })
+                        })
+                        .await?
+                }
+                other => other?,
+            };
             match applied {
                 Applied::Duplicate => {}
                 Applied::Confirmed(show) => app.cache.invalidate_show(&show),
@@ -239,12 +257,38 @@ pub async fn handle_webhook(
     Ok(())
 }
 
+/// The fast path: payment succeeded, booking confirmed, its seats booked — three
+/// statements. If the booking cannot take the money (lapsed, cancelled, amount differs)
+/// the payment goes to refund in the same unit; if some seat is no longer held by it
+/// (only possible when clocks of two nodes disagree about expiry) the unit fails with
+/// `SeatsLost` and `late_success` runs instead.
 async fn apply_success(
     conn: &mut Conn<'_>,
     event: &super::gateway::GatewayEvent,
     now: i64,
 ) -> Result<Applied, PaymentError> {
-    let Some(payment) = store::set_payment_status(
+    let Some(payment) = succeed(conn, event, now).await? else {
+        return Ok(Applied::Duplicate);
+    };
+    if let Some((show, seats)) =
+        store::confirm_booking(conn, &payment.booking_id, payment.amount, now).await?
+    {
+        let wanted = serde_json::from_str::<Vec<String>>(&seats).map_or(0, |s| s.len());
+        let booked = store::move_seats(conn, &show, &payment.booking_id, "held", "booked").await?;
+        if booked as usize == wanted {
+            return Ok(Applied::Confirmed(show));
+        }
+        return Err(PaymentError::SeatsLost);
+    }
+    late_success(conn, payment, now).await
+}
+
+async fn succeed(
+    conn: &mut Conn<'_>,
+    event: &super::gateway::GatewayEvent,
+    now: i64,
+) -> sqlx::Result<Option<PaymentRow>> {
+    store::set_payment_status(
         conn,
         &event.payment_id,
         "pending",
@@ -253,26 +297,20 @@ async fn apply_success(
         Some(&event.intent_id),
         None,
     )
-    .await?
-    else {
-        return Ok(Applied::Duplicate);
-    };
+    .await
+}
+
+/// Money arrived for a booking that cannot take it: a still-pending booking is expired
+/// and its seats released; the payment is marked for refund.
+async fn late_success(
+    conn: &mut Conn<'_>,
+    payment: PaymentRow,
+    now: i64,
+) -> Result<Applied, PaymentError> {
     let Some(booking) = store::lock_booking(conn, &payment.booking_id).await? else {
         return Ok(Applied::Duplicate);
     };
-    let status = booking.status();
-    if status == BookingStatus::PendingPayment {
-        let seats = booking.seat_labels();
-        if now < booking.expires_at && payment.amount == booking.total {
-            let held = store::lock_seats_of(conn, &booking.show_id, &booking.id, "held").await?;
-            if held.len() == seats.len() {
-                store::move_seats(conn, &booking.show_id, &booking.id, "held", "booked").await?;
-                store::set_status(conn, &booking.id, "pending_payment", "confirmed", now, None)
-                    .await?;
-                return Ok(Applied::Confirmed(booking.show_id));
-            }
-        }
-        // Too late: the hold lapsed (whether or not the sweeper noticed yet).
+    if booking.status() == BookingStatus::PendingPayment {
         store::move_seats(conn, &booking.show_id, &booking.id, "held", "available").await?;
         store::set_status(conn, &booking.id, "pending_payment", "expired", now, None).await?;
     }
