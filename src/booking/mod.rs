@@ -6,6 +6,7 @@
 //! `Db::write`, so on SQLite it shares group commits and on PostgreSQL it retries deadlocks.
 
 pub mod model;
+mod native;
 pub mod routes;
 pub mod service;
 pub mod store;

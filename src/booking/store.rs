@@ -6,7 +6,10 @@
 //! (show, label). Claims, confirmation, release and the sweeper all follow it, so they
 //! queue behind each other instead of deadlocking (and `Db::write` retries if one does).
 
-use super::model::{BookingRow, PaymentRow};
+use super::{
+    model::{BookingRow, PaymentRow},
+    native,
+};
 use crate::db::{Conn, Db, on_conn, on_reader};
 
 pub const BOOKING_SELECT: &str = "SELECT b.id, b.customer_id, b.show_id, b.group_id, b.status, \
@@ -26,6 +29,9 @@ pub async fn get_booking(db: &Db, id: &str) -> sqlx::Result<Option<BookingRow>> 
 
 /// The same, read inside a unit of work.
 pub async fn get_booking_in(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
+    if let Conn::Native(n) = conn {
+        return native::get_booking(n, id);
+    }
     let sql = format!("{BOOKING_SELECT} WHERE b.id = $1");
     on_conn!(conn, |c| {
         sqlx::query_as(&sql).bind(id).fetch_optional(c).await
@@ -98,6 +104,9 @@ pub async fn get_payment(db: &Db, id: &str) -> sqlx::Result<Option<PaymentRow>> 
 
 /// Whether the show can be sold at `now`, read inside the unit of work.
 pub async fn show_on_sale(conn: &mut Conn<'_>, show_id: &str, now: i64) -> sqlx::Result<bool> {
+    if let Conn::Native(n) = conn {
+        return native::show_on_sale(n, show_id, now);
+    }
     let row: Option<(String, i64)> = on_conn!(conn, |c| {
         sqlx::query_as("SELECT status, starts_at FROM shows WHERE id = $1")
             .bind(show_id)
@@ -108,6 +117,9 @@ pub async fn show_on_sale(conn: &mut Conn<'_>, show_id: &str, now: i64) -> sqlx:
 }
 
 pub async fn insert_booking(conn: &mut Conn<'_>, b: &BookingRow) -> sqlx::Result<()> {
+    if let Conn::Native(n) = conn {
+        return native::insert_booking(n, b);
+    }
     on_conn!(conn, |c| {
         sqlx::query(
             "INSERT INTO bookings (id, customer_id, show_id, group_id, status, seats, currency, \
@@ -148,7 +160,12 @@ pub async fn claim_seats(
     held_until: i64,
     now: i64,
 ) -> sqlx::Result<Vec<String>> {
+    if let Conn::Native(n) = conn {
+        return native::claim_seats(n, show_id, booking_id, labels, held_until, now);
+    }
     match conn {
+        // Served by the early return above.
+        Conn::Native(_) => Err(crate::db::native::unsupported()),
         Conn::Sqlite(c) => {
             sqlx::query_scalar(
                 "UPDATE show_seats SET state = 'held', booking_id = $1, held_until = $2 \
@@ -190,7 +207,7 @@ pub async fn claim_seats(
 /// Reads the booking, locking its row on PostgreSQL.
 pub async fn lock_booking(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
     match conn {
-        Conn::Sqlite(_) => get_booking_in(conn, id).await,
+        Conn::Sqlite(_) | Conn::Native(_) => get_booking_in(conn, id).await,
         Conn::Postgres(c) => {
             sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.id = $1 FOR UPDATE OF b"))
                 .bind(id)
@@ -210,13 +227,16 @@ pub async fn move_seats(
     from: &str,
     to: &str,
 ) -> sqlx::Result<u64> {
+    if let Conn::Native(n) = conn {
+        return native::move_seats(n, show_id, booking_id, from, to);
+    }
     let owner = if to == "available" {
         "booking_id = NULL,"
     } else {
         ""
     };
     let sql = match conn {
-        Conn::Sqlite(_) => format!(
+        Conn::Sqlite(_) | Conn::Native(_) => format!(
             "UPDATE show_seats SET state = $4, {owner} held_until = NULL \
              WHERE show_id = $1 AND booking_id = $2 AND state = $3"
         ),
@@ -250,6 +270,9 @@ pub async fn confirm_booking(
     amount: i64,
     now: i64,
 ) -> sqlx::Result<Option<(String, String)>> {
+    if let Conn::Native(n) = conn {
+        return native::confirm_booking(n, id, amount, now);
+    }
     on_conn!(conn, |c| {
         sqlx::query_as(
             "UPDATE bookings SET status = 'confirmed', confirmed_at = $1, updated_at = $1 \
@@ -274,6 +297,9 @@ pub async fn set_status(
     now: i64,
     refund: Option<i64>,
 ) -> sqlx::Result<bool> {
+    if let Conn::Native(n) = conn {
+        return native::set_status(n, id, from, to, now, refund);
+    }
     let stamp = match to {
         "confirmed" => ", confirmed_at = $2",
         "cancelled" => ", cancelled_at = $2",
@@ -305,7 +331,12 @@ pub async fn expire_due(
     now: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<(String, String)>> {
+    if let Conn::Native(n) = conn {
+        return native::expire_due(n, now, limit);
+    }
     let expired: Vec<(String, String)> = match conn {
+        // Served by the early return above.
+        Conn::Native(_) => return Err(crate::db::native::unsupported()),
         Conn::Sqlite(c) => {
             sqlx::query_as(
                 "UPDATE bookings SET status = 'expired', updated_at = $1 WHERE id IN ( \
@@ -337,6 +368,8 @@ pub async fn expire_due(
     }
     let ids: Vec<&str> = expired.iter().map(|(id, _)| id.as_str()).collect();
     match conn {
+        // Served by the early return above.
+        Conn::Native(_) => return Err(crate::db::native::unsupported()),
         Conn::Sqlite(c) => {
             sqlx::query(
                 "UPDATE show_seats SET state = 'available', booking_id = NULL, held_until = NULL \
@@ -374,6 +407,9 @@ pub async fn cancel_show(
     show_id: &str,
     now: i64,
 ) -> sqlx::Result<Option<(Vec<(String, Option<i64>)>, Vec<String>)>> {
+    if let Conn::Native(n) = conn {
+        return native::cancel_show(n, show_id, now);
+    }
     let changed = on_conn!(conn, |c| {
         sqlx::query(
             "UPDATE shows SET status = 'cancelled', updated_at = $1 \
@@ -389,6 +425,8 @@ pub async fn cancel_show(
         return Ok(None);
     }
     match conn {
+        // Served by the early return above.
+        Conn::Native(_) => return Err(crate::db::native::unsupported()),
         Conn::Sqlite(c) => {
             sqlx::query(
                 "UPDATE show_seats SET state = 'blocked', booking_id = NULL, held_until = NULL \
@@ -448,6 +486,9 @@ pub async fn insert_payment(
     payment: &PaymentRow,
     now: i64,
 ) -> sqlx::Result<bool> {
+    if let Conn::Native(n) = conn {
+        return native::insert_payment(n, payment, now);
+    }
     let inserted = on_conn!(conn, |c| {
         sqlx::query(
             "INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, currency, \
@@ -482,6 +523,9 @@ pub async fn set_payment_status(
     intent_id: Option<&str>,
     failure_reason: Option<&str>,
 ) -> sqlx::Result<Option<PaymentRow>> {
+    if let Conn::Native(n) = conn {
+        return native::set_payment_status(n, id, from, to, now, intent_id, failure_reason);
+    }
     let sql = format!(
         "UPDATE payments SET status = $1, updated_at = $2, intent_id = COALESCE($3, intent_id), \
          failure_reason = COALESCE($4, failure_reason), \
@@ -508,6 +552,9 @@ pub async fn start_refund_of_booking(
     refund_amount: i64,
     now: i64,
 ) -> sqlx::Result<Vec<String>> {
+    if let Conn::Native(n) = conn {
+        return native::start_refund_of_booking(n, booking_id, refund_amount, now);
+    }
     on_conn!(conn, |c| {
         sqlx::query_scalar(
             "UPDATE payments SET status = 'refunding', refund_amount = $1, updated_at = $2 \

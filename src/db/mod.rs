@@ -17,6 +17,7 @@ use sqlx::{
 
 use crate::config::Config;
 
+pub mod native;
 pub mod writer;
 
 pub use writer::WriteError;
@@ -37,8 +38,8 @@ pub struct SqliteDb {
     /// The one connection that writes; SQLite admits one writer at a time anyway, and
     /// queueing here is cheaper than `SQLITE_BUSY` retries.
     pub write: SqlitePool,
-    /// Batches `Db::write` units of work into shared transactions on `write`.
-    pub committer: writer::GroupCommitter,
+    /// Runs `Db::write` units of work, group-committed, on its own connection and thread.
+    pub committer: native::NativeCommitter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +71,7 @@ impl Db {
                 .pragma("temp_store", "memory")
                 .pragma("cache_size", "-32768")
                 .log_statements(tracing::log::LevelFilter::Trace);
+            let path = base.get_filename().to_owned();
             // The writer is opened first so the file and WAL exist before read-only opens.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -82,7 +84,7 @@ impl Db {
                 .connect_with(base.read_only(true))
                 .await?;
             let committer =
-                writer::GroupCommitter::start(write.clone(), config.booking.group_commit_max_batch);
+                native::NativeCommitter::start(&path, config.booking.group_commit_max_batch)?;
             Ok(Db::Sqlite(SqliteDb {
                 read,
                 write,
@@ -167,14 +169,20 @@ macro_rules! on_conn {
                 let $c = &mut **inner;
                 $body
             }
+            $crate::db::Conn::Native(_) => {
+                return Err($crate::db::native::unsupported().into());
+            }
         }
     };
 }
 
-/// A connection borrowed from a transaction, of either engine.
+/// A connection borrowed from a transaction, of either engine; or, inside a SQLite unit of
+/// work (`Db::write`), the committer's own connection, which store functions used there
+/// serve with a native branch.
 pub enum Conn<'c> {
     Sqlite(&'c mut sqlx::SqliteConnection),
     Postgres(&'c mut sqlx::PgConnection),
+    Native(native::NativeConn<'c>),
 }
 
 /// A write transaction. Dropping it without `commit` rolls back.

@@ -6,49 +6,19 @@
 //!
 //! On SQLite every commit waits for an fsync (`synchronous=FULL`), which caps one-commit-
 //! per-request writing at a few thousand per second. So calls are queued to one committer
-//! task that takes whatever has queued up, runs each call inside its own `SAVEPOINT` within
-//! one transaction, commits once, and only then answers every caller. A call that fails
-//! rolls back to its savepoint and leaves the others alone; if the commit itself fails,
-//! every call of the batch gets the error. Nobody is told "done" before the fsync.
+//! thread (`native`) that takes whatever has queued up, runs each call inside its own
+//! `SAVEPOINT` within one transaction, commits once, and only then answers every caller.
+//! A call that fails rolls back to its savepoint and leaves the others alone; if the
+//! commit itself fails, every call of the batch gets the error. Nobody is told "done"
+//! before the fsync.
 
-use std::panic::AssertUnwindSafe;
+use futures::future::BoxFuture;
+use tokio::sync::oneshot;
 
-use futures::{FutureExt, future::BoxFuture};
-use sqlx::{SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
-
-use super::{Conn, Db};
+use super::{Conn, Db, native};
 
 /// Attempts of one PostgreSQL unit of work aborted by a deadlock or serialization failure.
 const PG_ATTEMPTS: usize = 5;
-
-/// Queue of write commands for the SQLite committer task.
-#[derive(Clone, Debug)]
-pub struct GroupCommitter {
-    queue: mpsc::Sender<Box<dyn Job>>,
-}
-
-impl GroupCommitter {
-    /// Starts the committer task on `pool` (the single writer connection).
-    pub fn start(pool: SqlitePool, max_batch: usize) -> Self {
-        let (queue, commands) = mpsc::channel(4096);
-        tokio::spawn(commit_loop(pool, commands, max_batch.max(1)));
-        Self { queue }
-    }
-}
-
-impl std::fmt::Debug for dyn Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
-    }
-}
-
-trait Job: Send {
-    /// Runs the command on the open transaction; true when it succeeded and its writes stay.
-    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, bool>;
-    /// Answers the caller once the batch's fate is known.
-    fn finish(self: Box<Self>, committed: Result<(), String>);
-}
 
 struct Command<T, E, F> {
     work: F,
@@ -56,25 +26,17 @@ struct Command<T, E, F> {
     reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<T, E, F> Job for Command<T, E, F>
+impl<T, E, F> native::NativeJob for Command<T, E, F>
 where
     T: Send + 'static,
-    E: From<sqlx::Error> + Send + 'static,
+    E: WriteError,
     F: for<'c> Fn(Conn<'c>) -> BoxFuture<'c, Result<T, E>> + Send + Sync + 'static,
 {
-    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, bool> {
-        Box::pin(async move {
-            let run = AssertUnwindSafe((self.work)(Conn::Sqlite(conn))).catch_unwind();
-            let outcome = match run.await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(E::from(sqlx::Error::Protocol(
-                    "a write command panicked".into(),
-                ))),
-            };
-            let ok = outcome.is_ok();
-            self.outcome = Some(outcome);
-            ok
-        })
+    fn run(&mut self, conn: &rusqlite::Connection) -> bool {
+        let outcome = native::run_unit(conn, &self.work);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
@@ -89,62 +51,6 @@ where
         // The caller may have gone away (request cancelled); the write stands regardless.
         let _ = self.reply.send(answer);
     }
-}
-
-async fn commit_loop(
-    pool: SqlitePool,
-    mut commands: mpsc::Receiver<Box<dyn Job>>,
-    max_batch: usize,
-) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
-    while commands.recv_many(&mut batch, max_batch).await > 0 {
-        metrics::histogram!("marquee_group_commit_batch_size").record(batch.len() as f64);
-        let committed = match pool.acquire().await {
-            Ok(mut conn) => {
-                let result = run_batch(&mut conn, &mut batch).await;
-                if result.is_err() {
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                }
-                result
-            }
-            Err(error) => Err(error.to_string()),
-        };
-        if let Err(message) = &committed {
-            tracing::error!(error = %message, size = batch.len(), "group commit failed");
-        }
-        for job in batch.drain(..) {
-            job.finish(committed.clone());
-        }
-    }
-}
-
-async fn run_batch(conn: &mut SqliteConnection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
-    let text = |e: sqlx::Error| e.to_string();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *conn)
-        .await
-        .map_err(text)?;
-    for job in batch.iter_mut() {
-        sqlx::query("SAVEPOINT command")
-            .execute(&mut *conn)
-            .await
-            .map_err(text)?;
-        if !job.run(conn).await {
-            sqlx::query("ROLLBACK TO command")
-                .execute(&mut *conn)
-                .await
-                .map_err(text)?;
-        }
-        sqlx::query("RELEASE command")
-            .execute(&mut *conn)
-            .await
-            .map_err(text)?;
-    }
-    sqlx::query("COMMIT")
-        .execute(&mut *conn)
-        .await
-        .map_err(text)?;
-    Ok(())
 }
 
 impl Db {
@@ -167,12 +73,7 @@ impl Db {
                     outcome: None,
                     reply,
                 });
-                sqlite
-                    .committer
-                    .queue
-                    .send(command)
-                    .await
-                    .map_err(|_| E::from(sqlx::Error::PoolClosed))?;
+                sqlite.committer.submit(command).await.map_err(E::from)?;
                 answer
                     .await
                     .unwrap_or_else(|_| Err(E::from(sqlx::Error::PoolClosed)))

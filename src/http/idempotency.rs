@@ -131,20 +131,35 @@ impl Idempotency {
         status: StatusCode,
         body: &str,
     ) -> sqlx::Result<bool> {
+        const SQL: &str = "INSERT INTO idempotency_keys \
+             (principal, key, fingerprint, status, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+        if let Conn::Native(n) = conn {
+            let inserted = crate::db::native::execute(
+                n,
+                SQL,
+                &[
+                    ("$1", &self.principal),
+                    ("$2", &self.key),
+                    ("$3", &self.fingerprint),
+                    ("$4", &i64::from(status.as_u16())),
+                    ("$5", &body),
+                    ("$6", &now.as_millis()),
+                ],
+            )?;
+            return Ok(inserted == 1);
+        }
         let inserted = on_conn!(conn, |c| {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (principal, key, fingerprint, status, response, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(&self.principal)
-            .bind(&self.key)
-            .bind(&self.fingerprint)
-            .bind(i64::from(status.as_u16()))
-            .bind(body)
-            .bind(now.as_millis())
-            .execute(c)
-            .await?
-            .rows_affected()
+            sqlx::query(SQL)
+                .bind(&self.principal)
+                .bind(&self.key)
+                .bind(&self.fingerprint)
+                .bind(i64::from(status.as_u16()))
+                .bind(body)
+                .bind(now.as_millis())
+                .execute(c)
+                .await?
+                .rows_affected()
         });
         Ok(inserted == 1)
     }

@@ -230,19 +230,30 @@ async fn revoke_key(
     let org = org_of(&partner)?;
     let now = app.clock.now();
     let mut tx = app.db.begin().await.map_err(IdentityError::from)?;
-    let revoked = on_conn!(&mut tx.conn(), |c| {
-        sqlx::query(SQL)
-            .bind(&key_id)
-            .bind(org.as_str())
-            .bind(now.as_millis())
-            .execute(c)
-            .await
-            .map_err(IdentityError::from)?
-            .rows_affected()
-    });
+    let revoked = revoke(&mut tx.conn(), SQL, &key_id, org.as_str(), now.as_millis())
+        .await
+        .map_err(IdentityError::from)?;
     if revoked == 0 {
         return Err(IdentityError::UnknownApiKey(key_id).into());
     }
     tx.commit().await.map_err(IdentityError::from)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke(
+    conn: &mut crate::db::Conn<'_>,
+    sql: &str,
+    key_id: &str,
+    org: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    Ok(on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(key_id)
+            .bind(org)
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected()
+    }))
 }

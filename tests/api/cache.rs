@@ -133,15 +133,20 @@ db_test!(concurrent_reads_of_one_seat_map_agree, |app| {
 /// Renames a city in storage without telling the cache, as another process would.
 async fn rename_city_behind_the_cache(app: &TestApp, city: &CityId, name: &str) {
     let mut tx = app.db.begin().await.unwrap();
-    marquee::on_conn!(&mut tx.conn(), |c| {
-        let done = sqlx::query("UPDATE cities SET name = $2 WHERE id = $1")
-            .bind(city.as_str())
-            .bind(name)
-            .execute(c)
-            .await
-            .unwrap();
-        assert_eq!(done.rows_affected(), 1);
-    });
+    let outcome: sqlx::Result<()> = async {
+        marquee::on_conn!(&mut tx.conn(), |c| {
+            let done = sqlx::query("UPDATE cities SET name = $2 WHERE id = $1")
+                .bind(city.as_str())
+                .bind(name)
+                .execute(c)
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 1);
+        });
+        Ok(())
+    }
+    .await;
+    outcome.unwrap();
     tx.commit().await.unwrap();
 }
 

@@ -426,17 +426,22 @@ pub async fn set_seat(
     let sql =
         "UPDATE show_seats SET state = $3, held_until = $4 WHERE show_id = $1 AND seat_label = $2";
     let mut tx = app.db.begin().await.unwrap();
-    marquee::on_conn!(&mut tx.conn(), |c| {
-        let done = sqlx::query(sql)
-            .bind(show.as_str())
-            .bind(label)
-            .bind(state)
-            .bind(held_until)
-            .execute(c)
-            .await
-            .unwrap();
-        assert_eq!(done.rows_affected(), 1, "seat {label} exists");
-    });
+    let outcome: sqlx::Result<()> = async {
+        marquee::on_conn!(&mut tx.conn(), |c| {
+            let done = sqlx::query(sql)
+                .bind(show.as_str())
+                .bind(label)
+                .bind(state)
+                .bind(held_until)
+                .execute(c)
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 1, "seat {label} exists");
+        });
+        Ok(())
+    }
+    .await;
+    outcome.unwrap();
     tx.commit().await.unwrap();
     // What every seat write path does after it commits.
     app.cache.invalidate_show(show.as_str());
@@ -444,12 +449,17 @@ pub async fn set_seat(
 
 async fn exec(app: &TestApp, sql: &str, binds: &[&str]) {
     let mut tx = app.db.begin().await.unwrap();
-    marquee::on_conn!(&mut tx.conn(), |c| {
-        let mut query = sqlx::query(sql);
-        for bind in binds {
-            query = query.bind(*bind);
-        }
-        query.execute(c).await.unwrap();
-    });
+    let outcome: sqlx::Result<()> = async {
+        marquee::on_conn!(&mut tx.conn(), |c| {
+            let mut query = sqlx::query(sql);
+            for bind in binds {
+                query = query.bind(*bind);
+            }
+            query.execute(c).await.unwrap();
+        });
+        Ok(())
+    }
+    .await;
+    outcome.unwrap();
     tx.commit().await.unwrap();
 }

@@ -320,13 +320,18 @@ db_test!(a_disabled_account_is_refused_at_once, |app| {
     let account = register(app, "ana@example.com").await;
     let pair = tokens(app, "ana@example.com").await;
     let mut tx = app.db.begin().await.unwrap();
-    marquee::on_conn!(&mut tx.conn(), |c| {
-        sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
-            .bind(account["id"].as_str().unwrap())
-            .execute(c)
-            .await
-            .unwrap();
-    });
+    let outcome: sqlx::Result<()> = async {
+        marquee::on_conn!(&mut tx.conn(), |c| {
+            sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+                .bind(account["id"].as_str().unwrap())
+                .execute(c)
+                .await
+                .unwrap();
+        });
+        Ok(())
+    }
+    .await;
+    outcome.unwrap();
     tx.commit().await.unwrap();
     assert_problem(
         me(app, pair["access_token"].as_str().unwrap()).await,

@@ -1,0 +1,333 @@
+//! The SQLite side of the booking units of work, on the committer's own connection (see
+//! `db::native`). Same SQL as the sqlx SQLite branches in `store`, run synchronously.
+
+use rusqlite::Row;
+
+use super::{
+    model::{BookingRow, PaymentRow},
+    store::BOOKING_SELECT,
+};
+use crate::db::native::{NativeConn, execute, query};
+
+const PAYMENT_RETURNING: &str = "RETURNING id, booking_id, provider, intent_id, status, amount, \
+     currency, refund_amount, failure_reason, created_at";
+
+fn booking(row: &Row<'_>) -> rusqlite::Result<BookingRow> {
+    Ok(BookingRow {
+        id: row.get("id")?,
+        customer_id: row.get("customer_id")?,
+        show_id: row.get("show_id")?,
+        group_id: row.get("group_id")?,
+        status: row.get("status")?,
+        seats: row.get("seats")?,
+        currency: row.get("currency")?,
+        total: row.get("total")?,
+        fee_total: row.get("fee_total")?,
+        quote: row.get("quote")?,
+        refund: row.get("refund")?,
+        expires_at: row.get("expires_at")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        confirmed_at: row.get("confirmed_at")?,
+        cancelled_at: row.get("cancelled_at")?,
+        starts_at: row.get("starts_at")?,
+        org_id: row.get("org_id")?,
+    })
+}
+
+fn payment(row: &Row<'_>) -> rusqlite::Result<PaymentRow> {
+    Ok(PaymentRow {
+        id: row.get("id")?,
+        booking_id: row.get("booking_id")?,
+        provider: row.get("provider")?,
+        intent_id: row.get("intent_id")?,
+        status: row.get("status")?,
+        amount: row.get("amount")?,
+        currency: row.get("currency")?,
+        refund_amount: row.get("refund_amount")?,
+        failure_reason: row.get("failure_reason")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+pub fn get_booking(conn: &NativeConn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
+    let sql = format!("{BOOKING_SELECT} WHERE b.id = $1");
+    Ok(query(conn, &sql, &[("$1", &id)], booking)?.pop())
+}
+
+pub fn show_on_sale(conn: &NativeConn<'_>, show_id: &str, now: i64) -> sqlx::Result<bool> {
+    let rows = query(
+        conn,
+        "SELECT 1 FROM shows WHERE id = $1 AND status = 'scheduled' AND starts_at > $2",
+        &[("$1", &show_id), ("$2", &now)],
+        |_| Ok(()),
+    )?;
+    Ok(!rows.is_empty())
+}
+
+pub fn insert_booking(conn: &NativeConn<'_>, b: &BookingRow) -> sqlx::Result<()> {
+    execute(
+        conn,
+        "INSERT INTO bookings (id, customer_id, show_id, group_id, status, seats, currency, \
+         total, fee_total, quote, expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        &[
+            ("$1", &b.id),
+            ("$2", &b.customer_id),
+            ("$3", &b.show_id),
+            ("$4", &b.group_id),
+            ("$5", &b.status),
+            ("$6", &b.seats),
+            ("$7", &b.currency),
+            ("$8", &b.total),
+            ("$9", &b.fee_total),
+            ("$10", &b.quote),
+            ("$11", &b.expires_at),
+            ("$12", &b.created_at),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn claim_seats(
+    conn: &NativeConn<'_>,
+    show_id: &str,
+    booking_id: &str,
+    labels: &[String],
+    held_until: i64,
+    now: i64,
+) -> sqlx::Result<Vec<String>> {
+    let labels = serde_json::to_string(labels).unwrap_or_default();
+    query(
+        conn,
+        "UPDATE show_seats SET state = 'held', booking_id = $1, held_until = $2 \
+         WHERE show_id = $3 AND seat_label IN (SELECT value FROM json_each($4)) \
+         AND (state = 'available' OR (state = 'held' AND held_until <= $5)) \
+         AND EXISTS (SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $5) \
+         RETURNING seat_label",
+        &[
+            ("$1", &booking_id),
+            ("$2", &held_until),
+            ("$3", &show_id),
+            ("$4", &labels),
+            ("$5", &now),
+        ],
+        |row| row.get(0),
+    )
+}
+
+pub fn move_seats(
+    conn: &NativeConn<'_>,
+    show_id: &str,
+    booking_id: &str,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<u64> {
+    let sql = if to == "available" {
+        "UPDATE show_seats SET state = $4, booking_id = NULL, held_until = NULL \
+         WHERE show_id = $1 AND booking_id = $2 AND state = $3"
+    } else {
+        "UPDATE show_seats SET state = $4, held_until = NULL \
+         WHERE show_id = $1 AND booking_id = $2 AND state = $3"
+    };
+    execute(
+        conn,
+        sql,
+        &[
+            ("$1", &show_id),
+            ("$2", &booking_id),
+            ("$3", &from),
+            ("$4", &to),
+        ],
+    )
+}
+
+pub fn confirm_booking(
+    conn: &NativeConn<'_>,
+    id: &str,
+    amount: i64,
+    now: i64,
+) -> sqlx::Result<Option<(String, String)>> {
+    Ok(query(
+        conn,
+        "UPDATE bookings SET status = 'confirmed', confirmed_at = $1, updated_at = $1 \
+         WHERE id = $2 AND status = 'pending_payment' AND expires_at > $1 AND total = $3 \
+         RETURNING show_id, seats",
+        &[("$1", &now), ("$2", &id), ("$3", &amount)],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?
+    .pop())
+}
+
+pub fn set_status(
+    conn: &NativeConn<'_>,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+    refund: Option<i64>,
+) -> sqlx::Result<bool> {
+    let sql = match to {
+        "confirmed" => {
+            "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund), \
+             confirmed_at = $2 WHERE id = $4 AND status = $5"
+        }
+        "cancelled" => {
+            "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund), \
+             cancelled_at = $2 WHERE id = $4 AND status = $5"
+        }
+        _ => {
+            "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund) \
+             WHERE id = $4 AND status = $5"
+        }
+    };
+    let changed = execute(
+        conn,
+        sql,
+        &[
+            ("$1", &to),
+            ("$2", &now),
+            ("$3", &refund),
+            ("$4", &id),
+            ("$5", &from),
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+pub fn expire_due(
+    conn: &NativeConn<'_>,
+    now: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let expired: Vec<(String, String)> = query(
+        conn,
+        "UPDATE bookings SET status = 'expired', updated_at = $1 WHERE id IN ( \
+           SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
+           ORDER BY expires_at LIMIT $2) \
+         RETURNING id, show_id",
+        &[("$1", &now), ("$2", &limit)],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    if !expired.is_empty() {
+        let ids: Vec<&str> = expired.iter().map(|(id, _)| id.as_str()).collect();
+        let ids = serde_json::to_string(&ids).unwrap_or_default();
+        execute(
+            conn,
+            "UPDATE show_seats SET state = 'available', booking_id = NULL, held_until = NULL \
+             WHERE booking_id IN (SELECT value FROM json_each($1)) AND state = 'held'",
+            &[("$1", &ids)],
+        )?;
+    }
+    Ok(expired)
+}
+
+#[allow(clippy::type_complexity)]
+pub fn cancel_show(
+    conn: &NativeConn<'_>,
+    show_id: &str,
+    now: i64,
+) -> sqlx::Result<Option<(Vec<(String, Option<i64>)>, Vec<String>)>> {
+    let changed = execute(
+        conn,
+        "UPDATE shows SET status = 'cancelled', updated_at = $1 \
+         WHERE id = $2 AND status = 'scheduled'",
+        &[("$1", &now), ("$2", &show_id)],
+    )?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    execute(
+        conn,
+        "UPDATE show_seats SET state = 'blocked', booking_id = NULL, held_until = NULL \
+         WHERE show_id = $1",
+        &[("$1", &show_id)],
+    )?;
+    let bookings = query(
+        conn,
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = $1, updated_at = $1, \
+         refund = CASE WHEN status = 'confirmed' THEN total ELSE NULL END \
+         WHERE show_id = $2 AND status IN ('pending_payment', 'confirmed') \
+         RETURNING id, refund",
+        &[("$1", &now), ("$2", &show_id)],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let payments = query(
+        conn,
+        "UPDATE payments SET status = 'refunding', refund_amount = amount, updated_at = $1 \
+         WHERE status = 'succeeded' AND booking_id IN (SELECT id FROM bookings WHERE show_id = $2) \
+         RETURNING id",
+        &[("$1", &now), ("$2", &show_id)],
+        |row| row.get(0),
+    )?;
+    Ok(Some((bookings, payments)))
+}
+
+pub fn insert_payment(conn: &NativeConn<'_>, p: &PaymentRow, now: i64) -> sqlx::Result<bool> {
+    let inserted = execute(
+        conn,
+        "INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, currency, \
+         failure_reason, created_at, updated_at) \
+         SELECT $1, $2, $3, $7, $8, $4, $5, $9, $6, $6 \
+         WHERE EXISTS (SELECT 1 FROM bookings WHERE id = $2 \
+                       AND status = 'pending_payment' AND expires_at > $6)",
+        &[
+            ("$1", &p.id),
+            ("$2", &p.booking_id),
+            ("$3", &p.provider),
+            ("$4", &p.amount),
+            ("$5", &p.currency),
+            ("$6", &now),
+            ("$7", &p.intent_id),
+            ("$8", &p.status),
+            ("$9", &p.failure_reason),
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+pub fn set_payment_status(
+    conn: &NativeConn<'_>,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+    intent_id: Option<&str>,
+    failure_reason: Option<&str>,
+) -> sqlx::Result<Option<PaymentRow>> {
+    let sql = format!(
+        "UPDATE payments SET status = $1, updated_at = $2, intent_id = COALESCE($3, intent_id), \
+         failure_reason = COALESCE($4, failure_reason), \
+         refund_amount = CASE WHEN $1 = 'refunding' AND refund_amount IS NULL THEN amount ELSE refund_amount END \
+         WHERE id = $5 AND status = $6 {PAYMENT_RETURNING}"
+    );
+    Ok(query(
+        conn,
+        &sql,
+        &[
+            ("$1", &to),
+            ("$2", &now),
+            ("$3", &intent_id),
+            ("$4", &failure_reason),
+            ("$5", &id),
+            ("$6", &from),
+        ],
+        payment,
+    )?
+    .pop())
+}
+
+pub fn start_refund_of_booking(
+    conn: &NativeConn<'_>,
+    booking_id: &str,
+    refund_amount: i64,
+    now: i64,
+) -> sqlx::Result<Vec<String>> {
+    query(
+        conn,
+        "UPDATE payments SET status = 'refunding', refund_amount = $1, updated_at = $2 \
+         WHERE booking_id = $3 AND status = 'succeeded' RETURNING id",
+        &[("$1", &refund_amount), ("$2", &now), ("$3", &booking_id)],
+        |row| row.get(0),
+    )
+}
