@@ -55,6 +55,18 @@ pub fn get_booking(conn: &NativeConn<'_>, id: &str) -> sqlx::Result<Option<Booki
     Ok(query(conn, &sql, &[("$1", &id)], booking)?.pop())
 }
 
+/// Payments of the bookings listed in `ids_json`, oldest first.
+pub fn payments_of(conn: &NativeConn<'_>, ids_json: &str) -> sqlx::Result<Vec<PaymentRow>> {
+    query(
+        conn,
+        "SELECT id, booking_id, provider, intent_id, status, amount, currency, refund_amount, \
+         failure_reason, created_at FROM payments \
+         WHERE booking_id IN (SELECT value FROM json_each($1)) ORDER BY created_at, id",
+        &[("$1", &ids_json)],
+        payment,
+    )
+}
+
 pub fn show_on_sale(conn: &NativeConn<'_>, show_id: &str, now: i64) -> sqlx::Result<bool> {
     let rows = query(
         conn,

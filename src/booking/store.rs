@@ -10,7 +10,7 @@ use super::{
     model::{BookingRow, PaymentRow},
     native,
 };
-use crate::db::{Conn, Db, on_conn, on_reader};
+use crate::db::{Conn, Db, native as native_db, on_conn, on_reader};
 
 pub const BOOKING_SELECT: &str = "SELECT b.id, b.customer_id, b.show_id, b.group_id, b.status, \
      b.seats, b.currency, b.total, b.fee_total, b.quote, b.refund, b.expires_at, b.created_at, \
@@ -21,6 +21,9 @@ const PAYMENT_COLUMNS: &str = "id, booking_id, provider, intent_id, status, amou
      refund_amount, failure_reason, created_at";
 
 pub async fn get_booking(db: &Db, id: &str) -> sqlx::Result<Option<BookingRow>> {
+    if let Some(path) = db.native_path() {
+        return native_db::read(path, |c| native::get_booking(c, id));
+    }
     let sql = format!("{BOOKING_SELECT} WHERE b.id = $1");
     on_reader!(db, |pool| {
         sqlx::query_as(&sql).bind(id).fetch_optional(pool).await
@@ -75,13 +78,8 @@ pub async fn payments_of(db: &Db, booking_ids: &[String]) -> sqlx::Result<Vec<Pa
     }
     match db {
         Db::Sqlite(sqlite) => {
-            sqlx::query_as(&format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments \
-                 WHERE booking_id IN (SELECT value FROM json_each($1)) ORDER BY created_at, id"
-            ))
-            .bind(serde_json::to_string(booking_ids).unwrap_or_default())
-            .fetch_all(&sqlite.read)
-            .await
+            let ids = serde_json::to_string(booking_ids).unwrap_or_default();
+            native_db::read(&sqlite.path, |c| native::payments_of(c, &ids))
         }
         Db::Postgres(pool) => {
             sqlx::query_as(&format!(

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::{
-    db::{Conn, Db},
+    db::{Conn, Db, native},
     on_conn, on_reader,
     time::Timestamp,
 };
@@ -401,6 +401,31 @@ pub async fn get_show(db: &Db, id: &str) -> sqlx::Result<Option<ShowRow>> {
         JOIN theatres t ON t.id = s.theatre_id \
         JOIN cities c ON c.id = s.city_id \
         WHERE s.id = $1";
+    if let Some(path) = db.native_path() {
+        return native::read(path, |c| {
+            let rows = native::query(c, SQL, &[("$1", &id)], |r| {
+                Ok(ShowRow {
+                    id: r.get("id")?,
+                    movie_id: r.get("movie_id")?,
+                    screen_id: r.get("screen_id")?,
+                    screen_name: r.get("screen_name")?,
+                    layout_id: r.get("layout_id")?,
+                    theatre_id: r.get("theatre_id")?,
+                    theatre_name: r.get("theatre_name")?,
+                    theatre_address: r.get("theatre_address")?,
+                    city_id: r.get("city_id")?,
+                    timezone: r.get("timezone")?,
+                    starts_at: r.get("starts_at")?,
+                    ends_at: r.get("ends_at")?,
+                    language: r.get("language")?,
+                    format: r.get("format")?,
+                    currency: r.get("currency")?,
+                    status: r.get("status")?,
+                })
+            })?;
+            Ok(rows.into_iter().next())
+        });
+    }
     on_reader!(db, |pool| sqlx::query_as(SQL)
         .bind(id)
         .fetch_optional(pool)
@@ -410,6 +435,16 @@ pub async fn get_show(db: &Db, id: &str) -> sqlx::Result<Option<ShowRow>> {
 pub async fn show_prices(db: &Db, show_id: &str) -> sqlx::Result<Vec<PriceRow>> {
     const SQL: &str =
         "SELECT category, amount FROM show_prices WHERE show_id = $1 ORDER BY category";
+    if let Some(path) = db.native_path() {
+        return native::read(path, |c| {
+            native::query(c, SQL, &[("$1", &show_id)], |r| {
+                Ok(PriceRow {
+                    category: r.get(0)?,
+                    amount: r.get(1)?,
+                })
+            })
+        });
+    }
     on_reader!(db, |pool| sqlx::query_as(SQL)
         .bind(show_id)
         .fetch_all(pool)

@@ -40,6 +40,8 @@ pub struct SqliteDb {
     pub write: SqlitePool,
     /// Runs `Db::write` units of work, group-committed, on its own connection and thread.
     pub committer: native::NativeCommitter,
+    /// The database file, for `native::read`.
+    pub path: std::path::PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +91,7 @@ impl Db {
                 read,
                 write,
                 committer,
+                path,
             }))
         } else {
             let options = PgConnectOptions::from_str(url)?
@@ -100,6 +103,14 @@ impl Db {
                 .connect_with(options)
                 .await?;
             Ok(Db::Postgres(pool))
+        }
+    }
+
+    /// The SQLite file, when hot-path reads can run inline (`native::read`).
+    pub fn native_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Db::Sqlite(sqlite) => Some(&sqlite.path),
+            Db::Postgres(_) => None,
         }
     }
 

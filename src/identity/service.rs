@@ -307,8 +307,8 @@ pub async fn me(db: &Db, principal: &Principal) -> Result<Account, IdentityError
 
 /// Whether the account behind a verified token may still act: it exists and is active.
 pub async fn ensure_active(db: &Db, principal: &Principal) -> Result<(), IdentityError> {
-    match store::user_by_id(db, principal.user_id.as_str()).await? {
-        Some(row) if row.status == "active" => Ok(()),
+    match store::user_status(db, principal.user_id.as_str()).await? {
+        Some(status) if status == "active" => Ok(()),
         Some(_) => Err(IdentityError::AccountDisabled),
         None => Err(IdentityError::Unauthenticated(
             "the account no longer exists",

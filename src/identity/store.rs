@@ -1,7 +1,7 @@
 //! Storage of users, partner organisations and their members.
 
 use crate::{
-    db::{Conn, Db},
+    db::{Conn, Db, native},
     on_conn, on_reader,
     time::Timestamp,
 };
@@ -103,6 +103,20 @@ pub async fn user_by_email(db: &Db, email: &str) -> sqlx::Result<Option<UserRow>
     let sql = format!("SELECT {USER_COLUMNS} WHERE u.email = $1");
     on_reader!(db, |pool| sqlx::query_as(&sql)
         .bind(email)
+        .fetch_optional(pool)
+        .await)
+}
+
+/// An account's status (`active`, `disabled`), checked on every authenticated request.
+pub async fn user_status(db: &Db, id: &str) -> sqlx::Result<Option<String>> {
+    const SQL: &str = "SELECT status FROM users WHERE id = $1";
+    if let Some(path) = db.native_path() {
+        return native::read(path, |c| {
+            Ok(native::query(c, SQL, &[("$1", &id)], |r| r.get(0))?.pop())
+        });
+    }
+    on_reader!(db, |pool| sqlx::query_scalar(SQL)
+        .bind(id)
         .fetch_optional(pool)
         .await)
 }

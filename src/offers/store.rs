@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::model::{Offer, OfferKind, OfferScope};
 use crate::{
-    db::{Conn, Db},
+    db::{Conn, Db, native},
     ids::{CityId, TheatreId},
     on_conn, on_reader,
     time::Timestamp,
@@ -151,6 +151,18 @@ pub async fn seat_categories(
     show_id: &str,
     labels: &[&str],
 ) -> sqlx::Result<Vec<(String, String)>> {
+    if let Some(path) = db.native_path() {
+        let labels = serde_json::to_string(labels).unwrap_or_default();
+        return native::read(path, |c| {
+            native::query(
+                c,
+                "SELECT seat_label, category FROM show_seats \
+                 WHERE show_id = $1 AND seat_label IN (SELECT value FROM json_each($2))",
+                &[("$1", &show_id), ("$2", &labels)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        });
+    }
     on_reader!(db, |pool| {
         let mut query =
             sqlx::QueryBuilder::new("SELECT seat_label, category FROM show_seats WHERE show_id = ");

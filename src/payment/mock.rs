@@ -48,14 +48,21 @@ struct Intent {
     refunds: Vec<(String, i64)>,
 }
 
+/// The gateway's own records: intents by their id, and by our payment id (the idempotency
+/// key of `create_intent`).
+#[derive(Default)]
+struct Records {
+    intents: HashMap<String, Intent>,
+    by_payment: HashMap<String, String>,
+}
+
 pub struct MockGateway {
     secret: Vec<u8>,
     webhook_url: String,
     delay: Duration,
     tolerance_secs: i64,
     clock: SharedClock,
-    /// By our payment id (the idempotency key of `create_intent`).
-    intents: Mutex<HashMap<String, Intent>>,
+    records: Mutex<Records>,
     client: HttpClient,
 }
 
@@ -154,7 +161,7 @@ impl MockGateway {
             delay,
             tolerance_secs,
             clock,
-            intents: Mutex::new(HashMap::new()),
+            records: Mutex::new(Records::default()),
             client,
         })
     }
@@ -225,28 +232,36 @@ impl PaymentGateway for Arc<MockGateway> {
                 "tok_delayed" => Outcome::SucceedLate,
                 _ => return Err(GatewayError::InvalidCardToken),
             };
-            let mut intents = self.intents.lock().unwrap_or_else(|e| e.into_inner());
-            let intent = intents
-                .entry(request.payment_id.clone())
-                .or_insert_with(|| Intent {
-                    id: format!("pi_{}", ulid::Ulid::new()),
-                    payment_id: request.payment_id.clone(),
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(id) = records.by_payment.get(&request.payment_id) {
+                return Ok(id.clone());
+            }
+            let id = format!("pi_{}", ulid::Ulid::new());
+            records
+                .by_payment
+                .insert(request.payment_id.clone(), id.clone());
+            records.intents.insert(
+                id.clone(),
+                Intent {
+                    id: id.clone(),
+                    payment_id: request.payment_id,
                     amount: request.amount,
                     outcome,
                     confirmed: false,
                     refunds: Vec::new(),
-                });
-            Ok(intent.id.clone())
+                },
+            );
+            Ok(id)
         })
     }
 
     fn confirm(&self, intent_id: String) -> BoxFuture<'_, Result<(), GatewayError>> {
         Box::pin(async move {
             let event = {
-                let mut intents = self.intents.lock().unwrap_or_else(|e| e.into_inner());
-                let intent = intents
-                    .values_mut()
-                    .find(|i| i.id == intent_id)
+                let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+                let intent = records
+                    .intents
+                    .get_mut(&intent_id)
                     .ok_or_else(|| GatewayError::Unavailable("no such intent".into()))?;
                 if intent.confirmed {
                     return Ok(());
@@ -273,10 +288,11 @@ impl PaymentGateway for Arc<MockGateway> {
 
     fn refund(&self, request: RefundRequest) -> BoxFuture<'_, Result<String, GatewayError>> {
         Box::pin(async move {
-            let mut intents = self.intents.lock().unwrap_or_else(|e| e.into_inner());
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
             // Another node's gateway may have taken the payment: the real thing is one
             // shared service, so the mock accepts refunds it has no record of.
-            let Some(intent) = intents.get_mut(&request.payment_id) else {
+            let intent_id = records.by_payment.get(&request.payment_id).cloned();
+            let Some(intent) = intent_id.and_then(|id| records.intents.get_mut(&id)) else {
                 return Ok(format!("re_{}", ulid::Ulid::new()));
             };
             if let Some((id, _)) = intent.refunds.first() {

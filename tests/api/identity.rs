@@ -435,13 +435,16 @@ async fn login_is_rate_limited_per_account_postgres() {
 db_test!(openapi_marks_authenticated_operations, |app| {
     let doc = app.get_ok("/openapi.json").await;
     // Every operation says whether it needs a token: partner and admin routes (but partner
-    // sign-up) and /me do; the public catalog, auth endpoints and operations do not.
+    // sign-up), bookings, ticket checks and /me do; the public catalog, auth endpoints,
+    // gateway webhooks (signed instead) and operations do not.
     let mut checked = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
             let needs_token = (path.starts_with("/api/v1/partner/")
                 && path != "/api/v1/partner/signup")
                 || path.starts_with("/api/v1/admin/")
+                || path.starts_with("/api/v1/bookings")
+                || path == "/api/v1/tickets/verify"
                 || path == "/api/v1/me";
             let declared = operation["security"] == json!([{"bearer": []}]);
             assert_eq!(
