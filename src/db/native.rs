@@ -176,7 +176,8 @@ impl NativeCommitter {
         .map_err(to_sqlx)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 10000; PRAGMA temp_store = memory;",
+             PRAGMA busy_timeout = 10000; PRAGMA temp_store = memory; \
+             PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
         )
         .map_err(to_sqlx)?;
         conn.set_prepared_statement_cache_capacity(128);
@@ -257,7 +258,10 @@ pub fn read<T>(
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(to_sqlx)?;
-                conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
+                conn.execute_batch(
+                    "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; \
+                     PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;",
+                )
                     .map_err(to_sqlx)?;
                 conn.set_prepared_statement_cache_capacity(64);
                 if readers.len() >= READERS_PER_THREAD {
