@@ -81,6 +81,17 @@ pub async fn payments_of(db: &Db, booking_ids: &[String]) -> sqlx::Result<Vec<Pa
             let ids = serde_json::to_string(booking_ids).unwrap_or_default();
             native_db::read(&sqlite.path, |c| native::payments_of(c, &ids))
         }
+        // One booking (the common case) by equality: a generic plan for `= ANY($1)` made
+        // while the table was small can stay a sequential scan.
+        Db::Postgres(pool) if booking_ids.len() == 1 => {
+            sqlx::query_as(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments \
+                 WHERE booking_id = $1 ORDER BY created_at, id"
+            ))
+            .bind(&booking_ids[0])
+            .fetch_all(pool)
+            .await
+        }
         Db::Postgres(pool) => {
             sqlx::query_as(&format!(
                 "SELECT {PAYMENT_COLUMNS} FROM payments \
