@@ -262,7 +262,7 @@ pub fn read<T>(
                     "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; \
                      PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;",
                 )
-                    .map_err(to_sqlx)?;
+                .map_err(to_sqlx)?;
                 conn.set_prepared_statement_cache_capacity(64);
                 if readers.len() >= READERS_PER_THREAD {
                     readers.remove(0);
