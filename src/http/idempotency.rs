@@ -199,3 +199,106 @@ pub async fn purge(db: &Db, before: Timestamp) -> sqlx::Result<u64> {
     };
     Ok(deleted)
 }
+
+/// `Idempotency-Key` for creating POSTs whose handlers do not record keys themselves
+/// (partner and admin creation). The stored response is written right after the handler
+/// succeeds, in its own transaction: a retry after a crash in between could run the
+/// effect twice, and two concurrent requests with one key both run. Bookings and payments,
+/// where that would matter, record the key inside their own transaction instead.
+pub async fn guard(
+    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let key = match request.headers().get(HEADER).map(parse_key) {
+        None => return next.run(request).await,
+        Some(Err(error)) => return error.into_response(),
+        Some(Ok(key)) => key,
+    };
+    let Some(principal) = principal_of(&app, request.headers()) else {
+        // Not signed in: the handler refuses it, and there is no account to scope a key to.
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, app.config.http.body_limit_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return ApiError::InvalidBody(error.to_string()).into_response(),
+    };
+    let canonical = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_else(|_| bytes.to_vec());
+    let fingerprint = hex::encode(
+        Sha256::new()
+            .chain_update(parts.method.as_str())
+            .chain_update(b" ")
+            .chain_update(parts.uri.path().as_bytes())
+            .chain_update(b"\n")
+            .chain_update(&canonical)
+            .finalize(),
+    );
+    let idempotency = Idempotency {
+        principal,
+        key,
+        fingerprint,
+    };
+    match idempotency.replay(&app.db).await {
+        Ok(Some(stored)) => return stored,
+        Ok(None) => {}
+        Err(error) => return error.into_response(),
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if !response.status().is_success() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::Internal("response body unreadable".into()).into_response();
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    if let Err(error) =
+        store_after(&app.db, &idempotency, parts.status, &text, app.clock.now()).await
+    {
+        tracing::warn!(%error, "idempotency key not stored");
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Who sent the request, for scoping keys: the account of a valid access token, or the
+/// digest of a partner API key (checked by the handler itself).
+fn principal_of(app: &crate::app::AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    let token = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?
+        .trim();
+    if token.starts_with("mk_") {
+        return Some(format!(
+            "key:{}",
+            hex::encode(Sha256::digest(token.as_bytes()))
+        ));
+    }
+    app.tokens
+        .verify(token, app.clock.now())
+        .ok()
+        .map(|principal| principal.user_id.to_string())
+}
+
+async fn store_after(
+    db: &Db,
+    idempotency: &Idempotency,
+    status: StatusCode,
+    body: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    idempotency
+        .record(&mut tx.conn(), now, status, body)
+        .await?;
+    tx.commit().await
+}

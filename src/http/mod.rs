@@ -84,16 +84,19 @@ impl utoipa::Modify for BearerAuth {
 /// problem bodies) is one middleware inside the router; the rest wraps the router once.
 /// Each `Router::layer` call boxes every route again and clones the box per request.
 pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
+    // Creating partner and admin POSTs get `Idempotency-Key` from a middleware; bookings
+    // and payments record keys inside their own transactions.
+    let keyed = middleware::from_fn_with_state(state.clone(), idempotency::guard);
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::catalog::routes::router())
         .merge(crate::inventory::routes::router())
         .merge(crate::identity::routes::router())
         .merge(crate::identity::partners::router())
         .merge(crate::identity::admin::router())
-        .merge(crate::identity::api_keys::router())
-        .merge(crate::catalog::partner_routes::router())
-        .merge(crate::catalog::admin::router())
-        .merge(crate::offers::routes::router())
+        .merge(crate::identity::api_keys::router().layer(keyed.clone()))
+        .merge(crate::catalog::partner_routes::router().layer(keyed.clone()))
+        .merge(crate::catalog::admin::router().layer(keyed.clone()))
+        .merge(crate::offers::routes::router().layer(keyed))
         .merge(crate::booking::routes::router())
         .merge(crate::payment::routes::router())
         .merge(ops::router())

@@ -1036,3 +1036,54 @@ db_test!(
         assert_eq!(schedule["movies"][0]["shows"].as_array().unwrap().len(), 1);
     }
 );
+
+db_test!(creating_with_an_idempotency_key_creates_once, |app| {
+    let f = fixtures::load(app).await;
+    let admin = admin_token(app).await;
+    let (partner, _) = approved_partner(app, &admin, "keys@example.com", "Keyed Cinemas").await;
+    let body =
+        json!({"city_id": f.testpur.as_str(), "name": "Keyed Palace", "address": "1 Key St"});
+    let keyed = |body: Value, key: &'static str| {
+        app.client
+            .post(app.url("/api/v1/partner/theatres"))
+            .bearer_auth(&partner)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let first = keyed(body.clone(), "theatre-1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first_body = first.text().await.unwrap();
+    // The retry gets the same answer, and nothing new is created.
+    let again = keyed(body.clone(), "theatre-1").await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.text().await.unwrap(), first_body);
+    let mine: Value = send(
+        app,
+        Method::GET,
+        "/api/v1/partner/theatres",
+        Some(&partner),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    // The same key for another request is refused; a malformed key is a 400.
+    let mut other = body.clone();
+    other["name"] = json!("Another Palace");
+    assert_problem(
+        keyed(other, "theatre-1").await.unwrap(),
+        422,
+        "idempotency-key-reused",
+    )
+    .await;
+    assert_problem(
+        keyed(body, "bad key").await.unwrap(),
+        400,
+        "invalid-idempotency-key",
+    )
+    .await;
+});
