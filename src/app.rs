@@ -36,6 +36,8 @@ pub struct AppParts {
     pub webhook_secret: Vec<u8>,
     /// Offers for quotes, read once and shared.
     pub offer_book: crate::offers::book::OfferBook,
+    /// Accounts recently checked active.
+    pub active_accounts: crate::identity::active::ActiveAccounts,
 }
 
 impl std::ops::Deref for AppState {
@@ -78,6 +80,7 @@ impl AppState {
             ticket_key: secrets.tickets,
             webhook_secret: secrets.webhook,
             offer_book: Default::default(),
+            active_accounts: Default::default(),
         }))
     }
 

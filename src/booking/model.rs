@@ -80,7 +80,7 @@ impl BookingRow {
     }
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, FromRow, serde::Deserialize)]
 pub struct PaymentRow {
     pub id: String,
     pub booking_id: String,

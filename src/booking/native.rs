@@ -12,6 +12,10 @@ use crate::db::native::{NativeConn, execute, query};
 const PAYMENT_RETURNING: &str = "RETURNING id, booking_id, provider, intent_id, status, amount, \
      currency, refund_amount, failure_reason, created_at";
 
+pub fn booking_of(row: &Row<'_>) -> rusqlite::Result<BookingRow> {
+    booking(row)
+}
+
 fn booking(row: &Row<'_>) -> rusqlite::Result<BookingRow> {
     Ok(BookingRow {
         id: row.get("id")?,

@@ -169,8 +169,9 @@ async fn get_booking(
     Customer(customer): Customer,
     ApiPath(booking_id): ApiPath<String>,
 ) -> Result<Json<BookingView>, ApiError> {
-    let row = service::own_booking(&app, &customer.user_id, &booking_id).await?;
-    Ok(Json(service::view(&app, &row).await?))
+    Ok(Json(
+        service::own_booking_view(&app, &customer.user_id, &booking_id).await?,
+    ))
 }
 
 /// Cancel a booking: a confirmed one until the cutoff before the show (refunded minus

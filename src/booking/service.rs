@@ -243,6 +243,20 @@ pub async fn view(app: &AppState, row: &BookingRow) -> Result<BookingView, Booki
     Ok(booking_view(row, &payments))
 }
 
+/// The customer's own booking as they see it, with its payments; anyone else's is "not
+/// found".
+pub async fn own_booking_view(
+    app: &AppState,
+    customer: &UserId,
+    id: &str,
+) -> Result<BookingView, BookingError> {
+    let (row, payments) = store::booking_with_payments(&app.db, id)
+        .await?
+        .filter(|(b, _)| b.customer_id == customer.as_str())
+        .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;
+    Ok(booking_view(&row, &payments))
+}
+
 /// The customer's own booking; anyone else's is "not found".
 pub async fn own_booking(
     app: &AppState,

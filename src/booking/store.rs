@@ -30,6 +30,56 @@ pub async fn get_booking(db: &Db, id: &str) -> sqlx::Result<Option<BookingRow>> 
     })
 }
 
+/// A booking with its payments, in one statement: the read behind every booking view.
+pub async fn booking_with_payments(
+    db: &Db,
+    id: &str,
+) -> sqlx::Result<Option<(BookingRow, Vec<PaymentRow>)>> {
+    #[derive(sqlx::FromRow)]
+    struct Joined {
+        #[sqlx(flatten)]
+        booking: BookingRow,
+        payments: Option<String>,
+    }
+    let fields = "'id', p.id, 'booking_id', p.booking_id, 'provider', p.provider, \
+         'intent_id', p.intent_id, 'status', p.status, 'amount', p.amount, \
+         'currency', p.currency, 'refund_amount', p.refund_amount, \
+         'failure_reason', p.failure_reason, 'created_at', p.created_at";
+    let decode = |payments: Option<String>| -> Vec<PaymentRow> {
+        payments
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    };
+    match db {
+        Db::Sqlite(sqlite) => {
+            let sql = format!(
+                "SELECT b.*, (SELECT json_group_array(json_object({fields})) FROM \
+                   (SELECT * FROM payments WHERE booking_id = b.id ORDER BY created_at, id) p) \
+                   AS payments \
+                 FROM ({BOOKING_SELECT} WHERE b.id = $1) b"
+            );
+            native_db::read(&sqlite.path, |c| {
+                let rows = native_db::query(c, &sql, &[("$1", &id)], |r| {
+                    Ok((
+                        native::booking_of(r)?,
+                        r.get::<_, Option<String>>("payments")?,
+                    ))
+                })?;
+                Ok(rows.into_iter().next().map(|(b, p)| (b, decode(p))))
+            })
+        }
+        Db::Postgres(pool) => {
+            let sql = format!(
+                "SELECT b.*, (SELECT json_agg(json_build_object({fields}) ORDER BY p.created_at, p.id)::text \
+                   FROM payments p WHERE p.booking_id = b.id) AS payments \
+                 FROM ({BOOKING_SELECT} WHERE b.id = $1) b"
+            );
+            let row: Option<Joined> = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
+            Ok(row.map(|j| (j.booking, decode(j.payments))))
+        }
+    }
+}
+
 /// The same, read inside a unit of work.
 pub async fn get_booking_in(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
     if let Conn::Native(n) = conn {

@@ -42,5 +42,6 @@ async fn disable_user(
         return Err(IdentityError::UnknownUser(user_id).into());
     }
     tx.commit().await.map_err(IdentityError::from)?;
+    app.active_accounts.forget(&user_id);
     Ok(StatusCode::NO_CONTENT)
 }

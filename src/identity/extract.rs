@@ -6,7 +6,7 @@ use axum::{
     http::{header::AUTHORIZATION, request::Parts},
 };
 
-use super::{IdentityError, model::Principal, model::Role, service, tokens::TokenError};
+use super::{IdentityError, model::Principal, model::Role, tokens::TokenError};
 use crate::{app::AppState, http::error::ApiError};
 
 /// Any signed-in caller.
@@ -62,7 +62,7 @@ async fn authenticate_with(
             ));
         }
         let principal = super::api_keys::authenticate(&app.db, token).await?;
-        service::ensure_active(&app.db, &principal).await?;
+        app.active_accounts.ensure(&app.db, &principal).await?;
         return Ok(principal);
     }
     let principal = app
@@ -73,7 +73,7 @@ async fn authenticate_with(
             TokenError::Invalid => IdentityError::Unauthenticated("the access token is not valid"),
         })?;
     // Tokens live minutes, but a disabled account is refused at once.
-    service::ensure_active(&app.db, &principal).await?;
+    app.active_accounts.ensure(&app.db, &principal).await?;
     Ok(principal)
 }
 

@@ -2,6 +2,7 @@
 //! tokens, short-lived access tokens, the extractors that enforce roles, and login rate
 //! limits. Passwords are Argon2id; tokens and keys are stored only as digests.
 
+pub mod active;
 pub mod admin;
 pub mod api_keys;
 pub mod extract;
