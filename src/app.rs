@@ -36,6 +36,8 @@ pub struct AppParts {
     pub webhook_secret: Vec<u8>,
     /// Offers for quotes, read once and shared.
     pub offer_book: crate::offers::book::OfferBook,
+    /// Customers waiting for their booking to change.
+    pub booking_watch: crate::booking::watch::BookingWatch,
     /// Accounts recently checked active.
     pub active_accounts: crate::identity::active::ActiveAccounts,
 }
@@ -81,6 +83,7 @@ impl AppState {
             webhook_secret: secrets.webhook,
             offer_book: Default::default(),
             active_accounts: Default::default(),
+            booking_watch: Default::default(),
         }))
     }
 

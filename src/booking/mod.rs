@@ -12,6 +12,7 @@ pub mod service;
 pub mod store;
 pub mod sweeper;
 pub mod tickets;
+pub mod watch;
 
 use crate::{catalog::CatalogError, db::WriteError, offers::service::OfferError};
 

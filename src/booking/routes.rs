@@ -1,11 +1,11 @@
 //! Booking endpoints: customers hold, list, cancel and get tickets; theatres verify
 //! tickets, cancel shows and list their shows' bookings.
 
-use std::future::Future;
+use std::{future::Future, time::Duration};
 
 use axum::{Json, extract::State, response::Response};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -158,20 +158,59 @@ async fn list_bookings(
     Ok(Json(service::page(&app, rows, request.limit).await?))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitParams {
+    /// While a payment is pending, wait up to this long (0–10000 ms) for the booking to
+    /// change before answering, instead of polling.
+    wait_ms: Option<u64>,
+}
+
+/// Longest `wait_ms` accepted.
+const MAX_WAIT_MS: u64 = 10_000;
+
 /// One of your bookings, with its payments.
 #[utoipa::path(get, path = "/api/v1/bookings/{booking_id}", tag = "bookings",
     security(("bearer" = [])),
-    params(("booking_id" = String, Path)),
+    params(("booking_id" = String, Path), WaitParams),
     responses((status = 200, body = BookingView),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_booking(
     State(app): State<AppState>,
     Customer(customer): Customer,
     ApiPath(booking_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<WaitParams>,
 ) -> Result<Json<BookingView>, ApiError> {
-    Ok(Json(
-        service::own_booking_view(&app, &customer.user_id, &booking_id).await?,
-    ))
+    let wait = params.wait_ms.unwrap_or(0);
+    if wait > MAX_WAIT_MS {
+        return Err(ApiError::InvalidQuery(format!(
+            "wait_ms must be at most {MAX_WAIT_MS}"
+        )));
+    }
+    if wait == 0 {
+        return Ok(Json(
+            service::own_booking_view(&app, &customer.user_id, &booking_id).await?,
+        ));
+    }
+    let notify = app.booking_watch.subscribe(&booking_id);
+    let view = {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        // Registered before the read, so a change between the read and the wait wakes us.
+        notified.as_mut().enable();
+        match service::own_booking_view(&app, &customer.user_id, &booking_id).await {
+            Ok(view)
+                if view.status == BookingStatus::PendingPayment
+                    && view.payments.iter().any(|p| p.status == "pending") =>
+            {
+                let _ = tokio::time::timeout(Duration::from_millis(wait), notified).await;
+                service::own_booking_view(&app, &customer.user_id, &booking_id).await
+            }
+            other => other,
+        }
+    };
+    app.booking_watch.release(&booking_id, notify);
+    Ok(Json(view?))
 }
 
 /// Cancel a booking: a confirmed one until the cutoff before the show (refunded minus

@@ -360,6 +360,7 @@ pub async fn cancel(
     for payment in &done.refunds {
         payments::refund(app, payment).await;
     }
+    app.booking_watch.changed(id);
     let row = store::get_booking(&app.db, id)
         .await?
         .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;

@@ -27,6 +27,9 @@ pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
                 })
             })
             .await?;
+        for (booking, _) in &expired {
+            app.booking_watch.changed(booking);
+        }
         let mut shows: Vec<&str> = expired.iter().map(|(_, show)| show.as_str()).collect();
         shows.sort_unstable();
         shows.dedup();

@@ -174,9 +174,11 @@ pub async fn create_payment(
 /// What a verified success did.
 enum Applied {
     Duplicate,
-    Confirmed(String),
-    /// The booking could not take the money (expired, cancelled, seats gone): refund it.
-    Refund(String, String),
+    /// Show and booking.
+    Confirmed(String, String),
+    /// The booking could not take the money (expired, cancelled, seats gone): refund the
+    /// payment. Payment, show and booking.
+    Refund(String, String, String),
 }
 
 /// Verifies and applies one webhook. Duplicates and events about payments we do not know
@@ -195,14 +197,15 @@ pub async fn handle_webhook(
     let event = std::sync::Arc::new(event);
     match &event.kind {
         EventKind::Failed { .. } => {
-            app.db
+            let failed = app
+                .db
                 .write(move |mut conn: Conn<'_>| {
                     let event = event.clone();
                     Box::pin(async move {
                         let EventKind::Failed { reason } = &event.kind else {
-                            return Ok(());
+                            return Ok(None);
                         };
-                        store::set_payment_status(
+                        let payment = store::set_payment_status(
                             &mut conn,
                             &event.payment_id,
                             "pending",
@@ -212,10 +215,13 @@ pub async fn handle_webhook(
                             Some(reason),
                         )
                         .await?;
-                        Ok::<_, PaymentError>(())
+                        Ok::<_, PaymentError>(payment.map(|p| p.booking_id))
                     })
                 })
                 .await?;
+            if let Some(booking) = failed {
+                app.booking_watch.changed(&booking);
+            }
         }
         EventKind::Succeeded => {
             let fast = event.clone();
@@ -246,10 +252,14 @@ pub async fn handle_webhook(
             };
             match applied {
                 Applied::Duplicate => {}
-                Applied::Confirmed(show) => app.cache.invalidate_show(&show),
-                Applied::Refund(payment, show) => {
+                Applied::Confirmed(show, booking) => {
+                    app.cache.invalidate_show(&show);
+                    app.booking_watch.changed(&booking);
+                }
+                Applied::Refund(payment, show, booking) => {
                     app.cache.invalidate_show(&show);
                     refund(app, &payment).await;
+                    app.booking_watch.changed(&booking);
                 }
             }
         }
@@ -276,7 +286,7 @@ async fn apply_success(
         let wanted = serde_json::from_str::<Vec<String>>(&seats).map_or(0, |s| s.len());
         let booked = store::move_seats(conn, &show, &payment.booking_id, "held", "booked").await?;
         if booked as usize == wanted {
-            return Ok(Applied::Confirmed(show));
+            return Ok(Applied::Confirmed(show, payment.booking_id));
         }
         return Err(PaymentError::SeatsLost);
     }
@@ -315,7 +325,7 @@ async fn late_success(
         store::set_status(conn, &booking.id, "pending_payment", "expired", now, None).await?;
     }
     store::set_payment_status(conn, &payment.id, "succeeded", "refunding", now, None, None).await?;
-    Ok(Applied::Refund(payment.id, booking.show_id))
+    Ok(Applied::Refund(payment.id, booking.show_id, booking.id))
 }
 
 /// Refunds a payment in `refunding` through the gateway and records it. A failure is

@@ -695,3 +695,56 @@ db_test!(racing_payments_for_one_booking_charge_once, |app| {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(get_booking(app, &ana, &id).await, done);
 });
+
+db_test_with!(
+    waiting_for_a_booking_answers_when_the_payment_lands,
+    |config| {
+        config.payment.mock_delay_ms = 300;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let ana = customer(app, "wanda@example.com").await;
+        let booking = hold_ok(app, &ana, &f.noon, &["C1"]).await;
+        let id = id_of(&booking);
+        // Nothing pending: answers at once.
+        let started = Instant::now();
+        let now = send(
+            app,
+            Method::GET,
+            &format!("/api/v1/bookings/{id}?wait_ms=5000"),
+            Some(&ana),
+            None,
+        )
+        .await;
+        assert_eq!(now.status(), StatusCode::OK);
+        assert!(started.elapsed() < Duration::from_millis(1_000));
+        pay_ok(app, &ana, &id, "tok_delayed").await;
+        // One request that waits for the webhook instead of polling.
+        let started = Instant::now();
+        let waited = send(
+            app,
+            Method::GET,
+            &format!("/api/v1/bookings/{id}?wait_ms=8000"),
+            Some(&ana),
+            None,
+        )
+        .await;
+        assert_eq!(waited.status(), StatusCode::OK);
+        let waited: Value = waited.json().await.unwrap();
+        assert_eq!(waited["status"], "confirmed");
+        assert!(started.elapsed() < Duration::from_millis(5_000));
+        assert_problem(
+            send(
+                app,
+                Method::GET,
+                &format!("/api/v1/bookings/{id}?wait_ms=10001"),
+                Some(&ana),
+                None,
+            )
+            .await,
+            400,
+            "invalid-query",
+        )
+        .await;
+    }
+);
