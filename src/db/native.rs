@@ -260,7 +260,7 @@ pub fn read<T>(
                 .map_err(to_sqlx)?;
                 conn.execute_batch(
                     "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON; \
-                     PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;",
+                     PRAGMA cache_size = -16384; PRAGMA temp_store = memory;",
                 )
                 .map_err(to_sqlx)?;
                 conn.set_prepared_statement_cache_capacity(64);

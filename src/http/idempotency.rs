@@ -97,16 +97,26 @@ impl Idempotency {
     /// request was the same, `IdempotencyKeyReused` when it was not, `None` when the key
     /// is new.
     pub async fn replay(&self, db: &Db) -> Result<Option<Response>, ApiError> {
-        let row: Option<(String, i64, String)> = on_reader!(db, |pool| {
-            sqlx::query_as(
-                "SELECT fingerprint, status, response FROM idempotency_keys \
-                 WHERE principal = $1 AND key = $2",
-            )
-            .bind(&self.principal)
-            .bind(&self.key)
-            .fetch_optional(pool)
-            .await
-        })
+        const SQL: &str = "SELECT fingerprint, status, response FROM idempotency_keys \
+             WHERE principal = $1 AND key = $2";
+        let row: Option<(String, i64, String)> = match db.native_path() {
+            Some(path) => crate::db::native::read(path, |c| {
+                Ok(crate::db::native::query(
+                    c,
+                    SQL,
+                    &[("$1", &self.principal), ("$2", &self.key)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+                .pop())
+            }),
+            None => on_reader!(db, |pool| {
+                sqlx::query_as(SQL)
+                    .bind(&self.principal)
+                    .bind(&self.key)
+                    .fetch_optional(pool)
+                    .await
+            }),
+        }
         .map_err(ApiError::Unavailable)?;
         match row {
             None => Ok(None),
