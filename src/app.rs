@@ -36,6 +36,8 @@ pub struct AppParts {
     pub webhook_secret: Vec<u8>,
     /// Offers for quotes, read once and shared.
     pub offer_book: crate::offers::book::OfferBook,
+    /// Show rows, prices and seat categories for pricing holds.
+    pub show_facts: crate::inventory::facts::ShowFactsCache,
     /// Customers waiting for their booking to change.
     pub booking_watch: crate::booking::watch::BookingWatch,
     /// Accounts recently checked active.
@@ -84,6 +86,7 @@ impl AppState {
             offer_book: Default::default(),
             active_accounts: Default::default(),
             booking_watch: Default::default(),
+            show_facts: Default::default(),
         }))
     }
 

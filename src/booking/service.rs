@@ -65,11 +65,12 @@ async fn plan_hold(
 ) -> Result<PlannedHold, BookingError> {
     let show_id = ShowId::parse(&request.show_id)
         .ok_or_else(|| BookingError::ShowNotFound(request.show_id.clone()))?;
-    let show = inventory::show_row(&app.db, show_id.as_str()).await?;
-    if !inventory::on_sale(&show, now) {
+    let facts = app.show_facts.get(app, show_id.as_str()).await?;
+    let show = &facts.show;
+    if !inventory::on_sale(show, now) {
         return Err(BookingError::ShowNotOnSale);
     }
-    let quote = price_seats(app, &show, &request.seats, now).await?;
+    let quote = price_seats(app, &facts, &request.seats, now).await?;
     let seats: Vec<String> = quote.lines.iter().map(|l| l.seat.clone()).collect();
     let expires_at = now.as_millis() + app.config.booking.hold_secs * 1000;
     let row = BookingRow {

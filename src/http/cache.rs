@@ -111,12 +111,12 @@ impl ResponseCache {
         }
     }
 
-    /// Call after a catalog write commits.
     /// The current catalog epoch: changes whenever this node writes catalog data.
     pub fn catalog_epoch(&self) -> u64 {
         self.catalog_epoch.load(Ordering::Acquire)
     }
 
+    /// Call after a catalog write commits.
     pub fn invalidate_catalog(&self) {
         self.catalog_epoch.fetch_add(1, Ordering::AcqRel);
     }

@@ -15,12 +15,12 @@ use crate::{
     app::AppState,
     catalog::{
         CatalogError,
-        store::{self as catalog_store, ShowRow},
+        store::{self as catalog_store},
     },
     config::FeeKind,
     db::Db,
     ids::{CityId, ShowId, TheatreId},
-    inventory::{model::SeatCategory, service as inventory},
+    inventory::facts::ShowFacts,
     money::{Currency, FULL_BP, Money},
     time::{Timestamp, parse_tz},
 };
@@ -267,36 +267,34 @@ pub async fn quote_for_show(
     }
     let show_id =
         ShowId::parse(show_id).ok_or_else(|| OfferError::ShowNotFound(show_id.to_owned()))?;
-    let show = inventory::show_row(&app.db, show_id.as_str()).await?;
-    price_seats(app, &show, seats, now).await
+    let facts = app.show_facts.get(app, show_id.as_str()).await?;
+    price_seats(app, &facts, seats, now).await
 }
 
 /// Prices `seats` (distinct labels) of `show` at `now`, with no limit on their number:
 /// the quote a hold stores.
 pub async fn price_seats(
     app: &AppState,
-    show: &ShowRow,
+    facts: &ShowFacts,
     seats: &[String],
     now: Timestamp,
 ) -> Result<Quote, OfferError> {
-    let labels: Vec<&str> = seats.iter().map(String::as_str).collect();
-    let found = store::seat_categories(&app.db, &show.id, &labels).await?;
-    let unknown: Vec<String> = labels
+    let show = &facts.show;
+    let unknown: Vec<String> = seats
         .iter()
-        .filter(|l| !found.iter().any(|(label, _)| label == *l))
-        .map(|l| (*l).to_owned())
+        .filter(|label| !facts.categories.contains_key(label.as_str()))
+        .cloned()
         .collect();
     if !unknown.is_empty() {
         return Err(OfferError::UnknownSeats(unknown));
     }
-    let prices = inventory::prices(&app.db, show).await?;
-    let tickets: Vec<Ticket> = found
-        .into_iter()
-        .filter_map(|(seat, category)| {
-            let category = SeatCategory::parse(&category)?;
-            let price = prices.iter().find(|p| p.category == category)?.price;
+    let tickets: Vec<Ticket> = seats
+        .iter()
+        .filter_map(|seat| {
+            let category = *facts.categories.get(seat.as_str())?;
+            let price = facts.prices.iter().find(|p| p.category == category)?.price;
             Some(Ticket {
-                seat,
+                seat: seat.clone(),
                 category,
                 base: price,
             })

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::model::{Offer, OfferKind, OfferScope};
 use crate::{
-    db::{Conn, Db, native},
+    db::{Conn, Db},
     ids::{CityId, TheatreId},
     on_conn, on_reader,
     time::Timestamp,
@@ -143,35 +143,4 @@ pub async fn deactivate(conn: &mut Conn<'_>, id: &str, now: Timestamp) -> sqlx::
         .await?
         .rows_affected());
     Ok(done == 1)
-}
-
-/// Seat labels of the show with their categories, for the requested labels.
-pub async fn seat_categories(
-    db: &Db,
-    show_id: &str,
-    labels: &[&str],
-) -> sqlx::Result<Vec<(String, String)>> {
-    if let Some(path) = db.native_path() {
-        let labels = serde_json::to_string(labels).unwrap_or_default();
-        return native::read(path, |c| {
-            native::query(
-                c,
-                "SELECT seat_label, category FROM show_seats \
-                 WHERE show_id = $1 AND seat_label IN (SELECT value FROM json_each($2))",
-                &[("$1", &show_id), ("$2", &labels)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-        });
-    }
-    on_reader!(db, |pool| {
-        let mut query =
-            sqlx::QueryBuilder::new("SELECT seat_label, category FROM show_seats WHERE show_id = ");
-        query.push_bind(show_id).push(" AND seat_label IN (");
-        let mut list = query.separated(", ");
-        for label in labels {
-            list.push_bind(*label);
-        }
-        query.push(")");
-        query.build_query_as().fetch_all(pool).await
-    })
 }
