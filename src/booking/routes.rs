@@ -41,8 +41,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show_bookings))
 }
 
-/// Replays a stored response for a repeated idempotency key, or runs `run`. When a
-/// concurrent request with the same key committed first, answers with its response.
+/// Runs `run`, whose unit of work records the idempotency key first thing; a key that
+/// already exists makes the unit fail, and then (as after any refusal) the stored
+/// response of the earlier request is the answer: replayed if the requests match, 422 if
+/// they do not. The common case, a new key, costs no extra read.
 pub async fn respond_idempotently(
     app: &AppState,
     idempotency: Option<Idempotency>,
@@ -51,18 +53,20 @@ pub async fn respond_idempotently(
     let Some(key) = idempotency else {
         return run.await;
     };
-    if let Some(stored) = key.replay(&app.db).await? {
-        return Ok(stored);
-    }
     match run.await {
-        Err(
-            ApiError::Booking(BookingError::IdempotencyRace)
-            | ApiError::Payment(PaymentError::Booking(BookingError::IdempotencyRace)),
-        ) => key
-            .replay(&app.db)
-            .await?
-            .ok_or(ApiError::IdempotencyInProgress),
-        other => other,
+        Ok(response) => Ok(response),
+        // The earlier request may have changed what this one would now find (the booking
+        // is paid, the seats are held): its stored answer wins over this refusal.
+        Err(error) => match key.replay(&app.db).await? {
+            Some(stored) => Ok(stored),
+            None => match error {
+                ApiError::Booking(BookingError::IdempotencyRace)
+                | ApiError::Payment(PaymentError::Booking(BookingError::IdempotencyRace)) => {
+                    Err(ApiError::IdempotencyInProgress)
+                }
+                other => Err(other),
+            },
+        },
     }
 }
 
