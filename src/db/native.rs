@@ -220,16 +220,22 @@ fn commit_loop(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn NativeJob>>, m
 }
 
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn NativeJob>]) -> Result<(), String> {
-    let text = |e: rusqlite::Error| e.to_string();
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(text)?;
+    // Prepared once and reused: these run for every unit of work.
+    let run = |sql: &str| -> Result<(), String> {
+        conn.prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    run("BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
-        conn.execute_batch("SAVEPOINT command").map_err(text)?;
+        run("SAVEPOINT command")?;
         if !job.run(conn) {
-            conn.execute_batch("ROLLBACK TO command").map_err(text)?;
+            run("ROLLBACK TO command")?;
         }
-        conn.execute_batch("RELEASE command").map_err(text)?;
+        run("RELEASE command")?;
     }
-    conn.execute_batch("COMMIT").map_err(text)
+    run("COMMIT")
 }
 
 thread_local! {
