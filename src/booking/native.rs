@@ -1,22 +1,20 @@
 //! The SQLite side of the booking units of work, on the committer's own connection (see
-//! `db::native`). Same SQL as the sqlx SQLite branches in `store`, run synchronously.
+//! `db::native`), run synchronously. Statements that read the same on both engines are
+//! `store`'s constants; only the dialect-specific ones (locking, list parameters) are here.
 
 use rusqlite::Row;
 
 use super::{
     model::{BookingRow, PaymentRow},
-    store::BOOKING_SELECT,
+    store::{
+        BOOKING_SELECT, CANCEL_SHOW_BOOKINGS, CANCEL_SHOW_PAYMENTS, CANCEL_SHOW_ROW,
+        CONFIRM_BOOKING, INSERT_BOOKING, INSERT_PAYMENT, SET_PAYMENT_STATUS, SHOW_ON_SALE,
+        START_REFUND, set_status_sql,
+    },
 };
 use crate::db::native::{NativeConn, execute, query};
 
-const PAYMENT_RETURNING: &str = "RETURNING id, booking_id, provider, intent_id, status, amount, \
-     currency, refund_amount, failure_reason, created_at";
-
-pub fn booking_of(row: &Row<'_>) -> rusqlite::Result<BookingRow> {
-    booking(row)
-}
-
-fn booking(row: &Row<'_>) -> rusqlite::Result<BookingRow> {
+pub fn booking(row: &Row<'_>) -> rusqlite::Result<BookingRow> {
     Ok(BookingRow {
         id: row.get("id")?,
         customer_id: row.get("customer_id")?,
@@ -74,7 +72,7 @@ pub fn payments_of(conn: &NativeConn<'_>, ids_json: &str) -> sqlx::Result<Vec<Pa
 pub fn show_on_sale(conn: &NativeConn<'_>, show_id: &str, now: i64) -> sqlx::Result<bool> {
     let rows = query(
         conn,
-        "SELECT 1 FROM shows WHERE id = $1 AND status = 'scheduled' AND starts_at > $2",
+        SHOW_ON_SALE,
         &[("$1", &show_id), ("$2", &now)],
         |_| Ok(()),
     )?;
@@ -84,9 +82,7 @@ pub fn show_on_sale(conn: &NativeConn<'_>, show_id: &str, now: i64) -> sqlx::Res
 pub fn insert_booking(conn: &NativeConn<'_>, b: &BookingRow) -> sqlx::Result<()> {
     execute(
         conn,
-        "INSERT INTO bookings (id, customer_id, show_id, group_id, status, seats, currency, \
-         total, fee_total, quote, expires_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        INSERT_BOOKING,
         &[
             ("$1", &b.id),
             ("$2", &b.customer_id),
@@ -166,9 +162,7 @@ pub fn confirm_booking(
 ) -> sqlx::Result<Option<(String, String)>> {
     Ok(query(
         conn,
-        "UPDATE bookings SET status = 'confirmed', confirmed_at = $1, updated_at = $1 \
-         WHERE id = $2 AND status = 'pending_payment' AND expires_at > $1 AND total = $3 \
-         RETURNING show_id, seats",
+        CONFIRM_BOOKING,
         &[("$1", &now), ("$2", &id), ("$3", &amount)],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?
@@ -183,23 +177,10 @@ pub fn set_status(
     now: i64,
     refund: Option<i64>,
 ) -> sqlx::Result<bool> {
-    let sql = match to {
-        "confirmed" => {
-            "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund), \
-             confirmed_at = $2 WHERE id = $4 AND status = $5"
-        }
-        "cancelled" => {
-            "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund), \
-             cancelled_at = $2 WHERE id = $4 AND status = $5"
-        }
-        _ => {
-            "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund) \
-             WHERE id = $4 AND status = $5"
-        }
-    };
+    let sql = set_status_sql(to);
     let changed = execute(
         conn,
-        sql,
+        &sql,
         &[
             ("$1", &to),
             ("$2", &now),
@@ -244,12 +225,7 @@ pub fn cancel_show(
     show_id: &str,
     now: i64,
 ) -> sqlx::Result<Option<(Vec<(String, Option<i64>)>, Vec<String>)>> {
-    let changed = execute(
-        conn,
-        "UPDATE shows SET status = 'cancelled', updated_at = $1 \
-         WHERE id = $2 AND status = 'scheduled'",
-        &[("$1", &now), ("$2", &show_id)],
-    )?;
+    let changed = execute(conn, CANCEL_SHOW_ROW, &[("$1", &now), ("$2", &show_id)])?;
     if changed == 0 {
         return Ok(None);
     }
@@ -261,18 +237,13 @@ pub fn cancel_show(
     )?;
     let bookings = query(
         conn,
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = $1, updated_at = $1, \
-         refund = CASE WHEN status = 'confirmed' THEN total ELSE NULL END \
-         WHERE show_id = $2 AND status IN ('pending_payment', 'confirmed') \
-         RETURNING id, refund",
+        CANCEL_SHOW_BOOKINGS,
         &[("$1", &now), ("$2", &show_id)],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     let payments = query(
         conn,
-        "UPDATE payments SET status = 'refunding', refund_amount = amount, updated_at = $1 \
-         WHERE status = 'succeeded' AND booking_id IN (SELECT id FROM bookings WHERE show_id = $2) \
-         RETURNING id",
+        CANCEL_SHOW_PAYMENTS,
         &[("$1", &now), ("$2", &show_id)],
         |row| row.get(0),
     )?;
@@ -282,11 +253,7 @@ pub fn cancel_show(
 pub fn insert_payment(conn: &NativeConn<'_>, p: &PaymentRow, now: i64) -> sqlx::Result<bool> {
     let inserted = execute(
         conn,
-        "INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, currency, \
-         failure_reason, created_at, updated_at) \
-         SELECT $1, $2, $3, $7, $8, $4, $5, $9, $6, $6 \
-         WHERE EXISTS (SELECT 1 FROM bookings WHERE id = $2 \
-                       AND status = 'pending_payment' AND expires_at > $6)",
+        INSERT_PAYMENT,
         &[
             ("$1", &p.id),
             ("$2", &p.booking_id),
@@ -311,15 +278,9 @@ pub fn set_payment_status(
     intent_id: Option<&str>,
     failure_reason: Option<&str>,
 ) -> sqlx::Result<Option<PaymentRow>> {
-    let sql = format!(
-        "UPDATE payments SET status = $1, updated_at = $2, intent_id = COALESCE($3, intent_id), \
-         failure_reason = COALESCE($4, failure_reason), \
-         refund_amount = CASE WHEN $1 = 'refunding' AND refund_amount IS NULL THEN amount ELSE refund_amount END \
-         WHERE id = $5 AND status = $6 {PAYMENT_RETURNING}"
-    );
     Ok(query(
         conn,
-        &sql,
+        SET_PAYMENT_STATUS,
         &[
             ("$1", &to),
             ("$2", &now),
@@ -341,8 +302,7 @@ pub fn start_refund_of_booking(
 ) -> sqlx::Result<Vec<String>> {
     query(
         conn,
-        "UPDATE payments SET status = 'refunding', refund_amount = $1, updated_at = $2 \
-         WHERE booking_id = $3 AND status = 'succeeded' RETURNING id",
+        START_REFUND,
         &[("$1", &refund_amount), ("$2", &now), ("$3", &booking_id)],
         |row| row.get(0),
     )

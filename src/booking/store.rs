@@ -12,6 +12,16 @@ use super::{
 };
 use crate::db::{Conn, Db, native as native_db, on_conn, on_reader};
 
+/// The PostgreSQL connection of a unit of work. On SQLite, units of work run on the
+/// committer's connection (`Conn::Native`, served by `booking::native`); booking writes
+/// never run in a sqlx SQLite transaction, so that case is refused rather than duplicated.
+fn postgres<'a>(conn: &'a mut Conn<'_>) -> sqlx::Result<&'a mut sqlx::PgConnection> {
+    match conn {
+        Conn::Postgres(c) => Ok(&mut **c),
+        Conn::Sqlite(_) | Conn::Native(_) => Err(native_db::unsupported()),
+    }
+}
+
 pub const BOOKING_SELECT: &str = "SELECT b.id, b.customer_id, b.show_id, b.group_id, b.status, \
      b.seats, b.currency, b.total, b.fee_total, b.quote, b.refund, b.expires_at, b.created_at, \
      b.updated_at, b.confirmed_at, b.cancelled_at, s.starts_at, t.org_id \
@@ -19,6 +29,66 @@ pub const BOOKING_SELECT: &str = "SELECT b.id, b.customer_id, b.show_id, b.group
 
 const PAYMENT_COLUMNS: &str = "id, booking_id, provider, intent_id, status, amount, currency, \
      refund_amount, failure_reason, created_at";
+
+// Statements that read the same on both engines: the PostgreSQL branches below and the
+// SQLite ones in `booking::native` run this very text.
+
+pub(super) const SHOW_ON_SALE: &str =
+    "SELECT 1 FROM shows WHERE id = $1 AND status = 'scheduled' AND starts_at > $2";
+
+pub(super) const INSERT_BOOKING: &str = "INSERT INTO bookings (id, customer_id, show_id, \
+     group_id, status, seats, currency, total, fee_total, quote, expires_at, created_at, \
+     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)";
+
+pub(super) const CONFIRM_BOOKING: &str = "UPDATE bookings SET status = 'confirmed', \
+     confirmed_at = $1, updated_at = $1 \
+     WHERE id = $2 AND status = 'pending_payment' AND expires_at > $1 AND total = $3 \
+     RETURNING show_id, seats";
+
+pub(super) const CANCEL_SHOW_ROW: &str = "UPDATE shows SET status = 'cancelled', \
+     updated_at = $1 WHERE id = $2 AND status = 'scheduled'";
+
+pub(super) const CANCEL_SHOW_BOOKINGS: &str = "UPDATE bookings SET status = 'cancelled', \
+     cancelled_at = $1, updated_at = $1, \
+     refund = CASE WHEN status = 'confirmed' THEN total ELSE NULL END \
+     WHERE show_id = $2 AND status IN ('pending_payment', 'confirmed') \
+     RETURNING id, refund";
+
+pub(super) const CANCEL_SHOW_PAYMENTS: &str = "UPDATE payments SET status = 'refunding', \
+     refund_amount = amount, updated_at = $1 \
+     WHERE status = 'succeeded' AND booking_id IN (SELECT id FROM bookings WHERE show_id = $2) \
+     RETURNING id";
+
+pub(super) const INSERT_PAYMENT: &str = "INSERT INTO payments (id, booking_id, provider, \
+     intent_id, status, amount, currency, failure_reason, created_at, updated_at) \
+     SELECT $1, $2, $3, $7, $8, $4, $5, $9, $6, $6 \
+     WHERE EXISTS (SELECT 1 FROM bookings WHERE id = $2 \
+                   AND status = 'pending_payment' AND expires_at > $6)";
+
+pub(super) const SET_PAYMENT_STATUS: &str = "UPDATE payments SET status = $1, updated_at = $2, \
+     intent_id = COALESCE($3, intent_id), failure_reason = COALESCE($4, failure_reason), \
+     refund_amount = CASE WHEN $1 = 'refunding' AND refund_amount IS NULL THEN amount \
+                          ELSE refund_amount END \
+     WHERE id = $5 AND status = $6 \
+     RETURNING id, booking_id, provider, intent_id, status, amount, currency, refund_amount, \
+               failure_reason, created_at";
+
+pub(super) const START_REFUND: &str = "UPDATE payments SET status = 'refunding', \
+     refund_amount = $1, updated_at = $2 \
+     WHERE booking_id = $3 AND status = 'succeeded' RETURNING id";
+
+/// The conditional status change of `set_status`; the stamp column follows the target.
+pub(super) fn set_status_sql(to: &str) -> String {
+    let stamp = match to {
+        "confirmed" => ", confirmed_at = $2",
+        "cancelled" => ", cancelled_at = $2",
+        _ => "",
+    };
+    format!(
+        "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund){stamp} \
+         WHERE id = $4 AND status = $5"
+    )
+}
 
 pub async fn get_booking(db: &Db, id: &str) -> sqlx::Result<Option<BookingRow>> {
     if let Some(path) = db.native_path() {
@@ -60,10 +130,7 @@ pub async fn booking_with_payments(
             );
             native_db::read(&sqlite.path, |c| {
                 let rows = native_db::query(c, &sql, &[("$1", &id)], |r| {
-                    Ok((
-                        native::booking_of(r)?,
-                        r.get::<_, Option<String>>("payments")?,
-                    ))
+                    Ok((native::booking(r)?, r.get::<_, Option<String>>("payments")?))
                 })?;
                 Ok(rows.into_iter().next().map(|(b, p)| (b, decode(p))))
             })
@@ -166,13 +233,14 @@ pub async fn show_on_sale(conn: &mut Conn<'_>, show_id: &str, now: i64) -> sqlx:
     if let Conn::Native(n) = conn {
         return native::show_on_sale(n, show_id, now);
     }
-    let row: Option<(String, i64)> = on_conn!(conn, |c| {
-        sqlx::query_as("SELECT status, starts_at FROM shows WHERE id = $1")
+    let row: Option<i32> = on_conn!(conn, |c| {
+        sqlx::query_scalar(SHOW_ON_SALE)
             .bind(show_id)
+            .bind(now)
             .fetch_optional(c)
             .await?
     });
-    Ok(matches!(row, Some((status, starts_at)) if status == "scheduled" && now < starts_at))
+    Ok(row.is_some())
 }
 
 pub async fn insert_booking(conn: &mut Conn<'_>, b: &BookingRow) -> sqlx::Result<()> {
@@ -180,25 +248,21 @@ pub async fn insert_booking(conn: &mut Conn<'_>, b: &BookingRow) -> sqlx::Result
         return native::insert_booking(n, b);
     }
     on_conn!(conn, |c| {
-        sqlx::query(
-            "INSERT INTO bookings (id, customer_id, show_id, group_id, status, seats, currency, \
-             total, fee_total, quote, refund, expires_at, created_at, updated_at, confirmed_at, \
-             cancelled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12, $12, NULL, NULL)",
-        )
-        .bind(&b.id)
-        .bind(&b.customer_id)
-        .bind(&b.show_id)
-        .bind(&b.group_id)
-        .bind(&b.status)
-        .bind(&b.seats)
-        .bind(&b.currency)
-        .bind(b.total)
-        .bind(b.fee_total)
-        .bind(&b.quote)
-        .bind(b.expires_at)
-        .bind(b.created_at)
-        .execute(c)
-        .await?;
+        sqlx::query(INSERT_BOOKING)
+            .bind(&b.id)
+            .bind(&b.customer_id)
+            .bind(&b.show_id)
+            .bind(&b.group_id)
+            .bind(&b.status)
+            .bind(&b.seats)
+            .bind(&b.currency)
+            .bind(b.total)
+            .bind(b.fee_total)
+            .bind(&b.quote)
+            .bind(b.expires_at)
+            .bind(b.created_at)
+            .execute(c)
+            .await?;
     });
     Ok(())
 }
@@ -222,45 +286,23 @@ pub async fn claim_seats(
     if let Conn::Native(n) = conn {
         return native::claim_seats(n, show_id, booking_id, labels, held_until, now);
     }
-    match conn {
-        // Served by the early return above.
-        Conn::Native(_) => Err(crate::db::native::unsupported()),
-        Conn::Sqlite(c) => {
-            sqlx::query_scalar(
-                "UPDATE show_seats SET state = 'held', booking_id = $1, held_until = $2 \
-                 WHERE show_id = $3 AND seat_label IN (SELECT value FROM json_each($4)) \
-                 AND (state = 'available' OR (state = 'held' AND held_until <= $5)) \
-                 AND EXISTS (SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $5) \
-                 RETURNING seat_label",
-            )
-            .bind(booking_id)
-            .bind(held_until)
-            .bind(show_id)
-            .bind(serde_json::to_string(labels).unwrap_or_default())
-            .bind(now)
-            .fetch_all(&mut **c)
-            .await
-        }
-        Conn::Postgres(c) => {
-            sqlx::query_scalar(
-                "WITH wanted AS ( \
-                   SELECT seat_label FROM show_seats WHERE show_id = $3 AND seat_label = ANY($4) \
-                   ORDER BY seat_label FOR UPDATE) \
-                 UPDATE show_seats s SET state = 'held', booking_id = $1, held_until = $2 \
-                 FROM wanted WHERE s.show_id = $3 AND s.seat_label = wanted.seat_label \
-                 AND (s.state = 'available' OR (s.state = 'held' AND s.held_until <= $5)) \
-                 AND EXISTS (SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $5) \
-                 RETURNING s.seat_label",
-            )
-            .bind(booking_id)
-            .bind(held_until)
-            .bind(show_id)
-            .bind(labels)
-            .bind(now)
-            .fetch_all(&mut **c)
-            .await
-        }
-    }
+    sqlx::query_scalar(
+        "WITH wanted AS ( \
+           SELECT seat_label FROM show_seats WHERE show_id = $3 AND seat_label = ANY($4) \
+           ORDER BY seat_label FOR UPDATE) \
+         UPDATE show_seats s SET state = 'held', booking_id = $1, held_until = $2 \
+         FROM wanted WHERE s.show_id = $3 AND s.seat_label = wanted.seat_label \
+         AND (s.state = 'available' OR (s.state = 'held' AND s.held_until <= $5)) \
+         AND EXISTS (SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $5) \
+         RETURNING s.seat_label",
+    )
+    .bind(booking_id)
+    .bind(held_until)
+    .bind(show_id)
+    .bind(labels)
+    .bind(now)
+    .fetch_all(postgres(conn)?)
+    .await
 }
 
 /// Reads the booking, locking its row on PostgreSQL.
@@ -294,31 +336,23 @@ pub async fn move_seats(
     } else {
         ""
     };
-    let sql = match conn {
-        Conn::Sqlite(_) | Conn::Native(_) => format!(
-            "UPDATE show_seats SET state = $4, {owner} held_until = NULL \
-             WHERE show_id = $1 AND booking_id = $2 AND state = $3"
-        ),
-        Conn::Postgres(_) => format!(
-            "WITH mine AS ( \
-               SELECT seat_label FROM show_seats \
-               WHERE show_id = $1 AND booking_id = $2 AND state = $3 \
-               ORDER BY seat_label FOR UPDATE) \
-             UPDATE show_seats s SET state = $4, {owner} held_until = NULL FROM mine \
-             WHERE s.show_id = $1 AND s.seat_label = mine.seat_label \
-             AND s.booking_id = $2 AND s.state = $3"
-        ),
-    };
-    Ok(on_conn!(conn, |c| {
-        sqlx::query(&sql)
-            .bind(show_id)
-            .bind(booking_id)
-            .bind(from)
-            .bind(to)
-            .execute(c)
-            .await?
-            .rows_affected()
-    }))
+    let sql = format!(
+        "WITH mine AS ( \
+           SELECT seat_label FROM show_seats \
+           WHERE show_id = $1 AND booking_id = $2 AND state = $3 \
+           ORDER BY seat_label FOR UPDATE) \
+         UPDATE show_seats s SET state = $4, {owner} held_until = NULL FROM mine \
+         WHERE s.show_id = $1 AND s.seat_label = mine.seat_label \
+         AND s.booking_id = $2 AND s.state = $3"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(show_id)
+        .bind(booking_id)
+        .bind(from)
+        .bind(to)
+        .execute(postgres(conn)?)
+        .await?
+        .rows_affected())
 }
 
 /// Confirms a booking that is still awaiting payment of `amount` and has not lapsed at
@@ -333,16 +367,12 @@ pub async fn confirm_booking(
         return native::confirm_booking(n, id, amount, now);
     }
     on_conn!(conn, |c| {
-        sqlx::query_as(
-            "UPDATE bookings SET status = 'confirmed', confirmed_at = $1, updated_at = $1 \
-             WHERE id = $2 AND status = 'pending_payment' AND expires_at > $1 AND total = $3 \
-             RETURNING show_id, seats",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(amount)
-        .fetch_optional(c)
-        .await
+        sqlx::query_as(CONFIRM_BOOKING)
+            .bind(now)
+            .bind(id)
+            .bind(amount)
+            .fetch_optional(c)
+            .await
     })
 }
 
@@ -359,15 +389,7 @@ pub async fn set_status(
     if let Conn::Native(n) = conn {
         return native::set_status(n, id, from, to, now, refund);
     }
-    let stamp = match to {
-        "confirmed" => ", confirmed_at = $2",
-        "cancelled" => ", cancelled_at = $2",
-        _ => "",
-    };
-    let sql = format!(
-        "UPDATE bookings SET status = $1, updated_at = $2, refund = COALESCE($3, refund){stamp} \
-         WHERE id = $4 AND status = $5"
-    );
+    let sql = set_status_sql(to);
     let changed = on_conn!(conn, |c| {
         sqlx::query(&sql)
             .bind(to)
@@ -393,66 +415,34 @@ pub async fn expire_due(
     if let Conn::Native(n) = conn {
         return native::expire_due(n, now, limit);
     }
-    let expired: Vec<(String, String)> = match conn {
-        // Served by the early return above.
-        Conn::Native(_) => return Err(crate::db::native::unsupported()),
-        Conn::Sqlite(c) => {
-            sqlx::query_as(
-                "UPDATE bookings SET status = 'expired', updated_at = $1 WHERE id IN ( \
-                   SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
-                   ORDER BY expires_at LIMIT $2) \
-                 RETURNING id, show_id",
-            )
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut **c)
-            .await?
-        }
-        Conn::Postgres(c) => {
-            sqlx::query_as(
-                "WITH due AS ( \
-                   SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
-                   ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                 UPDATE bookings b SET status = 'expired', updated_at = $1 FROM due \
-                 WHERE b.id = due.id RETURNING b.id, b.show_id",
-            )
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut **c)
-            .await?
-        }
-    };
+    let c = postgres(conn)?;
+    let expired: Vec<(String, String)> = sqlx::query_as(
+        "WITH due AS ( \
+           SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
+           ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         UPDATE bookings b SET status = 'expired', updated_at = $1 FROM due \
+         WHERE b.id = due.id RETURNING b.id, b.show_id",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
     if expired.is_empty() {
         return Ok(expired);
     }
     let ids: Vec<&str> = expired.iter().map(|(id, _)| id.as_str()).collect();
-    match conn {
-        // Served by the early return above.
-        Conn::Native(_) => return Err(crate::db::native::unsupported()),
-        Conn::Sqlite(c) => {
-            sqlx::query(
-                "UPDATE show_seats SET state = 'available', booking_id = NULL, held_until = NULL \
-                 WHERE booking_id IN (SELECT value FROM json_each($1)) AND state = 'held'",
-            )
-            .bind(serde_json::to_string(&ids).unwrap_or_default())
-            .execute(&mut **c)
-            .await?;
-        }
-        Conn::Postgres(c) => {
-            sqlx::query(
-                "WITH mine AS ( \
-                   SELECT show_id, seat_label FROM show_seats \
-                   WHERE booking_id = ANY($1) AND state = 'held' \
-                   ORDER BY show_id, seat_label FOR UPDATE) \
-                 UPDATE show_seats s SET state = 'available', booking_id = NULL, held_until = NULL \
-                 FROM mine WHERE s.show_id = mine.show_id AND s.seat_label = mine.seat_label \
-                 AND s.booking_id = ANY($1)",
-            )
-            .bind(&ids)
-            .execute(&mut **c)
-            .await?;
-        }
-    }
+    sqlx::query(
+        "WITH mine AS ( \
+           SELECT show_id, seat_label FROM show_seats \
+           WHERE booking_id = ANY($1) AND state = 'held' \
+           ORDER BY show_id, seat_label FOR UPDATE) \
+         UPDATE show_seats s SET state = 'available', booking_id = NULL, held_until = NULL \
+         FROM mine WHERE s.show_id = mine.show_id AND s.seat_label = mine.seat_label \
+         AND s.booking_id = ANY($1)",
+    )
+    .bind(&ids)
+    .execute(&mut *c)
+    .await?;
     Ok(expired)
 }
 
@@ -469,68 +459,36 @@ pub async fn cancel_show(
     if let Conn::Native(n) = conn {
         return native::cancel_show(n, show_id, now);
     }
-    let changed = on_conn!(conn, |c| {
-        sqlx::query(
-            "UPDATE shows SET status = 'cancelled', updated_at = $1 \
-             WHERE id = $2 AND status = 'scheduled'",
-        )
+    let c = postgres(conn)?;
+    let changed = sqlx::query(CANCEL_SHOW_ROW)
         .bind(now)
         .bind(show_id)
-        .execute(c)
+        .execute(&mut *c)
         .await?
-        .rows_affected()
-    });
+        .rows_affected();
     if changed == 0 {
         return Ok(None);
     }
-    match conn {
-        // Served by the early return above.
-        Conn::Native(_) => return Err(crate::db::native::unsupported()),
-        Conn::Sqlite(c) => {
-            sqlx::query(
-                "UPDATE show_seats SET state = 'blocked', booking_id = NULL, held_until = NULL \
-                 WHERE show_id = $1",
-            )
-            .bind(show_id)
-            .execute(&mut **c)
-            .await?;
-        }
-        Conn::Postgres(c) => {
-            sqlx::query(
-                "WITH every_seat AS ( \
-                   SELECT seat_label FROM show_seats WHERE show_id = $1 \
-                   ORDER BY seat_label FOR UPDATE) \
-                 UPDATE show_seats s SET state = 'blocked', booking_id = NULL, held_until = NULL \
-                 FROM every_seat WHERE s.show_id = $1 AND s.seat_label = every_seat.seat_label",
-            )
-            .bind(show_id)
-            .execute(&mut **c)
-            .await?;
-        }
-    }
-    let bookings: Vec<(String, Option<i64>)> = on_conn!(conn, |c| {
-        sqlx::query_as(
-            "UPDATE bookings SET status = 'cancelled', cancelled_at = $1, updated_at = $1, \
-             refund = CASE WHEN status = 'confirmed' THEN total ELSE NULL END \
-             WHERE show_id = $2 AND status IN ('pending_payment', 'confirmed') \
-             RETURNING id, refund",
-        )
+    sqlx::query(
+        "WITH every_seat AS ( \
+           SELECT seat_label FROM show_seats WHERE show_id = $1 \
+           ORDER BY seat_label FOR UPDATE) \
+         UPDATE show_seats s SET state = 'blocked', booking_id = NULL, held_until = NULL \
+         FROM every_seat WHERE s.show_id = $1 AND s.seat_label = every_seat.seat_label",
+    )
+    .bind(show_id)
+    .execute(&mut *c)
+    .await?;
+    let bookings: Vec<(String, Option<i64>)> = sqlx::query_as(CANCEL_SHOW_BOOKINGS)
         .bind(now)
         .bind(show_id)
-        .fetch_all(c)
-        .await?
-    });
-    let payments: Vec<String> = on_conn!(conn, |c| {
-        sqlx::query_scalar(
-            "UPDATE payments SET status = 'refunding', refund_amount = amount, updated_at = $1 \
-             WHERE status = 'succeeded' AND booking_id IN (SELECT id FROM bookings WHERE show_id = $2) \
-             RETURNING id",
-        )
+        .fetch_all(&mut *c)
+        .await?;
+    let payments: Vec<String> = sqlx::query_scalar(CANCEL_SHOW_PAYMENTS)
         .bind(now)
         .bind(show_id)
-        .fetch_all(c)
-        .await?
-    });
+        .fetch_all(&mut *c)
+        .await?;
     Ok(Some((bookings, payments)))
 }
 
@@ -549,25 +507,19 @@ pub async fn insert_payment(
         return native::insert_payment(n, payment, now);
     }
     let inserted = on_conn!(conn, |c| {
-        sqlx::query(
-            "INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, currency, \
-             failure_reason, created_at, updated_at) \
-             SELECT $1, $2, $3, $7, $8, $4, $5, $9, $6, $6 \
-             WHERE EXISTS (SELECT 1 FROM bookings WHERE id = $2 \
-                           AND status = 'pending_payment' AND expires_at > $6)",
-        )
-        .bind(&payment.id)
-        .bind(&payment.booking_id)
-        .bind(&payment.provider)
-        .bind(payment.amount)
-        .bind(&payment.currency)
-        .bind(now)
-        .bind(&payment.intent_id)
-        .bind(&payment.status)
-        .bind(&payment.failure_reason)
-        .execute(c)
-        .await?
-        .rows_affected()
+        sqlx::query(INSERT_PAYMENT)
+            .bind(&payment.id)
+            .bind(&payment.booking_id)
+            .bind(&payment.provider)
+            .bind(payment.amount)
+            .bind(&payment.currency)
+            .bind(now)
+            .bind(&payment.intent_id)
+            .bind(&payment.status)
+            .bind(&payment.failure_reason)
+            .execute(c)
+            .await?
+            .rows_affected()
     });
     Ok(inserted == 1)
 }
@@ -585,14 +537,8 @@ pub async fn set_payment_status(
     if let Conn::Native(n) = conn {
         return native::set_payment_status(n, id, from, to, now, intent_id, failure_reason);
     }
-    let sql = format!(
-        "UPDATE payments SET status = $1, updated_at = $2, intent_id = COALESCE($3, intent_id), \
-         failure_reason = COALESCE($4, failure_reason), \
-         refund_amount = CASE WHEN $1 = 'refunding' AND refund_amount IS NULL THEN amount ELSE refund_amount END \
-         WHERE id = $5 AND status = $6 RETURNING {PAYMENT_COLUMNS}"
-    );
     on_conn!(conn, |c| {
-        sqlx::query_as(&sql)
+        sqlx::query_as(SET_PAYMENT_STATUS)
             .bind(to)
             .bind(now)
             .bind(intent_id)
@@ -615,15 +561,12 @@ pub async fn start_refund_of_booking(
         return native::start_refund_of_booking(n, booking_id, refund_amount, now);
     }
     on_conn!(conn, |c| {
-        sqlx::query_scalar(
-            "UPDATE payments SET status = 'refunding', refund_amount = $1, updated_at = $2 \
-             WHERE booking_id = $3 AND status = 'succeeded' RETURNING id",
-        )
-        .bind(refund_amount)
-        .bind(now)
-        .bind(booking_id)
-        .fetch_all(c)
-        .await
+        sqlx::query_scalar(START_REFUND)
+            .bind(refund_amount)
+            .bind(now)
+            .bind(booking_id)
+            .fetch_all(c)
+            .await
     })
 }
 

@@ -121,10 +121,11 @@ pub fn to_sqlx(error: rusqlite::Error) -> sqlx::Error {
     }))
 }
 
-/// The error `on_conn!` gives if a sqlx-only statement is ever handed the native
-/// connection (a store function without a native branch used in a unit of work).
+/// The error for a statement handed a connection it has no implementation for: a
+/// sqlx-only statement given the native connection (`on_conn!`), or a booking write given
+/// a sqlx SQLite transaction instead of running as a unit of work.
 pub fn unsupported() -> sqlx::Error {
-    sqlx::Error::Protocol("this statement has no native SQLite implementation".into())
+    sqlx::Error::Protocol("this statement has no implementation for this connection".into())
 }
 
 /// One queued unit of work.
