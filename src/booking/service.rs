@@ -238,12 +238,6 @@ pub async fn hold_bulk(
     Ok(body)
 }
 
-/// One booking with its payments.
-pub async fn view(app: &AppState, row: &BookingRow) -> Result<BookingView, BookingError> {
-    let payments = store::payments_of(&app.db, std::slice::from_ref(&row.id)).await?;
-    Ok(booking_view(row, &payments))
-}
-
 /// The customer's own booking as they see it, with its payments; anyone else's is "not
 /// found".
 pub async fn own_booking_view(
@@ -362,10 +356,7 @@ pub async fn cancel(
         payments::refund(app, payment).await;
     }
     app.booking_watch.changed(id);
-    let row = store::get_booking(&app.db, id)
-        .await?
-        .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;
-    view(app, &row).await
+    own_booking_view(app, customer, id).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -48,16 +48,7 @@ where
         let path = request.uri().path().to_owned();
         let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
         // serde_json's map is ordered by key, so this text is canonical.
-        let canonical = value.to_string();
-        let fingerprint = hex::encode(
-            Sha256::new()
-                .chain_update(method.as_str())
-                .chain_update(b" ")
-                .chain_update(path.as_bytes())
-                .chain_update(b"\n")
-                .chain_update(canonical.as_bytes())
-                .finalize(),
-        );
+        let fingerprint = fingerprint(method.as_str(), &path, value.to_string().as_bytes());
         let body = serde_json::from_value(value)
             .map_err(|error| ApiError::InvalidBody(error.to_string()))?;
         Ok(Self {
@@ -66,6 +57,19 @@ where
             fingerprint,
         })
     }
+}
+
+/// What makes two requests "the same": method, path and canonical body.
+fn fingerprint(method: &str, path: &str, canonical_body: &[u8]) -> String {
+    hex::encode(
+        Sha256::new()
+            .chain_update(method)
+            .chain_update(b" ")
+            .chain_update(path.as_bytes())
+            .chain_update(b"\n")
+            .chain_update(canonical_body)
+            .finalize(),
+    )
 }
 
 fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
@@ -240,15 +244,7 @@ pub async fn guard(
     let canonical = serde_json::from_slice::<serde_json::Value>(&bytes)
         .map(|v| v.to_string().into_bytes())
         .unwrap_or_else(|_| bytes.to_vec());
-    let fingerprint = hex::encode(
-        Sha256::new()
-            .chain_update(parts.method.as_str())
-            .chain_update(b" ")
-            .chain_update(parts.uri.path().as_bytes())
-            .chain_update(b"\n")
-            .chain_update(&canonical)
-            .finalize(),
-    );
+    let fingerprint = fingerprint(parts.method.as_str(), parts.uri.path(), &canonical);
     let idempotency = Idempotency {
         principal,
         key,
@@ -281,13 +277,9 @@ pub async fn guard(
 /// Who sent the request, for scoping keys: the account of a valid access token, or the
 /// digest of a partner API key (checked by the handler itself).
 fn principal_of(app: &crate::app::AppState, headers: &axum::http::HeaderMap) -> Option<String> {
-    let token = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim();
-    if token.starts_with("mk_") {
+    use crate::identity::extract::{bearer, is_api_key};
+    let token = bearer(headers).ok()?;
+    if is_api_key(token) {
         return Some(format!(
             "key:{}",
             hex::encode(Sha256::digest(token.as_bytes()))

@@ -3,7 +3,7 @@
 
 use axum::{
     extract::FromRequestParts,
-    http::{header::AUTHORIZATION, request::Parts},
+    http::{HeaderMap, header::AUTHORIZATION, request::Parts},
 };
 
 use super::{IdentityError, model::Principal, model::Role, tokens::TokenError};
@@ -25,9 +25,9 @@ pub struct Partner(pub Principal);
 #[derive(Debug, Clone)]
 pub struct Admin(pub Principal);
 
-fn bearer(parts: &Parts) -> Result<&str, IdentityError> {
-    let header = parts
-        .headers
+/// The token of an `Authorization: Bearer …` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, IdentityError> {
+    let header = headers
         .get(AUTHORIZATION)
         .ok_or(IdentityError::Unauthenticated(
             "sign in: send Authorization: Bearer <access token>",
@@ -46,16 +46,20 @@ fn bearer(parts: &Parts) -> Result<&str, IdentityError> {
     Ok(token.trim())
 }
 
+/// Whether a bearer token is a partner API key (`mk_…`) rather than an access token.
+pub(crate) fn is_api_key(token: &str) -> bool {
+    token.starts_with(super::api_keys::PREFIX)
+        && token[super::api_keys::PREFIX.len()..].starts_with('_')
+}
+
 /// The caller behind an access token, or behind an API key where `allow_api_key`.
 async fn authenticate_with(
     parts: &Parts,
     app: &AppState,
     allow_api_key: bool,
 ) -> Result<Principal, IdentityError> {
-    let token = bearer(parts)?;
-    if token.starts_with(super::api_keys::PREFIX)
-        && token[super::api_keys::PREFIX.len()..].starts_with('_')
-    {
+    let token = bearer(&parts.headers)?;
+    if is_api_key(token) {
         if !allow_api_key {
             return Err(IdentityError::Forbidden(
                 "API keys can only call partner routes",

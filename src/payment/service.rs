@@ -62,23 +62,25 @@ pub async fn create_payment(
             card_token: card_token.to_owned(),
         })
         .await;
+    // The attempt as recorded; a card refused outright is kept too, like any decline.
+    let mut payment = PaymentRow {
+        id: payment_id.clone(),
+        booking_id: booking.id.clone(),
+        provider: app.gateway.provider().to_owned(),
+        intent_id: None,
+        status: "pending".into(),
+        amount: booking.total,
+        currency: booking.currency.clone(),
+        refund_amount: None,
+        failure_reason: None,
+        created_at: now.as_millis(),
+    };
     let intent_id = match intent {
         Ok(intent_id) => intent_id,
         Err(GatewayError::InvalidCardToken) => {
-            // Kept on the booking's record, like any declined attempt.
-            let failed = PaymentRow {
-                id: payment_id.clone(),
-                booking_id: booking.id.clone(),
-                provider: app.gateway.provider().to_owned(),
-                intent_id: None,
-                status: "failed".into(),
-                amount: booking.total,
-                currency: booking.currency.clone(),
-                refund_amount: None,
-                failure_reason: Some("invalid_card_token".into()),
-                created_at: now.as_millis(),
-            };
-            let failed = std::sync::Arc::new(failed);
+            payment.status = "failed".into();
+            payment.failure_reason = Some("invalid_card_token".into());
+            let failed = std::sync::Arc::new(payment);
             app.db
                 .write(move |mut conn: Conn<'_>| {
                     let failed = failed.clone();
@@ -92,18 +94,7 @@ pub async fn create_payment(
         }
         Err(error) => return Err(error.into()),
     };
-    let payment = PaymentRow {
-        id: payment_id.clone(),
-        booking_id: booking.id.clone(),
-        provider: app.gateway.provider().to_owned(),
-        intent_id: Some(intent_id.clone()),
-        status: "pending".into(),
-        amount: booking.total,
-        currency: booking.currency.clone(),
-        refund_amount: None,
-        failure_reason: None,
-        created_at: now.as_millis(),
-    };
+    payment.intent_id = Some(intent_id.clone());
     let body = serde_json::to_string(&PaymentCreated {
         id: payment_id.clone(),
         booking_id: booking.id.clone(),
