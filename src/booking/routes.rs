@@ -196,9 +196,9 @@ async fn get_booking(
             service::own_booking_view(&app, &customer.user_id, &booking_id).await?,
         ));
     }
-    let notify = app.booking_watch.subscribe(&booking_id);
+    let waiters = app.booking_watch.subscribe(&booking_id);
     let view = {
-        let notified = notify.notified();
+        let notified = waiters.notify.notified();
         tokio::pin!(notified);
         // Registered before the read, so a change between the read and the wait wakes us.
         notified.as_mut().enable();
@@ -207,13 +207,23 @@ async fn get_booking(
                 if view.status == BookingStatus::PendingPayment
                     && view.payments.iter().any(|p| p.status == "pending") =>
             {
-                let _ = tokio::time::timeout(Duration::from_millis(wait), notified).await;
-                service::own_booking_view(&app, &customer.user_id, &booking_id).await
+                let woken = tokio::time::timeout(Duration::from_millis(wait), notified)
+                    .await
+                    .is_ok();
+                // A change made here says what it did; anything else is read again.
+                match waiters
+                    .change()
+                    .filter(|_| woken)
+                    .and_then(|c| c.apply(&view))
+                {
+                    Some(after) => Ok(after),
+                    None => service::own_booking_view(&app, &customer.user_id, &booking_id).await,
+                }
             }
             other => other,
         }
     };
-    app.booking_watch.release(&booking_id, notify);
+    app.booking_watch.release(&booking_id, waiters);
     Ok(Json(view?))
 }
 

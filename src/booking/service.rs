@@ -2,6 +2,8 @@
 
 use std::{collections::BTreeSet, sync::Arc};
 
+use futures::future::BoxFuture;
+
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,7 +11,7 @@ use utoipa::ToSchema;
 use super::{
     BookingError,
     model::{BookingRow, BookingStatus, BookingView, booking_view},
-    store,
+    store::{self, HoldOutcome, KeyRecord},
 };
 use crate::{
     app::AppState,
@@ -98,7 +100,9 @@ async fn plan_hold(
 }
 
 /// Inserts the planned bookings and claims their seats, all or nothing, inside one unit
-/// of work; the idempotency key (if any) is claimed first and completed with `body`.
+/// of work; the idempotency key (if any) is recorded with `body` in the same unit. A
+/// single hold is one statement on PostgreSQL (`Db::write_statement`); a bulk hold is a
+/// transaction of them.
 async fn commit_holds(
     app: &AppState,
     plans: Vec<PlannedHold>,
@@ -107,58 +111,70 @@ async fn commit_holds(
     now: Timestamp,
 ) -> Result<(), BookingError> {
     let bulk = plans.len() > 1;
-    let shared = Arc::new((plans, body, idempotency));
-    let work = shared.clone();
-    app.db
-        .write(move |mut conn: Conn<'_>| {
-            let work = work.clone();
-            Box::pin(async move {
-                let (plans, body, idempotency) = &*work;
-                if let Some(key) = idempotency
-                    && !key
-                        .record(&mut conn, now, StatusCode::CREATED, body)
-                        .await?
-                {
-                    return Err(BookingError::IdempotencyRace);
-                }
-                let mut unavailable = Vec::new();
-                for plan in plans {
-                    store::insert_booking(&mut conn, &plan.row).await?;
-                    let claimed = store::claim_seats(
-                        &mut conn,
-                        &plan.row.show_id,
-                        &plan.row.id,
-                        &plan.seats,
-                        plan.row.expires_at,
-                        now.as_millis(),
-                    )
-                    .await?;
-                    if claimed.len() != plan.seats.len() {
-                        if !store::show_on_sale(&mut conn, &plan.row.show_id, now.as_millis())
-                            .await?
-                        {
-                            return Err(BookingError::ShowNotOnSale);
-                        }
-                        unavailable.extend(plan.seats.iter().filter(|s| !claimed.contains(s)).map(
-                            |s| {
-                                if bulk {
-                                    format!("{}:{s}", plan.row.show_id)
-                                } else {
-                                    s.clone()
-                                }
-                            },
-                        ));
-                    }
-                }
-                if !unavailable.is_empty() {
-                    return Err(BookingError::SeatsUnavailable(unavailable));
-                }
-                Ok(())
-            })
-        })
-        .await?;
-    for plan in &shared.0 {
+    let shared = Arc::new(HoldWork {
+        plans,
+        body,
+        idempotency,
+        now,
+    });
+    if bulk {
+        app.db.write(hold_unit(shared.clone())).await?;
+    } else {
+        app.db.write_statement(hold_unit(shared.clone())).await?;
+    }
+    for plan in &shared.plans {
         app.cache.invalidate_show(&plan.row.show_id);
+    }
+    Ok(())
+}
+
+struct HoldWork {
+    plans: Vec<PlannedHold>,
+    body: String,
+    idempotency: Option<Idempotency>,
+    now: Timestamp,
+}
+
+fn hold_unit(
+    work: Arc<HoldWork>,
+) -> impl for<'c> Fn(Conn<'c>) -> BoxFuture<'c, Result<(), BookingError>> + Send + Sync + 'static {
+    move |conn| Box::pin(run_holds(work.clone(), conn))
+}
+
+/// The unit of work of `commit_holds`.
+async fn run_holds(work: Arc<HoldWork>, mut conn: Conn<'_>) -> Result<(), BookingError> {
+    let bulk = work.plans.len() > 1;
+    let mut unavailable = Vec::new();
+    for (i, plan) in work.plans.iter().enumerate() {
+        // The key goes with the first booking; the rest share its unit of work.
+        let key = work
+            .idempotency
+            .as_ref()
+            .filter(|_| i == 0)
+            .map(|key| KeyRecord {
+                key,
+                status: StatusCode::CREATED,
+                response: &work.body,
+            });
+        let outcome =
+            store::hold(&mut conn, &plan.row, &plan.seats, key, work.now.as_millis()).await?;
+        match outcome {
+            HoldOutcome::Held => {}
+            HoldOutcome::KeyTaken => return Err(BookingError::IdempotencyRace),
+            HoldOutcome::NotOnSale => return Err(BookingError::ShowNotOnSale),
+            HoldOutcome::Unavailable(seats) => {
+                unavailable.extend(seats.into_iter().map(|s| {
+                    if bulk {
+                        format!("{}:{s}", plan.row.show_id)
+                    } else {
+                        s
+                    }
+                }));
+            }
+        }
+    }
+    if !unavailable.is_empty() {
+        return Err(BookingError::SeatsUnavailable(unavailable));
     }
     Ok(())
 }

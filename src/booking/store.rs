@@ -10,7 +10,13 @@ use super::{
     model::{BookingRow, PaymentRow},
     native,
 };
-use crate::db::{Conn, Db, native as native_db, on_conn, on_reader};
+use axum::http::StatusCode;
+
+use crate::{
+    db::{Conn, Db, native as native_db, on_conn, on_reader},
+    http::idempotency::Idempotency,
+    time::Timestamp,
+};
 
 /// The PostgreSQL connection of a unit of work. On SQLite, units of work run on the
 /// committer's connection (`Conn::Native`, served by `booking::native`); booking writes
@@ -305,6 +311,124 @@ pub async fn claim_seats(
     .await
 }
 
+/// An idempotency key to record in the unit of work of the effect it answers for.
+pub struct KeyRecord<'a> {
+    pub key: &'a Idempotency,
+    pub status: StatusCode,
+    pub response: &'a str,
+}
+
+/// What an attempt to hold seats did. Anything but `Held` must not be committed: on
+/// SQLite the unit of work rolls back on the error its caller makes of it; on PostgreSQL
+/// nothing was written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HoldOutcome {
+    Held,
+    /// The idempotency key is already recorded (by an earlier or a concurrent request).
+    KeyTaken,
+    NotOnSale,
+    /// These seats are neither available nor held by a lapsed hold.
+    Unavailable(Vec<String>),
+}
+
+/// Records the key (if any), inserts the booking and claims its seats: all of it or none.
+/// On PostgreSQL this is one statement, so it can run as its own transaction
+/// (`Db::write_statement`): the seats are locked in label order, then checked on their
+/// newest versions, and the inserts and the claim happen only if every seat is free and
+/// the show is on sale. A key recorded before surfaces as a unique violation of the key,
+/// which aborts the statement. On SQLite the committer runs the steps one by one.
+pub async fn hold(
+    conn: &mut Conn<'_>,
+    row: &BookingRow,
+    seats: &[String],
+    key: Option<KeyRecord<'_>>,
+    now: i64,
+) -> sqlx::Result<HoldOutcome> {
+    if let Conn::Native(_) = conn {
+        if let Some(k) = key
+            && !k
+                .key
+                .record(conn, Timestamp::from_millis(now), k.status, k.response)
+                .await?
+        {
+            return Ok(HoldOutcome::KeyTaken);
+        }
+        insert_booking(conn, row).await?;
+        let claimed = claim_seats(conn, &row.show_id, &row.id, seats, row.expires_at, now).await?;
+        return Ok(if claimed.len() == seats.len() {
+            HoldOutcome::Held
+        } else if !show_on_sale(conn, &row.show_id, now).await? {
+            HoldOutcome::NotOnSale
+        } else {
+            HoldOutcome::Unavailable(missing(seats, &claimed))
+        });
+    }
+    let (principal, idem_key, fingerprint, status, response) = key_columns(key.as_ref());
+    let attempt: sqlx::Result<(bool, Vec<String>)> = sqlx::query_as(
+        "WITH wanted AS ( \
+           SELECT seat_label, state, held_until FROM show_seats \
+           WHERE show_id = $3 AND seat_label = ANY($13) ORDER BY seat_label FOR UPDATE), \
+         free AS ( \
+           SELECT seat_label FROM wanted \
+           WHERE state = 'available' OR (state = 'held' AND held_until <= $12)), \
+         on_sale AS ( \
+           SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $12), \
+         go AS ( \
+           SELECT 1 WHERE (SELECT count(*) FROM free) = $14 AND EXISTS (SELECT 1 FROM on_sale)), \
+         idem AS ( \
+           INSERT INTO idempotency_keys (principal, key, fingerprint, status, response, created_at) \
+           SELECT $15, $16, $17, $18, $19, $12 FROM go WHERE $15::text IS NOT NULL), \
+         booking AS ( \
+           INSERT INTO bookings (id, customer_id, show_id, group_id, status, seats, currency, \
+             total, fee_total, quote, expires_at, created_at, updated_at) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12 FROM go), \
+         claim AS ( \
+           UPDATE show_seats s SET state = 'held', booking_id = $1, held_until = $11 \
+           FROM free, go WHERE s.show_id = $3 AND s.seat_label = free.seat_label) \
+         SELECT EXISTS (SELECT 1 FROM on_sale), ARRAY(SELECT seat_label FROM free)",
+    )
+    .bind(&row.id)
+    .bind(&row.customer_id)
+    .bind(&row.show_id)
+    .bind(&row.group_id)
+    .bind(&row.status)
+    .bind(&row.seats)
+    .bind(&row.currency)
+    .bind(row.total)
+    .bind(row.fee_total)
+    .bind(&row.quote)
+    .bind(row.expires_at)
+    .bind(now)
+    .bind(seats)
+    .bind(seats.len() as i64)
+    .bind(principal)
+    .bind(idem_key)
+    .bind(fingerprint)
+    .bind(status)
+    .bind(response)
+    .fetch_one(postgres(conn)?)
+    .await;
+    Ok(match attempt {
+        Err(sqlx::Error::Database(error))
+            if error.constraint() == Some("idempotency_keys_pkey") =>
+        {
+            HoldOutcome::KeyTaken
+        }
+        Err(error) => return Err(error),
+        Ok((false, _)) => HoldOutcome::NotOnSale,
+        Ok((true, free)) if free.len() == seats.len() => HoldOutcome::Held,
+        Ok((true, free)) => HoldOutcome::Unavailable(missing(seats, &free)),
+    })
+}
+
+fn missing(wanted: &[String], got: &[String]) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|s| !got.contains(s))
+        .cloned()
+        .collect()
+}
+
 /// Reads the booking, locking its row on PostgreSQL.
 pub async fn lock_booking(conn: &mut Conn<'_>, id: &str) -> sqlx::Result<Option<BookingRow>> {
     match conn {
@@ -522,6 +646,191 @@ pub async fn insert_payment(
             .rows_affected()
     });
     Ok(inserted == 1)
+}
+
+/// What applying a gateway's success to a pending payment did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PaidOutcome {
+    /// Payment succeeded, booking confirmed, its seats booked. Show and booking.
+    Confirmed(String, String),
+    /// The payment was not pending (a duplicate event, or unknown): nothing changed.
+    NotPending,
+    /// The booking cannot take the money (lapsed, cancelled, another amount, a seat no
+    /// longer held by it). Nothing may be committed; the caller refunds instead.
+    Unconfirmable,
+}
+
+/// The usual success: payment `succeeded`, booking `confirmed`, seats `booked`, all or
+/// nothing. One statement on PostgreSQL, locking payment, booking and seats (in label
+/// order) like every other writer, and checking that every seat of the booking is still
+/// held by it before anything changes.
+pub async fn confirm_paid(
+    conn: &mut Conn<'_>,
+    payment_id: &str,
+    intent_id: &str,
+    now: i64,
+) -> sqlx::Result<PaidOutcome> {
+    if let Conn::Native(_) = conn {
+        let Some(payment) = set_payment_status(
+            conn,
+            payment_id,
+            "pending",
+            "succeeded",
+            now,
+            Some(intent_id),
+            None,
+        )
+        .await?
+        else {
+            return Ok(PaidOutcome::NotPending);
+        };
+        if let Some((show, seats)) =
+            confirm_booking(conn, &payment.booking_id, payment.amount, now).await?
+        {
+            let wanted = serde_json::from_str::<Vec<String>>(&seats).map_or(0, |s| s.len());
+            let booked = move_seats(conn, &show, &payment.booking_id, "held", "booked").await?;
+            if booked as usize == wanted {
+                return Ok(PaidOutcome::Confirmed(show, payment.booking_id));
+            }
+        }
+        return Ok(PaidOutcome::Unconfirmable);
+    }
+    let (pending, booking, show): (bool, Option<String>, Option<String>) = sqlx::query_as(
+        "WITH p AS ( \
+           SELECT booking_id, amount FROM payments \
+           WHERE id = $1 AND status = 'pending' FOR UPDATE), \
+         b AS ( \
+           SELECT b.id, b.show_id, b.seats FROM bookings b JOIN p ON b.id = p.booking_id \
+           WHERE b.status = 'pending_payment' AND b.expires_at > $3 AND b.total = p.amount \
+           FOR UPDATE OF b), \
+         mine AS ( \
+           SELECT s.seat_label FROM show_seats s \
+           JOIN b ON s.show_id = b.show_id AND s.booking_id = b.id \
+           WHERE s.state = 'held' ORDER BY s.seat_label FOR UPDATE OF s), \
+         ok AS ( \
+           SELECT b.id, b.show_id FROM b \
+           WHERE (SELECT count(*) FROM mine) = json_array_length(b.seats::json)), \
+         paid AS ( \
+           UPDATE payments SET status = 'succeeded', updated_at = $3, \
+             intent_id = COALESCE($2, intent_id) \
+           WHERE id = $1 AND EXISTS (SELECT 1 FROM ok)), \
+         confirmed AS ( \
+           UPDATE bookings SET status = 'confirmed', confirmed_at = $3, updated_at = $3 \
+           FROM ok WHERE bookings.id = ok.id), \
+         booked AS ( \
+           UPDATE show_seats s SET state = 'booked', held_until = NULL FROM ok, mine \
+           WHERE s.show_id = ok.show_id AND s.seat_label = mine.seat_label) \
+         SELECT EXISTS (SELECT 1 FROM p), (SELECT booking_id FROM p), (SELECT show_id FROM ok)",
+    )
+    .bind(payment_id)
+    .bind(intent_id)
+    .bind(now)
+    .fetch_one(postgres(conn)?)
+    .await?;
+    Ok(match (pending, booking, show) {
+        (false, ..) => PaidOutcome::NotPending,
+        (true, Some(booking), Some(show)) => PaidOutcome::Confirmed(show, booking),
+        (true, ..) => PaidOutcome::Unconfirmable,
+    })
+}
+
+/// What recording a new pending payment did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PaymentRecorded {
+    Recorded,
+    /// The idempotency key is already recorded.
+    KeyTaken,
+    /// The booking is not awaiting payment at `now` (read it to say why).
+    NotPayable,
+    /// Another payment of the booking is pending or has succeeded.
+    AnotherLive,
+}
+
+/// Records the idempotency key (if any) and a new payment for a booking still awaiting
+/// payment at `now`, both or neither. One statement on PostgreSQL (see `hold`).
+pub async fn record_payment(
+    conn: &mut Conn<'_>,
+    payment: &PaymentRow,
+    key: Option<KeyRecord<'_>>,
+    now: i64,
+) -> sqlx::Result<PaymentRecorded> {
+    let outcome = if let Conn::Native(_) = conn {
+        if let Some(k) = key
+            && !k
+                .key
+                .record(conn, Timestamp::from_millis(now), k.status, k.response)
+                .await?
+        {
+            return Ok(PaymentRecorded::KeyTaken);
+        }
+        insert_payment(conn, payment, now).await
+    } else {
+        let (principal, idem_key, fingerprint, status, response) = key_columns(key.as_ref());
+        sqlx::query_scalar::<_, i64>(
+            "WITH payable AS ( \
+               SELECT 1 FROM bookings \
+               WHERE id = $2 AND status = 'pending_payment' AND expires_at > $6), \
+             idem AS ( \
+               INSERT INTO idempotency_keys \
+                 (principal, key, fingerprint, status, response, created_at) \
+               SELECT $10, $11, $12, $13, $14, $6 FROM payable WHERE $10::text IS NOT NULL), \
+             paid AS ( \
+               INSERT INTO payments (id, booking_id, provider, intent_id, status, amount, \
+                 currency, failure_reason, created_at, updated_at) \
+               SELECT $1, $2, $3, $7, $8, $4, $5, $9, $6, $6 FROM payable RETURNING 1) \
+             SELECT count(*) FROM paid",
+        )
+        .bind(&payment.id)
+        .bind(&payment.booking_id)
+        .bind(&payment.provider)
+        .bind(payment.amount)
+        .bind(&payment.currency)
+        .bind(now)
+        .bind(&payment.intent_id)
+        .bind(&payment.status)
+        .bind(&payment.failure_reason)
+        .bind(principal)
+        .bind(idem_key)
+        .bind(fingerprint)
+        .bind(status)
+        .bind(response)
+        .fetch_one(postgres(conn)?)
+        .await
+        .map(|inserted| inserted == 1)
+    };
+    Ok(match outcome {
+        Ok(true) => PaymentRecorded::Recorded,
+        Ok(false) => PaymentRecorded::NotPayable,
+        Err(sqlx::Error::Database(error))
+            if error.constraint() == Some("idempotency_keys_pkey") =>
+        {
+            PaymentRecorded::KeyTaken
+        }
+        Err(error) if crate::db::is_unique_violation(&error) => PaymentRecorded::AnotherLive,
+        Err(error) => return Err(error),
+    })
+}
+
+/// The idempotency columns of a statement that records its key: all NULL without one.
+type KeyColumns<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<i64>,
+    Option<&'a str>,
+);
+
+fn key_columns<'a>(key: Option<&KeyRecord<'a>>) -> KeyColumns<'a> {
+    match key {
+        Some(k) => (
+            Some(k.key.principal.as_str()),
+            Some(k.key.key.as_str()),
+            Some(k.key.fingerprint.as_str()),
+            Some(i64::from(k.status.as_u16())),
+            Some(k.response),
+        ),
+        None => (None, None, None, None, None),
+    }
 }
 
 /// Conditional payment status change; returns the payment when it happened.

@@ -100,6 +100,38 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Like [`Db::write`], for a unit of work that is one writing statement on
+    /// PostgreSQL. There it runs on a pooled connection outside any transaction: the
+    /// statement is its own transaction (atomic, durable when it returns), which saves the
+    /// `BEGIN` and `COMMIT` round trips — two of three for a single-statement unit. The
+    /// statement's conditions must decide everything (it cannot be rolled back after the
+    /// fact); a read the unit makes after it, to explain a refusal, sees a later snapshot.
+    /// On SQLite it is an ordinary group-committed unit of work, so its native branch may
+    /// take several statements.
+    pub async fn write_statement<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: WriteError,
+        F: for<'c> Fn(Conn<'c>) -> BoxFuture<'c, Result<T, E>> + Send + Sync + 'static,
+    {
+        let Db::Postgres(pool) = self else {
+            return self.write(work).await;
+        };
+        let mut attempt = 1;
+        loop {
+            let mut conn = pool.acquire().await?;
+            match work(Conn::Postgres(&mut conn)).await {
+                Ok(value) => return Ok(value),
+                Err(error) if attempt < PG_ATTEMPTS && error.retryable() => {}
+                Err(error) => return Err(error),
+            }
+            attempt += 1;
+            metrics::counter!("marquee_write_retries_total").increment(1);
+        }
+    }
+}
+
 /// The error of a unit of work: built from database errors, and able to say whether it
 /// was a deadlock or serialization failure worth running again.
 pub trait WriteError: From<sqlx::Error> + Send + 'static {

@@ -561,7 +561,7 @@ fn payment_problem(
         PaymentError::UnknownProvider(_) => {
             (S::NOT_FOUND, "not-found", "Resource not found", detail)
         }
-        PaymentError::SeatsLost => internal(),
+        PaymentError::Unconfirmable => internal(),
         PaymentError::Database(source) => database_problem(source),
     }
 }

@@ -20,9 +20,10 @@ pub enum PaymentError {
     InvalidSignature(&'static str),
     #[error("no payment provider {0}")]
     UnknownProvider(String),
-    /// Internal: a paid booking's seats were not all still held by it.
-    #[error("the booking's seats are no longer held")]
-    SeatsLost,
+    /// Internal: the booking cannot take the money (lapsed, cancelled, another amount,
+    /// a seat no longer held by it); the payment is refunded instead.
+    #[error("the booking cannot be confirmed")]
+    Unconfirmable,
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }

@@ -10,12 +10,13 @@ use super::{
 };
 use crate::{
     app::AppState,
+    booking::watch::Change,
     booking::{
         BookingError,
         model::{BookingStatus, PaymentRow},
-        store,
+        store::{self, KeyRecord, PaidOutcome, PaymentRecorded},
     },
-    db::{Conn, is_unique_violation},
+    db::Conn,
     http::idempotency::Idempotency,
     ids::{PaymentId, UserId},
     money::Money,
@@ -104,34 +105,31 @@ pub async fn create_payment(
     .unwrap_or_default();
     let plan = std::sync::Arc::new((payment, body.clone(), idempotency));
     app.db
-        .write(move |mut conn: Conn<'_>| {
+        .write_statement(move |mut conn: Conn<'_>| {
             let plan = plan.clone();
             Box::pin(async move {
                 let (payment, body, idempotency) = &*plan;
-                if let Some(key) = idempotency
-                    && !key
-                        .record(&mut conn, now, StatusCode::CREATED, body)
-                        .await?
+                let key = idempotency.as_ref().map(|key| KeyRecord {
+                    key,
+                    status: StatusCode::CREATED,
+                    response: body,
+                });
+                let refusal = match store::record_payment(&mut conn, payment, key, now.as_millis())
+                    .await?
                 {
-                    return Err(BookingError::IdempotencyRace.into());
-                }
-                match store::insert_payment(&mut conn, payment, now.as_millis()).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    PaymentRecorded::Recorded => return Ok(()),
+                    PaymentRecorded::KeyTaken => BookingError::IdempotencyRace,
+                    PaymentRecorded::AnotherLive => BookingError::PaymentInProgress,
+                    PaymentRecorded::NotPayable => {
                         let booking = store::get_booking_in(&mut conn, &payment.booking_id).await?;
-                        return Err(match booking.map(|b| b.status()) {
+                        match booking.map(|b| b.status()) {
                             Some(BookingStatus::Confirmed) => BookingError::NotPending("confirmed"),
                             Some(BookingStatus::Cancelled) => BookingError::NotPending("cancelled"),
                             _ => BookingError::Expired,
                         }
-                        .into());
                     }
-                    Err(error) if is_unique_violation(&error) => {
-                        return Err(BookingError::PaymentInProgress.into());
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-                Ok::<_, PaymentError>(())
+                };
+                Err::<(), PaymentError>(refusal.into())
             })
         })
         .await?;
@@ -190,7 +188,7 @@ pub async fn handle_webhook(
         EventKind::Failed { .. } => {
             let failed = app
                 .db
-                .write(move |mut conn: Conn<'_>| {
+                .write_statement(move |mut conn: Conn<'_>| {
                     let event = event.clone();
                     Box::pin(async move {
                         let EventKind::Failed { reason } = &event.kind else {
@@ -218,13 +216,30 @@ pub async fn handle_webhook(
             let fast = event.clone();
             let applied = app
                 .db
-                .write(move |mut conn: Conn<'_>| {
+                .write_statement(move |mut conn: Conn<'_>| {
                     let event = fast.clone();
-                    Box::pin(async move { apply_success(&mut conn, &event, now.as_millis()).await })
+                    Box::pin(async move {
+                        match store::confirm_paid(
+                            &mut conn,
+                            &event.payment_id,
+                            &event.intent_id,
+                            now.as_millis(),
+                        )
+                        .await?
+                        {
+                            PaidOutcome::Confirmed(show, booking) => {
+                                Ok(Applied::Confirmed(show, booking))
+                            }
+                            PaidOutcome::NotPending => Ok(Applied::Duplicate),
+                            // Rolls the SQLite unit back; PostgreSQL wrote nothing.
+                            PaidOutcome::Unconfirmable => Err(PaymentError::Unconfirmable),
+                        }
+                    })
                 })
                 .await;
             let applied = match applied {
-                Err(PaymentError::SeatsLost) => {
+                Err(PaymentError::Unconfirmable) => {
+                    let event = event.clone();
                     app.db
                         .write(move |mut conn: Conn<'_>| {
                             let event = event.clone();
@@ -245,7 +260,11 @@ pub async fn handle_webhook(
                 Applied::Duplicate => {}
                 Applied::Confirmed(show, booking) => {
                     app.cache.invalidate_show(&show);
-                    app.booking_watch.changed(&booking);
+                    let change = Change::Confirmed {
+                        payment_id: event.payment_id.clone(),
+                        at: now,
+                    };
+                    app.booking_watch.changed_by(&booking, change);
                 }
                 Applied::Refund(payment, show, booking) => {
                     app.cache.invalidate_show(&show);
@@ -256,32 +275,6 @@ pub async fn handle_webhook(
         }
     }
     Ok(())
-}
-
-/// The fast path: payment succeeded, booking confirmed, its seats booked — three
-/// statements. If the booking cannot take the money (lapsed, cancelled, amount differs)
-/// the payment goes to refund in the same unit; if some seat is no longer held by it
-/// (only possible when clocks of two nodes disagree about expiry) the unit fails with
-/// `SeatsLost` and `late_success` runs instead.
-async fn apply_success(
-    conn: &mut Conn<'_>,
-    event: &super::gateway::GatewayEvent,
-    now: i64,
-) -> Result<Applied, PaymentError> {
-    let Some(payment) = succeed(conn, event, now).await? else {
-        return Ok(Applied::Duplicate);
-    };
-    if let Some((show, seats)) =
-        store::confirm_booking(conn, &payment.booking_id, payment.amount, now).await?
-    {
-        let wanted = serde_json::from_str::<Vec<String>>(&seats).map_or(0, |s| s.len());
-        let booked = store::move_seats(conn, &show, &payment.booking_id, "held", "booked").await?;
-        if booked as usize == wanted {
-            return Ok(Applied::Confirmed(show, payment.booking_id));
-        }
-        return Err(PaymentError::SeatsLost);
-    }
-    late_success(conn, payment, now).await
 }
 
 async fn succeed(
