@@ -227,6 +227,7 @@ impl App {
                 Duration::from_millis(sweep_every),
             ))
         });
+        let events = crate::integration::start(&self.state);
         let result = tokio::select! {
             joined = server => joined.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             () = async {
@@ -240,6 +241,7 @@ impl App {
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
+        events.stop().await;
         self.state.db.close().await;
         tracing::info!("stopped");
         result

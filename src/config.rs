@@ -28,6 +28,8 @@ pub struct Config {
     pub pricing: PricingConfig,
     pub booking: BookingConfig,
     pub payment: PaymentConfig,
+    pub events: EventsConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +90,54 @@ impl Default for PaymentConfig {
             webhook_tolerance_secs: 300,
             mock_delay_ms: 3_000,
             mock_webhook_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// How often the in-process dispatcher looks for new events; 0 turns it off (events
+    /// still accumulate in the outbox, e.g. for `marquee relay`).
+    pub dispatch_interval_ms: u64,
+    /// How long the outbox publisher's lease lasts without renewal; another node or relay
+    /// takes over after that.
+    pub lease_ms: u64,
+    /// JetStream stream `marquee relay` publishes to (created if missing).
+    pub nats_stream: String,
+    /// Subjects are `<prefix>.<aggregate type>.<event type>`.
+    pub nats_subject_prefix: String,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            dispatch_interval_ms: 100,
+            lease_ms: 10_000,
+            nats_stream: "MARQUEE_EVENTS".into(),
+            nats_subject_prefix: "marquee.events".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// SMTP server for email, e.g. `smtp://127.0.0.1:2525` (plain) or
+    /// `smtps://user:pass@mail.example.com`; unset: messages go to the file sink.
+    pub smtp_url: Option<String>,
+    /// Sender address.
+    pub from: String,
+    /// File the default sink appends messages to (JSON lines); unset: the log.
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Marquee <tickets@marquee.test>".into(),
+            file: None,
         }
     }
 }
@@ -252,6 +302,8 @@ impl Default for Config {
             pricing: PricingConfig::default(),
             booking: BookingConfig::default(),
             payment: PaymentConfig::default(),
+            events: EventsConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }

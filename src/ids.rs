@@ -92,6 +92,9 @@ define_id!(OfferId, "off");
 define_id!(BookingId, "bkg");
 define_id!(BookingGroupId, "grp");
 define_id!(PaymentId, "pay");
+define_id!(EventId, "evt");
+define_id!(WaitlistEntryId, "wl");
+define_id!(NotificationId, "ntf");
 
 #[cfg(test)]
 mod tests {

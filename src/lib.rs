@@ -15,6 +15,7 @@ pub mod db;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod integration;
 pub mod inventory;
 pub mod money;
 pub mod offers;

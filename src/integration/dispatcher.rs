@@ -1,0 +1,107 @@
+//! The in-process dispatcher (the embedded default, when no NATS server is configured):
+//! on every node, a task tries to take the outbox lease; the holder drains the outbox in
+//! order, hands each event to every local consumer, and marks it published. A consumer
+//! that fails leaves the event unpublished and the batch stops there, so it is retried
+//! next round and nothing behind it overtakes it.
+
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use super::{events::Envelope, outbox};
+use crate::app::AppState;
+
+/// The lease the outbox publisher holds.
+pub const OUTBOX_LEASE: &str = "outbox";
+
+/// Something that reacts to events. It must be idempotent: an event can arrive again
+/// (after a crash or a lease takeover), and `handle` is then called again.
+pub trait Consumer: Send + Sync {
+    /// Stable name, the key of what it has processed.
+    fn name(&self) -> &'static str;
+    fn handle<'a>(
+        &'a self,
+        app: &'a AppState,
+        event: &'a Envelope,
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+}
+
+/// Hands `event` to `consumer` unless it already handled it, and records that it did.
+pub async fn deliver(
+    app: &AppState,
+    consumer: &dyn Consumer,
+    event: &Envelope,
+) -> anyhow::Result<()> {
+    if outbox::was_processed(&app.db, consumer.name(), &event.event_id).await? {
+        return Ok(());
+    }
+    consumer.handle(app, event).await?;
+    let now = app.clock.now().as_millis();
+    outbox::record_processed(&app.db, consumer.name(), &event.event_id, now).await?;
+    Ok(())
+}
+
+/// One round: if this node holds (or takes) the lease, publish up to `batch` events to
+/// the consumers. Returns how many were published.
+pub async fn dispatch_once(
+    app: &AppState,
+    holder: &str,
+    consumers: &[Arc<dyn Consumer>],
+    batch: i64,
+) -> anyhow::Result<usize> {
+    let config = &app.config.events;
+    let now = app.clock.now().as_millis();
+    let lease_ms = i64::try_from(config.lease_ms).unwrap_or(i64::MAX);
+    if !outbox::take_lease(&app.db, OUTBOX_LEASE, holder, now, lease_ms).await? {
+        return Ok(0);
+    }
+    let events = outbox::unpublished(&app.db, batch).await?;
+    let mut published = Vec::with_capacity(events.len());
+    let mut failure = None;
+    'events: for event in &events {
+        for consumer in consumers {
+            if let Err(error) = deliver(app, consumer.as_ref(), event).await {
+                failure = Some(error.context(format!(
+                    "consumer {} failed on event {} ({})",
+                    consumer.name(),
+                    event.event_id,
+                    event.event_type
+                )));
+                break 'events;
+            }
+        }
+        published.push(event.seq);
+    }
+    outbox::mark_published(&app.db, &published, app.clock.now().as_millis()).await?;
+    metrics::counter!("marquee_events_dispatched_total").increment(published.len() as u64);
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(published.len()),
+    }
+}
+
+/// Runs the dispatcher until `shutdown` resolves; gives the lease back on the way out.
+pub async fn run(
+    app: AppState,
+    consumers: Vec<Arc<dyn Consumer>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let holder = format!("node-{}", ulid::Ulid::new());
+    let interval = Duration::from_millis(app.config.events.dispatch_interval_ms.max(1));
+    let work = async {
+        loop {
+            match dispatch_once(&app, &holder, &consumers, 100).await {
+                // A full batch: more may be waiting.
+                Ok(100) => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "event dispatch"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = shutdown => {}
+    }
+    if let Err(error) = outbox::release_lease(&app.db, OUTBOX_LEASE, &holder).await {
+        tracing::debug!(%error, "could not release the outbox lease");
+    }
+}

@@ -1,0 +1,177 @@
+//! The event catalogue. Each event has a type name (`booking.held`), a version (the
+//! payload's shape; bumped on any incompatible change) and the aggregate it belongs to,
+//! which orders it: events of one aggregate are published in the order they happened.
+
+use serde::{Deserialize, Serialize};
+
+/// The version every event type is at; a consumer refuses versions it does not know.
+pub const VERSION: i64 = 1;
+
+/// What happened. Serialized as `{"event_type": "...", "payload": {...}}`; the outbox
+/// stores the two parts in their own columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event_type", content = "payload")]
+pub enum Event {
+    /// Seats held for a customer; `waitlist_entry_id` when the waitlist made the hold.
+    #[serde(rename = "booking.held")]
+    BookingHeld {
+        booking_id: String,
+        customer_id: String,
+        show_id: String,
+        seats: Vec<String>,
+        total: i64,
+        currency: String,
+        expires_at: i64,
+        waitlist_entry_id: Option<String>,
+    },
+    #[serde(rename = "booking.confirmed")]
+    BookingConfirmed {
+        booking_id: String,
+        show_id: String,
+        payment_id: String,
+    },
+    /// A hold lapsed unpaid (or money came too late and is being refunded).
+    #[serde(rename = "booking.expired")]
+    BookingExpired { booking_id: String, show_id: String },
+    /// `by` is `customer` or `partner` (the show was cancelled); `refund` in minor units.
+    #[serde(rename = "booking.cancelled")]
+    BookingCancelled {
+        booking_id: String,
+        show_id: String,
+        by: String,
+        refund: Option<i64>,
+    },
+    /// Seats that became available again; `reason` is `expired`, `cancelled` or `partner`.
+    /// Seats the waitlist took at once are not listed.
+    #[serde(rename = "seats.released")]
+    SeatsReleased {
+        show_id: String,
+        seats: Vec<String>,
+        reason: String,
+    },
+    #[serde(rename = "show.created")]
+    ShowCreated { show_id: String, starts_at: i64 },
+    #[serde(rename = "show.changed")]
+    ShowChanged { show_id: String },
+    #[serde(rename = "show.cancelled")]
+    ShowCancelled { show_id: String },
+    /// Freed seats were held for the earliest waitlist entry they satisfy.
+    #[serde(rename = "waitlist.offered")]
+    WaitlistOffered {
+        entry_id: String,
+        show_id: String,
+        customer_id: String,
+        booking_id: String,
+        seats: Vec<String>,
+        expires_at: i64,
+    },
+    /// The gateway declined a payment; the hold stands until `expires_at`.
+    #[serde(rename = "payment.failed")]
+    PaymentFailed {
+        payment_id: String,
+        booking_id: String,
+        reason: String,
+    },
+    #[serde(rename = "payment.refunded")]
+    PaymentRefunded {
+        payment_id: String,
+        booking_id: String,
+        amount: i64,
+        currency: String,
+    },
+}
+
+impl Event {
+    /// The aggregate the event belongs to: (type, id).
+    pub fn aggregate(&self) -> (&'static str, &str) {
+        match self {
+            Event::BookingHeld { booking_id, .. }
+            | Event::BookingConfirmed { booking_id, .. }
+            | Event::BookingExpired { booking_id, .. }
+            | Event::BookingCancelled { booking_id, .. } => ("booking", booking_id),
+            Event::SeatsReleased { show_id, .. }
+            | Event::ShowCreated { show_id, .. }
+            | Event::ShowChanged { show_id }
+            | Event::ShowCancelled { show_id } => ("show", show_id),
+            Event::WaitlistOffered { entry_id, .. } => ("waitlist_entry", entry_id),
+            Event::PaymentFailed { payment_id, .. } | Event::PaymentRefunded { payment_id, .. } => {
+                ("payment", payment_id)
+            }
+        }
+    }
+
+    /// The type name and the payload, as the outbox stores them.
+    pub fn parts(&self) -> (String, String) {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let event_type = value["event_type"].as_str().unwrap_or_default().to_owned();
+        (event_type, value["payload"].to_string())
+    }
+
+    /// The event from its stored parts; `None` for a type or shape this build does not know.
+    pub fn from_parts(event_type: &str, payload: &str) -> Option<Self> {
+        let payload: serde_json::Value = serde_json::from_str(payload).ok()?;
+        serde_json::from_value(serde_json::json!({
+            "event_type": event_type,
+            "payload": payload,
+        }))
+        .ok()
+    }
+}
+
+/// An event as stored and published: the envelope every consumer receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Envelope {
+    /// Unique and stable: the JetStream message id and the consumers' de-duplication key.
+    pub event_id: String,
+    /// Outbox order.
+    pub seq: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub event_type: String,
+    pub version: i64,
+    /// JSON text of the payload.
+    pub payload: String,
+    pub created_at: i64,
+}
+
+impl Envelope {
+    /// The event, if this build knows its type and version.
+    pub fn event(&self) -> Option<Event> {
+        if self.version != VERSION {
+            return None;
+        }
+        Event::from_parts(&self.event_type, &self.payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_round_trips_through_its_stored_parts() {
+        let event = Event::BookingConfirmed {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+            payment_id: "pay_1".into(),
+        };
+        let (event_type, payload) = event.parts();
+        assert_eq!(event_type, "booking.confirmed");
+        assert_eq!(
+            payload,
+            r#"{"booking_id":"bkg_1","payment_id":"pay_1","show_id":"shw_1"}"#
+        );
+        assert_eq!(Event::from_parts(&event_type, &payload), Some(event));
+        assert_eq!(Event::from_parts("booking.teleported", &payload), None);
+    }
+
+    #[test]
+    fn events_belong_to_their_aggregate() {
+        let released = Event::SeatsReleased {
+            show_id: "shw_1".into(),
+            seats: vec!["A1".into()],
+            reason: "expired".into(),
+        };
+        assert_eq!(released.aggregate(), ("show", "shw_1"));
+    }
+}

@@ -1,0 +1,204 @@
+//! The transactional outbox: appending inside a unit of work, and draining in order under
+//! a lease so that one publisher at a time publishes (which keeps each aggregate's events
+//! in order, whatever the number of nodes or relays).
+
+use super::events::{Envelope, Event, VERSION};
+use crate::{
+    db::{Conn, Db, native, on_conn, on_reader},
+    ids::EventId,
+};
+
+const INSERT: &str = "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, \
+     version, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// An event ready to be written: its id and stored parts.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event_id: String,
+    pub aggregate_type: &'static str,
+    pub aggregate_id: String,
+    pub event_type: String,
+    pub payload: String,
+}
+
+impl Prepared {
+    pub fn new(event: &Event) -> Self {
+        let (aggregate_type, aggregate_id) = event.aggregate();
+        let (event_type, payload) = event.parts();
+        Self {
+            event_id: EventId::generate().to_string(),
+            aggregate_type,
+            aggregate_id: aggregate_id.to_owned(),
+            event_type,
+            payload,
+        }
+    }
+}
+
+/// Appends `event` in the unit of work or transaction `conn` belongs to: it commits, or
+/// rolls back, with the change it describes.
+pub async fn append(conn: &mut Conn<'_>, event: &Event, now: i64) -> sqlx::Result<()> {
+    append_prepared(conn, &Prepared::new(event), now).await
+}
+
+pub async fn append_prepared(conn: &mut Conn<'_>, event: &Prepared, now: i64) -> sqlx::Result<()> {
+    if let Conn::Native(n) = conn {
+        native::execute(
+            n,
+            INSERT,
+            &[
+                ("$1", &event.event_id),
+                ("$2", &event.aggregate_type),
+                ("$3", &event.aggregate_id),
+                ("$4", &event.event_type),
+                ("$5", &VERSION),
+                ("$6", &event.payload),
+                ("$7", &now),
+            ],
+        )?;
+        return Ok(());
+    }
+    on_conn!(conn, |c| {
+        sqlx::query(INSERT)
+            .bind(&event.event_id)
+            .bind(event.aggregate_type)
+            .bind(&event.aggregate_id)
+            .bind(&event.event_type)
+            .bind(VERSION)
+            .bind(&event.payload)
+            .bind(now)
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Appends several events in order.
+pub async fn append_all(conn: &mut Conn<'_>, events: &[Event], now: i64) -> sqlx::Result<()> {
+    for event in events {
+        append(conn, event, now).await?;
+    }
+    Ok(())
+}
+
+/// Takes or renews the lease `name` for `holder` until `now + ttl_ms`. True when held:
+/// it was free, expired, or already ours.
+pub async fn take_lease(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    now: i64,
+    ttl_ms: i64,
+) -> sqlx::Result<bool> {
+    const SQL: &str = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+           expires_at = excluded.expires_at \
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= $4 \
+         RETURNING holder";
+    let mut tx = db.begin().await?;
+    let held: Option<String> = on_conn!(&mut tx.conn(), |c| {
+        sqlx::query_scalar(SQL)
+            .bind(name)
+            .bind(holder)
+            .bind(now + ttl_ms)
+            .bind(now)
+            .fetch_optional(c)
+            .await?
+    });
+    tx.commit().await?;
+    Ok(held.is_some())
+}
+
+/// Gives the lease up (a clean shutdown), so another publisher need not wait it out.
+pub async fn release_lease(db: &Db, name: &str, holder: &str) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    on_conn!(&mut tx.conn(), |c| {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(c)
+            .await?;
+    });
+    tx.commit().await
+}
+
+/// The oldest unpublished events, in outbox order.
+pub async fn unpublished(db: &Db, limit: i64) -> sqlx::Result<Vec<Envelope>> {
+    on_reader!(db, |pool| {
+        sqlx::query_as(
+            "SELECT event_id, seq, aggregate_type, aggregate_id, event_type, version, payload, \
+             created_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })
+}
+
+/// Marks events published.
+pub async fn mark_published(db: &Db, seqs: &[i64], now: i64) -> sqlx::Result<()> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for seq in seqs {
+        on_conn!(&mut tx.conn(), |c| {
+            sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = $2")
+                .bind(now)
+                .bind(seq)
+                .execute(c)
+                .await?;
+        });
+    }
+    tx.commit().await
+}
+
+/// Every event, in order (tests and diagnostics).
+pub async fn all(db: &Db) -> sqlx::Result<Vec<Envelope>> {
+    on_reader!(db, |pool| {
+        sqlx::query_as(
+            "SELECT event_id, seq, aggregate_type, aggregate_id, event_type, version, payload, \
+             created_at FROM outbox ORDER BY seq",
+        )
+        .fetch_all(pool)
+        .await
+    })
+}
+
+/// Records that `consumer` handled `event_id`; false if it already had.
+pub async fn record_processed(
+    db: &Db,
+    consumer: &str,
+    event_id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let inserted = on_conn!(&mut tx.conn(), |c| {
+        sqlx::query(
+            "INSERT INTO processed_events (consumer, event_id, processed_at) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(event_id)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(inserted == 1)
+}
+
+/// Whether `consumer` has handled `event_id`.
+pub async fn was_processed(db: &Db, consumer: &str, event_id: &str) -> sqlx::Result<bool> {
+    let found: Option<i64> = on_reader!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT processed_at FROM processed_events WHERE consumer = $1 AND event_id = $2",
+        )
+        .bind(consumer)
+        .bind(event_id)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(found.is_some())
+}
