@@ -12,6 +12,7 @@ pub mod service;
 pub mod store;
 pub mod sweeper;
 pub mod tickets;
+pub mod waitlist;
 pub mod watch;
 
 use crate::{catalog::CatalogError, db::WriteError, offers::service::OfferError};
@@ -47,6 +48,14 @@ pub enum BookingError {
     /// A concurrent request with the same idempotency key committed first.
     #[error("a request with this idempotency key is in progress")]
     IdempotencyRace,
+    #[error("{0} seats are available now: book them instead of waiting")]
+    SeatsAvailable(i64),
+    #[error("you are already on this show's waitlist ({0})")]
+    AlreadyWaiting(String),
+    #[error("waitlist entry {0} not found")]
+    EntryNotFound(String),
+    #[error("the waitlist entry is {0}, no longer waiting")]
+    EntryNotWaiting(String),
     #[error(transparent)]
     Pricing(OfferError),
     #[error("database error")]

@@ -8,7 +8,7 @@ use super::{
     model::{BookingRow, PaymentRow},
     store::{
         BOOKING_SELECT, CANCEL_SHOW_BOOKINGS, CANCEL_SHOW_PAYMENTS, CANCEL_SHOW_ROW,
-        CONFIRM_BOOKING, INSERT_BOOKING, INSERT_PAYMENT, SET_PAYMENT_STATUS, SHOW_ON_SALE,
+        CONFIRM_BOOKING, Expired, INSERT_BOOKING, INSERT_PAYMENT, SET_PAYMENT_STATUS, SHOW_ON_SALE,
         START_REFUND, set_status_sql,
     },
 };
@@ -114,7 +114,9 @@ pub fn claim_seats(
         conn,
         "UPDATE show_seats SET state = 'held', booking_id = $1, held_until = $2 \
          WHERE show_id = $3 AND seat_label IN (SELECT value FROM json_each($4)) \
-         AND (state = 'available' OR (state = 'held' AND held_until <= $5)) \
+         AND (state = 'available' OR (state = 'held' AND held_until <= $5 \
+              AND NOT EXISTS (SELECT 1 FROM waitlist_entries \
+                              WHERE show_id = $3 AND status = 'waiting'))) \
          AND EXISTS (SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $5) \
          RETURNING seat_label",
         &[
@@ -192,22 +194,24 @@ pub fn set_status(
     Ok(changed == 1)
 }
 
-pub fn expire_due(
-    conn: &NativeConn<'_>,
-    now: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<(String, String)>> {
-    let expired: Vec<(String, String)> = query(
+pub fn expire_due(conn: &NativeConn<'_>, now: i64, limit: i64) -> sqlx::Result<Vec<Expired>> {
+    let expired: Vec<Expired> = query(
         conn,
         "UPDATE bookings SET status = 'expired', updated_at = $1 WHERE id IN ( \
            SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
            ORDER BY expires_at LIMIT $2) \
-         RETURNING id, show_id",
+         RETURNING id, show_id, seats",
         &[("$1", &now), ("$2", &limit)],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+        |row| {
+            Ok(Expired {
+                booking_id: row.get(0)?,
+                show_id: row.get(1)?,
+                seats: row.get(2)?,
+            })
+        },
     )?;
     if !expired.is_empty() {
-        let ids: Vec<&str> = expired.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = expired.iter().map(|e| e.booking_id.as_str()).collect();
         let ids = serde_json::to_string(&ids).unwrap_or_default();
         execute(
             conn,

@@ -3,7 +3,7 @@
 
 use std::{future::Future, time::Duration};
 
-use axum::{Json, extract::State, response::Response};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -14,6 +14,7 @@ use super::{
     service::{self, BulkBooking, SeatRequest, ShowCancellation},
     store,
     tickets::{self, TicketClaims},
+    waitlist,
 };
 use crate::{
     app::AppState,
@@ -39,6 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_ticket))
         .routes(routes!(cancel_show))
         .routes(routes!(show_bookings))
+        .routes(routes!(join_waitlist))
+        .routes(routes!(get_waitlist_entry, leave_waitlist))
 }
 
 /// Runs `run`, whose unit of work records the idempotency key first thing; a key that
@@ -432,4 +435,72 @@ async fn show_bookings(
         .await
         .map_err(BookingError::from)?;
     Ok(Json(service::page(&app, rows, request.limit).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinWaitlist {
+    /// How many seats you want (1 to the per-booking maximum).
+    seats_wanted: i64,
+    /// Only seats of this category: `regular`, `premium` or `recliner`.
+    category: Option<String>,
+}
+
+/// Join a sold-out show's waitlist. When seats free up (expiry, cancellation, partner
+/// release) the earliest entry they can satisfy gets an automatic hold, before the
+/// public; an entry that cannot be satisfied yet keeps its place.
+#[utoipa::path(post, path = "/api/v1/shows/{show_id}/waitlist", tag = "waitlist",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path)),
+    request_body = JoinWaitlist,
+    responses((status = 201, body = waitlist::EntryView),
+              (status = 409, description = "enough seats are available, or you already wait",
+               body = Problem, content_type = "application/problem+json")))]
+async fn join_waitlist(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(show_id): ApiPath<String>,
+    ApiJson(body): ApiJson<JoinWaitlist>,
+) -> Result<(StatusCode, Json<waitlist::EntryView>), ApiError> {
+    let entry = waitlist::join(
+        &app,
+        &customer.user_id,
+        &show_id,
+        body.seats_wanted,
+        body.category,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+/// Your waitlist entry, with its live position while waiting.
+#[utoipa::path(get, path = "/api/v1/waitlist/{entry_id}", tag = "waitlist",
+    security(("bearer" = [])),
+    params(("entry_id" = String, Path)),
+    responses((status = 200, body = waitlist::EntryView),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_waitlist_entry(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(entry_id): ApiPath<String>,
+) -> Result<Json<waitlist::EntryView>, ApiError> {
+    Ok(Json(
+        waitlist::get(&app, &customer.user_id, &entry_id).await?,
+    ))
+}
+
+/// Leave the waitlist (while waiting).
+#[utoipa::path(delete, path = "/api/v1/waitlist/{entry_id}", tag = "waitlist",
+    security(("bearer" = [])),
+    params(("entry_id" = String, Path)),
+    responses((status = 200, body = waitlist::EntryView),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn leave_waitlist(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(entry_id): ApiPath<String>,
+) -> Result<Json<waitlist::EntryView>, ApiError> {
+    Ok(Json(
+        waitlist::leave(&app, &customer.user_id, &entry_id).await?,
+    ))
 }

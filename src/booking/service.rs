@@ -12,12 +12,14 @@ use super::{
     BookingError,
     model::{BookingRow, BookingStatus, BookingView, booking_view},
     store::{self, HoldOutcome, KeyRecord},
+    waitlist,
 };
 use crate::{
     app::AppState,
     db::Conn,
     http::{idempotency::Idempotency, pagination::Page},
     ids::{BookingGroupId, BookingId, ShowId, UserId},
+    integration::{events::Event, outbox},
     inventory::service as inventory,
     money::{Currency, Money},
     offers::service::price_seats,
@@ -33,9 +35,9 @@ pub struct SeatRequest {
 }
 
 /// A booking about to be held: its row and the seats to claim.
-struct PlannedHold {
-    row: BookingRow,
-    seats: Vec<String>,
+pub(super) struct PlannedHold {
+    pub(super) row: BookingRow,
+    pub(super) seats: Vec<String>,
 }
 
 fn check_labels(seats: &[String], max: usize) -> Result<(), BookingError> {
@@ -58,7 +60,7 @@ fn check_labels(seats: &[String], max: usize) -> Result<(), BookingError> {
 }
 
 /// Prices the request and builds the booking row; nothing is written.
-async fn plan_hold(
+pub(super) async fn plan_hold(
     app: &AppState,
     customer: &UserId,
     request: &SeatRequest,
@@ -309,10 +311,12 @@ pub async fn cancel(
     let cutoff_ms = app.config.booking.cancel_cutoff_minutes * 60_000;
     let cutoff_minutes = app.config.booking.cancel_cutoff_minutes;
     let (customer_id, booking_id) = (customer.to_string(), id.to_owned());
+    let unit_app = app.clone();
     let done = app
         .db
         .write(move |mut conn: Conn<'_>| {
             let (customer_id, booking_id) = (customer_id.clone(), booking_id.clone());
+            let app = unit_app.clone();
             Box::pin(async move {
                 let booking = store::lock_booking(&mut conn, &booking_id)
                     .await?
@@ -339,6 +343,7 @@ pub async fn cancel(
                         let refunds =
                             store::start_refund_of_booking(&mut conn, &booking.id, refund, now)
                                 .await?;
+                        seats_returned(&app, &mut conn, &booking, Some(refund), now).await?;
                         Ok(Cancelled {
                             show_id: show,
                             refunds,
@@ -356,6 +361,8 @@ pub async fn cancel(
                             None,
                         )
                         .await?;
+                        waitlist::booking_ended(&mut conn, &booking.id, "cancelled", now).await?;
+                        seats_returned(&app, &mut conn, &booking, None, now).await?;
                         Ok(Cancelled {
                             show_id: show,
                             refunds: Vec::new(),
@@ -373,6 +380,33 @@ pub async fn cancel(
     }
     app.booking_watch.changed(id);
     own_booking_view(app, customer, id).await
+}
+
+/// Inside a customer's cancellation: its events, and the seats it returned offered to
+/// the show's waitlist before anyone else can take them.
+async fn seats_returned(
+    app: &AppState,
+    conn: &mut Conn<'_>,
+    booking: &BookingRow,
+    refund: Option<i64>,
+    now: i64,
+) -> Result<(), BookingError> {
+    let events = [
+        Event::BookingCancelled {
+            booking_id: booking.id.clone(),
+            show_id: booking.show_id.clone(),
+            by: "customer".into(),
+            refund,
+        },
+        Event::SeatsReleased {
+            show_id: booking.show_id.clone(),
+            seats: booking.seat_labels(),
+            reason: "cancelled".into(),
+        },
+    ];
+    outbox::append_all(conn, &events, now).await?;
+    waitlist::offer_freed(app, conn, &booking.show_id, Timestamp::from_millis(now)).await?;
+    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -403,7 +437,22 @@ pub async fn cancel_show(
         .write(move |mut conn: Conn<'_>| {
             let id = id.clone();
             Box::pin(async move {
-                Ok::<_, BookingError>(store::cancel_show(&mut conn, &id, now).await?)
+                let outcome = store::cancel_show(&mut conn, &id, now).await?;
+                if let Some((bookings, _)) = &outcome {
+                    let mut events = vec![Event::ShowCancelled {
+                        show_id: id.clone(),
+                    }];
+                    events.extend(bookings.iter().map(|(booking, refund)| {
+                        Event::BookingCancelled {
+                            booking_id: booking.clone(),
+                            show_id: id.clone(),
+                            by: "partner".into(),
+                            refund: *refund,
+                        }
+                    }));
+                    outbox::append_all(&mut conn, &events, now).await?;
+                }
+                Ok::<_, BookingError>(outcome)
             })
         })
         .await?;

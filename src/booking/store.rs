@@ -15,6 +15,11 @@ use axum::http::StatusCode;
 use crate::{
     db::{Conn, Db, native as native_db, on_conn, on_reader},
     http::idempotency::Idempotency,
+    ids::EventId,
+    integration::{
+        events::{Event, VERSION},
+        outbox::{self, Prepared},
+    },
     time::Timestamp,
 };
 
@@ -356,6 +361,7 @@ pub async fn hold(
         insert_booking(conn, row).await?;
         let claimed = claim_seats(conn, &row.show_id, &row.id, seats, row.expires_at, now).await?;
         return Ok(if claimed.len() == seats.len() {
+            outbox::append_prepared(conn, &held_event(row, seats), now).await?;
             HoldOutcome::Held
         } else if !show_on_sale(conn, &row.show_id, now).await? {
             HoldOutcome::NotOnSale
@@ -364,13 +370,16 @@ pub async fn hold(
         });
     }
     let (principal, idem_key, fingerprint, status, response) = key_columns(key.as_ref());
+    let event = held_event(row, seats);
     let attempt: sqlx::Result<(bool, Vec<String>)> = sqlx::query_as(
         "WITH wanted AS ( \
            SELECT seat_label, state, held_until FROM show_seats \
            WHERE show_id = $3 AND seat_label = ANY($13) ORDER BY seat_label FOR UPDATE), \
          free AS ( \
            SELECT seat_label FROM wanted \
-           WHERE state = 'available' OR (state = 'held' AND held_until <= $12)), \
+           WHERE state = 'available' OR (state = 'held' AND held_until <= $12 \
+             AND NOT EXISTS (SELECT 1 FROM waitlist_entries \
+                             WHERE show_id = $3 AND status = 'waiting'))), \
          on_sale AS ( \
            SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $12), \
          go AS ( \
@@ -384,7 +393,11 @@ pub async fn hold(
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12 FROM go), \
          claim AS ( \
            UPDATE show_seats s SET state = 'held', booking_id = $1, held_until = $11 \
-           FROM free, go WHERE s.show_id = $3 AND s.seat_label = free.seat_label) \
+           FROM free, go WHERE s.show_id = $3 AND s.seat_label = free.seat_label), \
+         event AS ( \
+           INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, version, \
+             payload, created_at) \
+           SELECT $20, $21, $1, $22, $23, $24, $12 FROM go) \
          SELECT EXISTS (SELECT 1 FROM on_sale), ARRAY(SELECT seat_label FROM free)",
     )
     .bind(&row.id)
@@ -406,6 +419,11 @@ pub async fn hold(
     .bind(fingerprint)
     .bind(status)
     .bind(response)
+    .bind(&event.event_id)
+    .bind(event.aggregate_type)
+    .bind(&event.event_type)
+    .bind(VERSION)
+    .bind(&event.payload)
     .fetch_one(postgres(conn)?)
     .await;
     Ok(match attempt {
@@ -418,6 +436,19 @@ pub async fn hold(
         Ok((false, _)) => HoldOutcome::NotOnSale,
         Ok((true, free)) if free.len() == seats.len() => HoldOutcome::Held,
         Ok((true, free)) => HoldOutcome::Unavailable(missing(seats, &free)),
+    })
+}
+
+fn held_event(row: &BookingRow, seats: &[String]) -> Prepared {
+    Prepared::new(&Event::BookingHeld {
+        booking_id: row.id.clone(),
+        customer_id: row.customer_id.clone(),
+        show_id: row.show_id.clone(),
+        seats: seats.to_vec(),
+        total: row.total,
+        currency: row.currency.clone(),
+        expires_at: row.expires_at,
+        waitlist_entry_id: None,
     })
 }
 
@@ -528,24 +559,30 @@ pub async fn set_status(
     Ok(changed == 1)
 }
 
+/// A hold the sweeper expired.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Expired {
+    #[sqlx(rename = "id")]
+    pub booking_id: String,
+    pub show_id: String,
+    /// JSON array of the booking's seat labels.
+    pub seats: String,
+}
+
 /// Marks up to `limit` lapsed holds `expired` and frees their seats. Every node may run
 /// this at once: PostgreSQL hands each booking to one of them (`SKIP LOCKED`); SQLite has
 /// one writer anyway. Returns (booking, show) pairs.
-pub async fn expire_due(
-    conn: &mut Conn<'_>,
-    now: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<(String, String)>> {
+pub async fn expire_due(conn: &mut Conn<'_>, now: i64, limit: i64) -> sqlx::Result<Vec<Expired>> {
     if let Conn::Native(n) = conn {
         return native::expire_due(n, now, limit);
     }
     let c = postgres(conn)?;
-    let expired: Vec<(String, String)> = sqlx::query_as(
+    let expired: Vec<Expired> = sqlx::query_as(
         "WITH due AS ( \
            SELECT id FROM bookings WHERE status = 'pending_payment' AND expires_at <= $1 \
            ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
          UPDATE bookings b SET status = 'expired', updated_at = $1 FROM due \
-         WHERE b.id = due.id RETURNING b.id, b.show_id",
+         WHERE b.id = due.id RETURNING b.id, b.show_id, b.seats",
     )
     .bind(now)
     .bind(limit)
@@ -554,7 +591,7 @@ pub async fn expire_due(
     if expired.is_empty() {
         return Ok(expired);
     }
-    let ids: Vec<&str> = expired.iter().map(|(id, _)| id.as_str()).collect();
+    let ids: Vec<&str> = expired.iter().map(|e| e.booking_id.as_str()).collect();
     sqlx::query(
         "WITH mine AS ( \
            SELECT show_id, seat_label FROM show_seats \
@@ -690,6 +727,13 @@ pub async fn confirm_paid(
             let wanted = serde_json::from_str::<Vec<String>>(&seats).map_or(0, |s| s.len());
             let booked = move_seats(conn, &show, &payment.booking_id, "held", "booked").await?;
             if booked as usize == wanted {
+                let event = Event::BookingConfirmed {
+                    booking_id: payment.booking_id.clone(),
+                    show_id: show.clone(),
+                    payment_id: payment.id.clone(),
+                };
+                outbox::append(conn, &event, now).await?;
+                super::waitlist::booking_ended(conn, &payment.booking_id, "fulfilled", now).await?;
                 return Ok(PaidOutcome::Confirmed(show, payment.booking_id));
             }
         }
@@ -719,12 +763,24 @@ pub async fn confirm_paid(
            FROM ok WHERE bookings.id = ok.id), \
          booked AS ( \
            UPDATE show_seats s SET state = 'booked', held_until = NULL FROM ok, mine \
-           WHERE s.show_id = ok.show_id AND s.seat_label = mine.seat_label) \
+           WHERE s.show_id = ok.show_id AND s.seat_label = mine.seat_label), \
+         fulfilled AS ( \
+           UPDATE waitlist_entries w SET status = 'fulfilled', updated_at = $3 FROM ok \
+           WHERE w.booking_id = ok.id AND w.status = 'offered'), \
+         event AS ( \
+           INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, version, \
+             payload, created_at) \
+           SELECT $4, 'booking', ok.id, 'booking.confirmed', $5, \
+             json_build_object('booking_id', ok.id, 'payment_id', $1::text, \
+                               'show_id', ok.show_id)::text, $3 \
+           FROM ok) \
          SELECT EXISTS (SELECT 1 FROM p), (SELECT booking_id FROM p), (SELECT show_id FROM ok)",
     )
     .bind(payment_id)
     .bind(intent_id)
     .bind(now)
+    .bind(EventId::generate().to_string())
+    .bind(VERSION)
     .fetch_one(postgres(conn)?)
     .await?;
     Ok(match (pending, booking, show) {

@@ -5,8 +5,15 @@
 
 use std::time::Duration;
 
-use super::{BookingError, store};
-use crate::{app::AppState, db::Conn, http::idempotency, payment::service as payments};
+use super::{BookingError, store, waitlist};
+use crate::{
+    app::AppState,
+    db::Conn,
+    http::idempotency,
+    integration::{events::Event, outbox},
+    payment::service as payments,
+    time::Timestamp,
+};
 
 const BATCH: i64 = 500;
 /// A refund still `refunding` after this long was interrupted; retry it.
@@ -19,18 +26,22 @@ pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
     let now = app.clock.now().as_millis();
     let mut total = 0;
     loop {
+        let unit_app = app.clone();
         let expired = app
             .db
             .write(move |mut conn: Conn<'_>| {
+                let app = unit_app.clone();
                 Box::pin(async move {
-                    Ok::<_, BookingError>(store::expire_due(&mut conn, now, BATCH).await?)
+                    let expired = store::expire_due(&mut conn, now, BATCH).await?;
+                    released(&app, &mut conn, &expired, now).await?;
+                    Ok::<_, BookingError>(expired)
                 })
             })
             .await?;
-        for (booking, _) in &expired {
-            app.booking_watch.changed(booking);
+        for e in &expired {
+            app.booking_watch.changed(&e.booking_id);
         }
-        let mut shows: Vec<&str> = expired.iter().map(|(_, show)| show.as_str()).collect();
+        let mut shows: Vec<&str> = expired.iter().map(|e| e.show_id.as_str()).collect();
         shows.sort_unstable();
         shows.dedup();
         for show in shows {
@@ -46,6 +57,38 @@ pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
         tracing::info!(expired = total, "expired lapsed holds");
     }
     Ok(total)
+}
+
+/// Inside the sweep's unit of work: the events of the expired holds, the end of any
+/// waitlist offer among them, and the freed seats offered to each show's waitlist.
+async fn released(
+    app: &AppState,
+    conn: &mut Conn<'_>,
+    expired: &[store::Expired],
+    now: i64,
+) -> Result<(), BookingError> {
+    for e in expired {
+        let events = [
+            Event::BookingExpired {
+                booking_id: e.booking_id.clone(),
+                show_id: e.show_id.clone(),
+            },
+            Event::SeatsReleased {
+                show_id: e.show_id.clone(),
+                seats: serde_json::from_str(&e.seats).unwrap_or_default(),
+                reason: "expired".into(),
+            },
+        ];
+        outbox::append_all(conn, &events, now).await?;
+        waitlist::booking_ended(conn, &e.booking_id, "lapsed", now).await?;
+    }
+    let mut shows: Vec<&str> = expired.iter().map(|e| e.show_id.as_str()).collect();
+    shows.sort_unstable();
+    shows.dedup();
+    for show in shows {
+        waitlist::offer_freed(app, conn, show, Timestamp::from_millis(now)).await?;
+    }
+    Ok(())
 }
 
 /// Retries refunds interrupted between commit and the gateway call.

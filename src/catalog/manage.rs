@@ -14,8 +14,10 @@ use super::{
 };
 use crate::{
     app::AppState,
+    booking::{BookingError, waitlist},
     db::{Conn, Db, Transaction},
     ids::{CityId, LayoutId, MovieId, PartnerOrgId, ScreenId, ShowId, TheatreId},
+    integration::{events::Event, outbox},
     inventory::{
         layout::{LayoutError, RowSpec, build_layout},
         model::SeatCategory,
@@ -406,6 +408,11 @@ async fn insert_shows(
         };
         store::insert_show(&mut tx.conn(), &show, now).await?;
         let seats = inventory_store::count_show_seats(&mut tx.conn(), id.as_str()).await?;
+        let event = Event::ShowCreated {
+            show_id: id.to_string(),
+            starts_at: slot.starts_at.as_millis(),
+        };
+        outbox::append(&mut tx.conn(), &event, now.as_millis()).await?;
         created.push(ScheduledShow {
             id,
             screen_id: ScreenId::from_trusted(screen.id),
@@ -503,6 +510,21 @@ pub async fn change_inventory(
     if !refused.is_empty() {
         refused.sort();
         return Err(ManageError::SeatsUnavailable(refused));
+    }
+    if !change.release.is_empty() {
+        // Released seats reach the waitlist before the public, in this transaction.
+        let event = Event::SeatsReleased {
+            show_id: show_id.to_owned(),
+            seats: change.release.clone(),
+            reason: "partner".into(),
+        };
+        outbox::append(&mut tx.conn(), &event, now.as_millis()).await?;
+        waitlist::offer_freed(app, &mut tx.conn(), show_id, now)
+            .await
+            .map_err(|error| match error {
+                BookingError::Database(e) => ManageError::Database(e),
+                other => ManageError::InvalidInput(other.to_string()),
+            })?;
     }
     tx.commit().await?;
     app.cache.invalidate_show(show_id);
@@ -611,6 +633,10 @@ pub async fn update_show(
         store::replace_show_prices(&mut tx.conn(), show_id, &stored).await?;
     }
     let seats = inventory_store::count_show_seats(&mut tx.conn(), show_id).await?;
+    let event = Event::ShowChanged {
+        show_id: show_id.to_owned(),
+    };
+    outbox::append(&mut tx.conn(), &event, now.as_millis()).await?;
     tx.commit().await?;
     app.cache.invalidate_catalog();
     app.cache.invalidate_show(show_id);

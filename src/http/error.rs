@@ -523,6 +523,25 @@ fn booking_problem(
             "Request in progress",
             detail,
         ),
+        BookingError::SeatsAvailable(_) => (
+            S::CONFLICT,
+            "seats-available",
+            "Seats are available",
+            detail,
+        ),
+        BookingError::AlreadyWaiting(_) => (
+            S::CONFLICT,
+            "already-waiting",
+            "Already on the waitlist",
+            detail,
+        ),
+        BookingError::EntryNotFound(_) => (S::NOT_FOUND, "not-found", "Resource not found", detail),
+        BookingError::EntryNotWaiting(_) => (
+            S::CONFLICT,
+            "waitlist-entry-not-waiting",
+            "Waitlist entry is not waiting",
+            detail,
+        ),
         BookingError::Pricing(_) => (
             S::UNPROCESSABLE_ENTITY,
             "invalid-quote",

@@ -10,16 +10,18 @@ use super::{
 };
 use crate::{
     app::AppState,
-    booking::watch::Change,
     booking::{
         BookingError,
         model::{BookingStatus, PaymentRow},
         store::{self, KeyRecord, PaidOutcome, PaymentRecorded},
     },
+    booking::{waitlist, watch::Change},
     db::Conn,
     http::idempotency::Idempotency,
     ids::{PaymentId, UserId},
+    integration::{events::Event, outbox},
     money::Money,
+    time::Timestamp,
 };
 
 /// A payment as its creation answers it.
@@ -188,7 +190,7 @@ pub async fn handle_webhook(
         EventKind::Failed { .. } => {
             let failed = app
                 .db
-                .write_statement(move |mut conn: Conn<'_>| {
+                .write(move |mut conn: Conn<'_>| {
                     let event = event.clone();
                     Box::pin(async move {
                         let EventKind::Failed { reason } = &event.kind else {
@@ -204,6 +206,14 @@ pub async fn handle_webhook(
                             Some(reason),
                         )
                         .await?;
+                        if let Some(p) = &payment {
+                            let failed = Event::PaymentFailed {
+                                payment_id: p.id.clone(),
+                                booking_id: p.booking_id.clone(),
+                                reason: reason.clone(),
+                            };
+                            outbox::append(&mut conn, &failed, now.as_millis()).await?;
+                        }
                         Ok::<_, PaymentError>(payment.map(|p| p.booking_id))
                     })
                 })
@@ -240,13 +250,16 @@ pub async fn handle_webhook(
             let applied = match applied {
                 Err(PaymentError::Unconfirmable) => {
                     let event = event.clone();
+                    let unit_app = app.clone();
                     app.db
                         .write(move |mut conn: Conn<'_>| {
                             let event = event.clone();
+                            let app = unit_app.clone();
                             Box::pin(async move {
                                 match succeed(&mut conn, &event, now.as_millis()).await? {
                                     Some(payment) => {
-                                        late_success(&mut conn, payment, now.as_millis()).await
+                                        late_success(&app, &mut conn, payment, now.as_millis())
+                                            .await
                                     }
                                     None => Ok(Applied::Duplicate),
                                 }
@@ -297,6 +310,7 @@ async fn succeed(
 /// Money arrived for a booking that cannot take it: a still-pending booking is expired
 /// and its seats released; the payment is marked for refund.
 async fn late_success(
+    app: &AppState,
     conn: &mut Conn<'_>,
     payment: PaymentRow,
     now: i64,
@@ -307,6 +321,20 @@ async fn late_success(
     if booking.status() == BookingStatus::PendingPayment {
         store::move_seats(conn, &booking.show_id, &booking.id, "held", "available").await?;
         store::set_status(conn, &booking.id, "pending_payment", "expired", now, None).await?;
+        let events = [
+            Event::BookingExpired {
+                booking_id: booking.id.clone(),
+                show_id: booking.show_id.clone(),
+            },
+            Event::SeatsReleased {
+                show_id: booking.show_id.clone(),
+                seats: booking.seat_labels(),
+                reason: "expired".into(),
+            },
+        ];
+        outbox::append_all(conn, &events, now).await?;
+        waitlist::booking_ended(conn, &booking.id, "lapsed", now).await?;
+        waitlist::offer_freed(app, conn, &booking.show_id, Timestamp::from_millis(now)).await?;
     }
     store::set_payment_status(conn, &payment.id, "succeeded", "refunding", now, None, None).await?;
     Ok(Applied::Refund(payment.id, booking.show_id, booking.id))
@@ -341,8 +369,25 @@ pub async fn refund(app: &AppState, payment_id: &str) {
         .write(move |mut conn: Conn<'_>| {
             let id = id.clone();
             Box::pin(async move {
-                store::set_payment_status(&mut conn, &id, "refunding", "refunded", now, None, None)
-                    .await?;
+                let refunded = store::set_payment_status(
+                    &mut conn,
+                    &id,
+                    "refunding",
+                    "refunded",
+                    now,
+                    None,
+                    None,
+                )
+                .await?;
+                if let Some(p) = refunded {
+                    let event = Event::PaymentRefunded {
+                        payment_id: p.id.clone(),
+                        booking_id: p.booking_id.clone(),
+                        amount: p.refund_amount.unwrap_or(p.amount),
+                        currency: p.currency.clone(),
+                    };
+                    outbox::append(&mut conn, &event, now).await?;
+                }
                 Ok::<_, PaymentError>(())
             })
         })

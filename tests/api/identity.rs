@@ -436,7 +436,7 @@ db_test!(openapi_marks_authenticated_operations, |app| {
     let doc = app.get_ok("/openapi.json").await;
     // Every operation says whether it needs a token: partner and admin routes (but partner
     // sign-up), bookings, ticket checks and /me do; the public catalog, auth endpoints,
-    // gateway webhooks (signed instead) and operations do not.
+    // gateway webhooks (signed instead) and operations do not. Waitlists are customers'.
     let mut checked = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
@@ -444,6 +444,8 @@ db_test!(openapi_marks_authenticated_operations, |app| {
                 && path != "/api/v1/partner/signup")
                 || path.starts_with("/api/v1/admin/")
                 || path.starts_with("/api/v1/bookings")
+                || path.starts_with("/api/v1/waitlist")
+                || path.ends_with("/waitlist")
                 || path == "/api/v1/tickets/verify"
                 || path == "/api/v1/me";
             let declared = operation["security"] == json!([{"bearer": []}]);

@@ -16,3 +16,4 @@ mod partner;
 mod payments;
 mod seat_map;
 mod seed;
+mod waitlist;
