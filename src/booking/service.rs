@@ -451,6 +451,8 @@ pub async fn cancel_show(
                         }
                     }));
                     outbox::append_all(&mut conn, &events, now).await?;
+                    // Nobody waits for a show that will not run.
+                    waitlist::show_cancelled(&mut conn, &id, now).await?;
                 }
                 Ok::<_, BookingError>(outcome)
             })

@@ -313,6 +313,18 @@ pub async fn booking_ended(
     Ok(())
 }
 
+/// Ends every live entry of a cancelled show (their offered holds are cancelled with it).
+pub async fn show_cancelled(conn: &mut Conn<'_>, show_id: &str, now: i64) -> sqlx::Result<()> {
+    execute(
+        conn,
+        "UPDATE waitlist_entries SET status = 'cancelled', updated_at = $1 \
+         WHERE show_id = $2 AND status IN ('waiting', 'offered')",
+        &[Arg::Int(now), Arg::Text(show_id)],
+    )
+    .await?;
+    Ok(())
+}
+
 // ---- joining, reading, leaving ----------------------------------------------------------
 
 /// A waitlist entry as its customer sees it.

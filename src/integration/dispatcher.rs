@@ -39,21 +39,47 @@ pub async fn deliver(
     Ok(())
 }
 
-/// One round: if this node holds (or takes) the lease, publish up to `batch` events to
-/// the consumers. Returns how many were published.
+/// A publisher's hold on the outbox lease, remembered so that it is renewed (a write)
+/// only when half of it has run out, not on every round.
+pub struct LeaseHolder {
+    pub name: String,
+    held_until: i64,
+}
+
+impl LeaseHolder {
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            held_until: i64::MIN,
+        }
+    }
+
+    /// True while this holder has the lease, taking or renewing it when due.
+    pub async fn hold(&mut self, app: &AppState) -> sqlx::Result<bool> {
+        let now = app.clock.now().as_millis();
+        let lease_ms = i64::try_from(app.config.events.lease_ms).unwrap_or(i64::MAX / 4);
+        if now < self.held_until - lease_ms / 2 {
+            return Ok(true);
+        }
+        let held = outbox::take_lease(&app.db, OUTBOX_LEASE, &self.name, now, lease_ms).await?;
+        self.held_until = if held { now + lease_ms } else { i64::MIN };
+        Ok(held)
+    }
+}
+
+/// One round: if there is anything to publish and this node holds (or takes) the lease,
+/// publish up to `batch` events to the consumers. Returns how many were published.
 pub async fn dispatch_once(
     app: &AppState,
-    holder: &str,
+    lease: &mut LeaseHolder,
     consumers: &[Arc<dyn Consumer>],
     batch: i64,
 ) -> anyhow::Result<usize> {
-    let config = &app.config.events;
-    let now = app.clock.now().as_millis();
-    let lease_ms = i64::try_from(config.lease_ms).unwrap_or(i64::MAX);
-    if !outbox::take_lease(&app.db, OUTBOX_LEASE, holder, now, lease_ms).await? {
+    // Idle rounds cost one read, not a lease write.
+    let events = outbox::unpublished(&app.db, batch).await?;
+    if events.is_empty() || !lease.hold(app).await? {
         return Ok(0);
     }
-    let events = outbox::unpublished(&app.db, batch).await?;
     let mut published = Vec::with_capacity(events.len());
     let mut failure = None;
     'events: for event in &events {
@@ -84,11 +110,11 @@ pub async fn run(
     consumers: Vec<Arc<dyn Consumer>>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let holder = format!("node-{}", ulid::Ulid::new());
+    let mut lease = LeaseHolder::new(format!("node-{}", ulid::Ulid::new()));
     let interval = Duration::from_millis(app.config.events.dispatch_interval_ms.max(1));
     let work = async {
         loop {
-            match dispatch_once(&app, &holder, &consumers, 100).await {
+            match dispatch_once(&app, &mut lease, &consumers, 100).await {
                 // A full batch: more may be waiting.
                 Ok(100) => continue,
                 Ok(_) => {}
@@ -101,7 +127,7 @@ pub async fn run(
         () = work => {}
         () = shutdown => {}
     }
-    if let Err(error) = outbox::release_lease(&app.db, OUTBOX_LEASE, &holder).await {
+    if let Err(error) = outbox::release_lease(&app.db, OUTBOX_LEASE, &lease.name).await {
         tracing::debug!(%error, "could not release the outbox lease");
     }
 }

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::{
     booking::{
-        cancel, customer, get_booking, hold, hold_ok, id_of, pay_ok, seat_map, seat_state,
-        wait_for_status,
+        cancel, customer, get_booking, hold, hold_ok, id_of, owning_partner, pay_ok, seat_map,
+        seat_state, wait_for_status,
     },
     db_test_with, fixtures,
     helpers::{TestApp, assert_problem, send},
@@ -241,5 +241,90 @@ db_test_with!(
         .await;
         assert_problem(response, 422, "invalid-booking").await;
         assert_eq!(outbox::all(&app.state.db).await.unwrap(), before);
+    }
+);
+
+db_test_with!(
+    seats_a_partner_releases_go_to_the_waitlist_and_a_cancelled_show_ends_it,
+    |config| {
+        config.events.dispatch_interval_ms = 0;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let show = f.noon.as_str();
+        let partner = owning_partner(app, "owner@example.com").await;
+        let inventory = format!("/api/v1/partner/shows/{show}/inventory");
+        // The partner withholds two seats; a customer buys the other eight.
+        let withheld = send(
+            app,
+            Method::POST,
+            &inventory,
+            Some(&partner),
+            Some(json!({"withhold": ["A1", "A2"]})),
+        )
+        .await;
+        assert_eq!(withheld.status(), StatusCode::OK);
+        let map = seat_map(app, &f.noon).await;
+        let free: Vec<String> = map["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["state"] == "available")
+            .map(|s| s["label"].as_str().unwrap().to_owned())
+            .collect();
+        let free: Vec<&str> = free.iter().map(String::as_str).collect();
+        let filler = customer(app, "filler@example.com").await;
+        hold_ok(app, &filler, &f.noon, &free).await;
+
+        let ana = customer(app, "ana@example.com").await;
+        let response = join(app, &ana, show, json!({"seats_wanted": 2})).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let ana_entry = id_of(&response.json::<Value>().await.unwrap());
+        let ben = customer(app, "ben@example.com").await;
+        let response = join(app, &ben, show, json!({"seats_wanted": 1})).await;
+        let ben_entry = id_of(&response.json::<Value>().await.unwrap());
+
+        // Released by the partner: straight to Ana, in the same transaction.
+        let released = send(
+            app,
+            Method::POST,
+            &inventory,
+            Some(&partner),
+            Some(json!({"release": ["A1", "A2"]})),
+        )
+        .await;
+        assert_eq!(released.status(), StatusCode::OK);
+        let offered = entry(app, &ana, &ana_entry).await;
+        assert_eq!(offered["status"], "offered");
+        let booking = offered["booking_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            get_booking(app, &ana, &booking).await["seats"],
+            json!(["A1", "A2"])
+        );
+        assert_eq!(entry(app, &ben, &ben_entry).await["position"], 1);
+
+        // The show is cancelled: the offered hold is cancelled and nobody waits any more.
+        let cancelled = send(
+            app,
+            Method::POST,
+            &format!("/api/v1/partner/shows/{show}/cancel"),
+            Some(&partner),
+            None,
+        )
+        .await;
+        assert_eq!(cancelled.status(), StatusCode::OK);
+        assert_eq!(entry(app, &ana, &ana_entry).await["status"], "cancelled");
+        assert_eq!(entry(app, &ben, &ben_entry).await["status"], "cancelled");
+        let (types, offered) = events(app).await;
+        assert_eq!(offered, [ana_entry.clone()]);
+        assert!(types.contains(&"show.cancelled".to_owned()), "{types:?}");
+        assert!(
+            types.ends_with(&[
+                "show.cancelled".to_owned(),
+                "booking.cancelled".to_owned(),
+                "booking.cancelled".to_owned(),
+            ]),
+            "{types:?}"
+        );
     }
 );
