@@ -316,7 +316,7 @@ db_test_with!(
         assert_eq!(entry(app, &ana, &ana_entry).await["status"], "cancelled");
         assert_eq!(entry(app, &ben, &ben_entry).await["status"], "cancelled");
         let (types, offered) = events(app).await;
-        assert_eq!(offered, [ana_entry.clone()]);
+        assert_eq!(offered, vec![ana_entry.clone()]);
         assert!(types.contains(&"show.cancelled".to_owned()), "{types:?}");
         assert!(
             types.ends_with(&[
