@@ -20,6 +20,8 @@ const BATCH: i64 = 500;
 const STALLED_REFUND_MS: i64 = 30_000;
 /// Idempotency keys are kept this long.
 const KEY_RETENTION_MS: i64 = 24 * 3_600_000;
+/// Published events (and what consumers handled) are kept this long, for diagnosis.
+const EVENT_RETENTION_MS: i64 = 7 * 24 * 3_600_000;
 
 /// Expires every lapsed hold now; returns how many bookings expired.
 pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
@@ -120,6 +122,10 @@ pub async fn run(app: AppState, interval: Duration) {
                 crate::time::Timestamp::from_millis(app.clock.now().as_millis() - KEY_RETENTION_MS);
             if let Err(error) = idempotency::purge(&app.db, before).await {
                 tracing::warn!(%error, "idempotency key purge failed");
+            }
+            let before = app.clock.now().as_millis() - EVENT_RETENTION_MS;
+            if let Err(error) = outbox::purge(&app.db, before).await {
+                tracing::warn!(%error, "outbox purge failed");
             }
         }
     }

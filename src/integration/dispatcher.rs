@@ -58,7 +58,7 @@ impl LeaseHolder {
     pub async fn hold(&mut self, app: &AppState) -> sqlx::Result<bool> {
         let now = app.clock.now().as_millis();
         let lease_ms = i64::try_from(app.config.events.lease_ms).unwrap_or(i64::MAX / 4);
-        if now < self.held_until - lease_ms / 2 {
+        if now < self.held_until.saturating_sub(lease_ms / 2) {
             return Ok(true);
         }
         let held = outbox::take_lease(&app.db, OUTBOX_LEASE, &self.name, now, lease_ms).await?;
@@ -81,10 +81,14 @@ pub async fn dispatch_once(
         return Ok(0);
     }
     let mut published = Vec::with_capacity(events.len());
+    let mut handled: Vec<(&'static str, &str)> = Vec::new();
     let mut failure = None;
     'events: for event in &events {
         for consumer in consumers {
-            if let Err(error) = deliver(app, consumer.as_ref(), event).await {
+            if outbox::was_processed(&app.db, consumer.name(), &event.event_id).await? {
+                continue;
+            }
+            if let Err(error) = consumer.handle(app, event).await {
                 failure = Some(error.context(format!(
                     "consumer {} failed on event {} ({})",
                     consumer.name(),
@@ -93,10 +97,14 @@ pub async fn dispatch_once(
                 )));
                 break 'events;
             }
+            handled.push((consumer.name(), &event.event_id));
         }
         published.push(event.seq);
     }
-    outbox::mark_published(&app.db, &published, app.clock.now().as_millis()).await?;
+    // One transaction for the whole batch: what each consumer handled, and what is
+    // published. A crash before it commits redelivers the batch (at least once).
+    let now = app.clock.now().as_millis();
+    outbox::settle_batch(&app.db, &handled, &published, now).await?;
     metrics::counter!("marquee_events_dispatched_total").increment(published.len() as u64);
     match failure {
         Some(error) => Err(error),

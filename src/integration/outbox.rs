@@ -153,6 +153,77 @@ pub async fn mark_published(db: &Db, seqs: &[i64], now: i64) -> sqlx::Result<()>
     tx.commit().await
 }
 
+/// Records what the consumers handled and marks the events published, in one
+/// transaction (the dispatcher's batch).
+pub async fn settle_batch(
+    db: &Db,
+    handled: &[(&str, &str)],
+    seqs: &[i64],
+    now: i64,
+) -> sqlx::Result<()> {
+    if handled.is_empty() && seqs.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for (consumer, event_id) in handled {
+        on_conn!(&mut tx.conn(), |c| {
+            sqlx::query(
+                "INSERT INTO processed_events (consumer, event_id, processed_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(consumer)
+            .bind(event_id)
+            .bind(now)
+            .execute(c)
+            .await?;
+        });
+    }
+    if !seqs.is_empty() {
+        let list = serde_json::to_string(seqs).unwrap_or_default();
+        match &mut tx.conn() {
+            Conn::Postgres(c) => {
+                sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = ANY($2)")
+                    .bind(now)
+                    .bind(seqs)
+                    .execute(&mut **c)
+                    .await?;
+            }
+            Conn::Sqlite(c) => {
+                sqlx::query(
+                    "UPDATE outbox SET published_at = $1 \
+                     WHERE seq IN (SELECT value FROM json_each($2))",
+                )
+                .bind(now)
+                .bind(list)
+                .execute(&mut **c)
+                .await?;
+            }
+            Conn::Native(_) => return Err(native::unsupported()),
+        }
+    }
+    tx.commit().await
+}
+
+/// Forgets published events and consumer records older than `before` (the sweeper's
+/// chore); returns how many outbox rows went.
+pub async fn purge(db: &Db, before: i64) -> sqlx::Result<u64> {
+    let mut tx = db.begin().await?;
+    let purged = on_conn!(&mut tx.conn(), |c| {
+        let purged = sqlx::query("DELETE FROM outbox WHERE published_at < $1")
+            .bind(before)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+            .bind(before)
+            .execute(&mut *c)
+            .await?;
+        purged
+    });
+    tx.commit().await?;
+    Ok(purged)
+}
+
 /// Every event, in order (tests and diagnostics).
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Envelope>> {
     on_reader!(db, |pool| {

@@ -8,6 +8,7 @@ mod booking;
 mod browse;
 mod cache;
 mod errors;
+mod events;
 mod identity;
 mod multinode;
 mod offers;

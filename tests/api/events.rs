@@ -1,0 +1,160 @@
+//! The in-process dispatcher: events reach every consumer once, in outbox order, under a
+//! lease only one node holds; a failing consumer stops the batch at its event, and the
+//! next round resumes there.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+};
+
+use marquee::{
+    app::AppState,
+    integration::{
+        dispatcher::{Consumer, LeaseHolder, dispatch_once},
+        events::{Envelope, Event},
+        outbox,
+    },
+};
+
+use crate::{db_test_with, helpers::TestApp};
+
+/// Remembers the events it saw; fails on the event types listed in `refuse`.
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<String>>,
+    refuse: Mutex<Vec<String>>,
+}
+
+impl Consumer for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        _app: &'a AppState,
+        event: &'a Envelope,
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            if self.refuse.lock().unwrap().contains(&event.event_type) {
+                anyhow::bail!("refused {}", event.event_type);
+            }
+            self.seen.lock().unwrap().push(event.event_type.clone());
+            Ok(())
+        })
+    }
+}
+
+async fn append(app: &TestApp, events: &[Event]) {
+    let mut tx = app.state.db.begin().await.unwrap();
+    outbox::append_all(&mut tx.conn(), events, 1).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+fn show_changed(id: &str) -> Event {
+    Event::ShowChanged { show_id: id.into() }
+}
+
+db_test_with!(
+    the_dispatcher_delivers_each_event_once_in_order_under_one_lease,
+    |config| {
+        // The test drives the dispatcher itself.
+        config.events.dispatch_interval_ms = 0;
+    },
+    |app| {
+        let recorder = Arc::new(Recorder::default());
+        let consumers: Vec<Arc<dyn Consumer>> = vec![recorder.clone()];
+        append(
+            app,
+            &[
+                show_changed("shw_1"),
+                Event::ShowCancelled {
+                    show_id: "shw_1".into(),
+                },
+            ],
+        )
+        .await;
+        // A rolled-back transaction leaves nothing to deliver.
+        {
+            let mut tx = app.state.db.begin().await.unwrap();
+            outbox::append(&mut tx.conn(), &show_changed("shw_2"), 1)
+                .await
+                .unwrap();
+            drop(tx);
+        }
+        let mut node_a = LeaseHolder::new("node-a".into());
+        let mut node_b = LeaseHolder::new("node-b".into());
+        assert_eq!(
+            dispatch_once(&app.state, &mut node_a, &consumers, 100)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            *recorder.seen.lock().unwrap(),
+            ["show.changed", "show.cancelled"]
+        );
+        // Nothing left; and node B cannot take the lease node A holds.
+        append(app, &[show_changed("shw_3")]).await;
+        assert_eq!(
+            dispatch_once(&app.state, &mut node_b, &consumers, 100)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(recorder.seen.lock().unwrap().len(), 2);
+
+        // A consumer failing on an event stops the batch there; the next round resumes.
+        append(
+            app,
+            &[
+                Event::ShowCancelled {
+                    show_id: "shw_3".into(),
+                },
+                show_changed("shw_4"),
+            ],
+        )
+        .await;
+        recorder
+            .refuse
+            .lock()
+            .unwrap()
+            .push("show.cancelled".into());
+        assert!(
+            dispatch_once(&app.state, &mut node_a, &consumers, 100)
+                .await
+                .is_err()
+        );
+        assert_eq!(recorder.seen.lock().unwrap().len(), 3);
+        recorder.refuse.lock().unwrap().clear();
+        assert_eq!(
+            dispatch_once(&app.state, &mut node_a, &consumers, 100)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            *recorder.seen.lock().unwrap(),
+            [
+                "show.changed",
+                "show.cancelled",
+                "show.changed",
+                "show.cancelled",
+                "show.changed"
+            ]
+        );
+        let all = outbox::all(&app.state.db).await.unwrap();
+        assert_eq!(all.len(), 5);
+        assert!(
+            outbox::unpublished(&app.state.db, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let seqs: Vec<i64> = all.iter().map(|e| e.seq).collect();
+        let mut sorted = seqs.clone();
+        sorted.sort();
+        assert_eq!(seqs, sorted);
+    }
+);
