@@ -143,3 +143,10 @@ pub fn is_retryable(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db)
         if matches!(db.code().as_deref(), Some("40P01") | Some("40001")))
 }
+
+/// Plain database work (no rules of its own) can be a unit of work too.
+impl WriteError for sqlx::Error {
+    fn retryable(&self) -> bool {
+        is_retryable(self)
+    }
+}

@@ -153,8 +153,9 @@ pub async fn mark_published(db: &Db, seqs: &[i64], now: i64) -> sqlx::Result<()>
     tx.commit().await
 }
 
-/// Records what the consumers handled and marks the events published, in one
-/// transaction (the dispatcher's batch).
+/// Records what the consumers handled and marks the events published, in one unit of
+/// work (the dispatcher's batch; on SQLite it joins the committer's group commit instead
+/// of competing with it for the write lock).
 pub async fn settle_batch(
     db: &Db,
     handled: &[(&str, &str)],
@@ -164,44 +165,63 @@ pub async fn settle_batch(
     if handled.is_empty() && seqs.is_empty() {
         return Ok(());
     }
-    let mut tx = db.begin().await?;
+    let handled: Vec<(String, String)> = handled
+        .iter()
+        .map(|(c, e)| ((*c).to_owned(), (*e).to_owned()))
+        .collect();
+    let work = std::sync::Arc::new((handled, seqs.to_vec()));
+    db.write(move |mut conn: Conn<'_>| {
+        let work = work.clone();
+        Box::pin(async move {
+            let (handled, seqs) = &*work;
+            settle(&mut conn, handled, seqs, now).await
+        })
+    })
+    .await
+}
+
+const PROCESSED: &str = "INSERT INTO processed_events (consumer, event_id, processed_at) \
+     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+async fn settle(
+    conn: &mut Conn<'_>,
+    handled: &[(String, String)],
+    seqs: &[i64],
+    now: i64,
+) -> sqlx::Result<()> {
+    if let Conn::Native(n) = conn {
+        for (consumer, event_id) in handled {
+            native::execute(
+                n,
+                PROCESSED,
+                &[("$1", consumer), ("$2", event_id), ("$3", &now)],
+            )?;
+        }
+        let list = serde_json::to_string(seqs).unwrap_or_default();
+        native::execute(
+            n,
+            "UPDATE outbox SET published_at = $1 WHERE seq IN (SELECT value FROM json_each($2))",
+            &[("$1", &now), ("$2", &list)],
+        )?;
+        return Ok(());
+    }
+    let Conn::Postgres(c) = conn else {
+        return Err(native::unsupported());
+    };
     for (consumer, event_id) in handled {
-        on_conn!(&mut tx.conn(), |c| {
-            sqlx::query(
-                "INSERT INTO processed_events (consumer, event_id, processed_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
+        sqlx::query(PROCESSED)
             .bind(consumer)
             .bind(event_id)
             .bind(now)
-            .execute(c)
+            .execute(&mut **c)
             .await?;
-        });
     }
-    if !seqs.is_empty() {
-        let list = serde_json::to_string(seqs).unwrap_or_default();
-        match &mut tx.conn() {
-            Conn::Postgres(c) => {
-                sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = ANY($2)")
-                    .bind(now)
-                    .bind(seqs)
-                    .execute(&mut **c)
-                    .await?;
-            }
-            Conn::Sqlite(c) => {
-                sqlx::query(
-                    "UPDATE outbox SET published_at = $1 \
-                     WHERE seq IN (SELECT value FROM json_each($2))",
-                )
-                .bind(now)
-                .bind(list)
-                .execute(&mut **c)
-                .await?;
-            }
-            Conn::Native(_) => return Err(native::unsupported()),
-        }
-    }
-    tx.commit().await
+    sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = ANY($2)")
+        .bind(now)
+        .bind(seqs)
+        .execute(&mut **c)
+        .await?;
+    Ok(())
 }
 
 /// Forgets published events and consumer records older than `before` (the sweeper's
