@@ -1,4 +1,4 @@
-//! The `marquee` command line: `serve`, `migrate`, `seed --demo`, `bench`.
+//! The `marquee` command line: `serve`, `migrate`, `seed --demo`, `relay`, `bench`.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -10,7 +10,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     db::Db,
-    identity, seed, telemetry,
+    identity, integration, seed, telemetry,
 };
 
 #[derive(Debug, Parser)]
@@ -31,6 +31,8 @@ enum Command {
     Migrate,
     /// Load data into the database.
     Seed(SeedArgs),
+    /// Publish the outbox to NATS JetStream (needs nats_url) until Ctrl-C or SIGTERM.
+    Relay,
     /// Drive a running server over HTTP and print throughput and latency.
     Bench(BenchArgs),
     /// Administer the platform from the command line.
@@ -115,6 +117,17 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let report = seed::seed_demo(&db, Arc::new(SystemClock).now()).await?;
             tracing::info!(?report, "demo data loaded");
             db.close().await;
+        }
+        Command::Relay => {
+            // Refuse before touching the database: without NATS there is nothing to do.
+            if config.nats_url.is_none() {
+                return Err(integration::relay::RelayError::NoNatsUrl.into());
+            }
+            let db = Db::connect(&config).await?;
+            db.migrate().await?;
+            let relayed = integration::relay::run(&config, &db, shutdown_signal()).await;
+            db.close().await;
+            relayed?;
         }
         Command::Admin(AdminCommand::Create { email, name }) => {
             let password = match std::env::var("MARQUEE_ADMIN_PASSWORD") {

@@ -123,8 +123,8 @@ impl Default for EventsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
-    /// SMTP server for email, e.g. `smtp://127.0.0.1:2525` (plain) or
-    /// `smtps://user:pass@mail.example.com`; unset: messages go to the file sink.
+    /// SMTP server for email, `smtp://[user:pass@]host:port` (plain SMTP: this build has
+    /// no TLS backend, so point it at a local relay); unset: messages go to the file sink.
     pub smtp_url: Option<String>,
     /// Sender address.
     pub from: String,
@@ -447,6 +447,32 @@ impl Config {
         if self.pricing.fee_basis_points > 10_000 || self.pricing.fee_fixed_minor < 0 {
             return Err(ConfigError::Invalid(
                 "pricing fee must be 0 to 10000 basis points and a non-negative amount".into(),
+            ));
+        }
+        // lettre is built without a TLS backend, so only plain SMTP (to a local relay,
+        // which forwards with TLS) can work; say so now rather than on the first email.
+        if let Some(url) = &self.notify.smtp_url
+            && (!url.starts_with("smtp://") || url.contains("tls="))
+        {
+            return Err(ConfigError::Invalid(
+                "notify.smtp_url must be smtp://host:port (plain SMTP, e.g. a local relay); \
+                 this build has no TLS for SMTP"
+                    .into(),
+            ));
+        }
+        if self
+            .notify
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
+            return Err(ConfigError::Invalid(
+                "notify.from must be an email address, e.g. `Marquee <tickets@example.com>`".into(),
+            ));
+        }
+        if self.events.nats_stream.is_empty() || self.events.nats_subject_prefix.is_empty() {
+            return Err(ConfigError::Invalid(
+                "events.nats_stream and events.nats_subject_prefix must not be empty".into(),
             ));
         }
         if self.cache.enabled && self.cache.capacity == 0 {

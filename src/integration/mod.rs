@@ -9,7 +9,10 @@
 
 pub mod dispatcher;
 pub mod events;
+pub mod notify;
 pub mod outbox;
+pub mod relay;
+pub mod subscriber;
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,8 +22,8 @@ use crate::app::AppState;
 use dispatcher::Consumer;
 
 /// The local consumers of events, in the order each event is handed to them.
-pub fn consumers(_app: &AppState) -> Vec<Arc<dyn Consumer>> {
-    Vec::new()
+pub fn consumers(app: &AppState) -> Vec<Arc<dyn Consumer>> {
+    vec![Arc::new(notify::Notifications::new(&app.config.notify))]
 }
 
 /// The event machinery a serving node runs.
@@ -29,8 +32,21 @@ pub struct Running {
     task: Option<JoinHandle<()>>,
 }
 
-/// Starts the in-process dispatcher (unless `events.dispatch_interval_ms` is 0).
+/// Starts the event machinery of a serving node. With `nats_url` set, `marquee relay` owns
+/// publishing the outbox, so the node only consumes from JetStream (a durable consumer
+/// shared by all nodes); without it, the in-process dispatcher drains the outbox (unless
+/// `events.dispatch_interval_ms` is 0).
 pub fn start(app: &AppState) -> Running {
+    if app.config.nats_url.is_some() {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(subscriber::run(app.clone(), consumers(app), async move {
+            let _ = stopped.await;
+        }));
+        return Running {
+            stop: Some(stop),
+            task: Some(task),
+        };
+    }
     if app.config.events.dispatch_interval_ms == 0 {
         return Running {
             stop: None,
