@@ -411,7 +411,7 @@ pub async fn was_sent(db: &Db, event_id: &str, kind: &str) -> sqlx::Result<bool>
 }
 
 /// Records the message of `notice.kind` for `event_id` as sent; false if it already was
-/// (or is being sent).
+/// (or is being sent). A unit of work: on SQLite it joins the committer's group commit.
 async fn claim(
     db: &Db,
     event_id: &str,
@@ -420,24 +420,46 @@ async fn claim(
     sink: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let mut tx = db.begin().await?;
-    let inserted = on_conn!(&mut tx.conn(), |c| {
-        sqlx::query(
-            "INSERT INTO notifications (id, event_id, kind, recipient, subject, sink, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, kind) DO NOTHING",
-        )
-        .bind(NotificationId::generate().to_string())
-        .bind(event_id)
-        .bind(notice.kind)
-        .bind(recipient)
-        .bind(&notice.subject)
-        .bind(sink)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected()
-    });
-    tx.commit().await?;
+    const SQL: &str = "INSERT INTO notifications \
+         (id, event_id, kind, recipient, subject, sink, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, kind) DO NOTHING";
+    let row = std::sync::Arc::new([
+        NotificationId::generate().to_string(),
+        event_id.to_owned(),
+        notice.kind.to_owned(),
+        recipient.to_owned(),
+        notice.subject.clone(),
+        sink.to_owned(),
+    ]);
+    let inserted = db
+        .write(move |mut conn: crate::db::Conn<'_>| {
+            let row = row.clone();
+            Box::pin(async move {
+                if let crate::db::Conn::Native(n) = &mut conn {
+                    return crate::db::native::execute(
+                        n,
+                        SQL,
+                        &[
+                            ("$1", &row[0]),
+                            ("$2", &row[1]),
+                            ("$3", &row[2]),
+                            ("$4", &row[3]),
+                            ("$5", &row[4]),
+                            ("$6", &row[5]),
+                            ("$7", &now),
+                        ],
+                    );
+                }
+                Ok(on_conn!(&mut conn, |c| {
+                    let mut query = sqlx::query(SQL);
+                    for value in row.iter() {
+                        query = query.bind(value);
+                    }
+                    query.bind(now).execute(c).await?.rows_affected()
+                }))
+            })
+        })
+        .await?;
     Ok(inserted == 1)
 }
 
