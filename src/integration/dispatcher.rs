@@ -1,10 +1,15 @@
 //! The in-process dispatcher (the embedded default, when no NATS server is configured):
 //! on every node, a task tries to take the outbox lease; the holder drains the outbox in
-//! order, hands each event to every local consumer, and marks it published. A consumer
-//! that fails leaves the event unpublished and the batch stops there, so it is retried
-//! next round and nothing behind it overtakes it.
+//! order, hands each event to every local consumer, and marks it published. Events of one
+//! aggregate are handled one after another, in order; different aggregates are handled
+//! concurrently (a consumer's writes and mail then overlap instead of queueing). A
+//! consumer that fails leaves its event unpublished and stops that aggregate's events
+//! for the round, so they are retried next round and nothing of that aggregate overtakes
+//! it.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use futures::StreamExt;
 
 use super::{events::Envelope, outbox};
 use crate::app::AppState;
@@ -80,26 +85,36 @@ pub async fn dispatch_once(
     if events.is_empty() || !lease.hold(app).await? {
         return Ok(0);
     }
+    // The batch split by aggregate, each part in outbox order.
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut groups: Vec<Vec<&Envelope>> = Vec::new();
+    for event in &events {
+        let key = (event.aggregate_type.as_str(), event.aggregate_id.as_str());
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[at].push(event);
+    }
+    // Boxed before they reach the stream: a closure over borrowed events inside the
+    // stream adaptor defeats the compiler's proof that the spawned task is `Send`.
+    let work: Vec<GroupFuture<'_>> = groups
+        .into_iter()
+        .map(|group| Box::pin(dispatch_group(app, consumers, group)) as GroupFuture<'_>)
+        .collect();
+    let outcomes: Vec<GroupOutcome<'_>> = futures::stream::iter(work)
+        .buffer_unordered(CONCURRENT_AGGREGATES)
+        .collect()
+        .await;
     let mut published = Vec::with_capacity(events.len());
     let mut handled: Vec<(&'static str, &str)> = Vec::new();
     let mut failure = None;
-    'events: for event in &events {
-        for consumer in consumers {
-            if outbox::was_processed(&app.db, consumer.name(), &event.event_id).await? {
-                continue;
-            }
-            if let Err(error) = consumer.handle(app, event).await {
-                failure = Some(error.context(format!(
-                    "consumer {} failed on event {} ({})",
-                    consumer.name(),
-                    event.event_id,
-                    event.event_type
-                )));
-                break 'events;
-            }
-            handled.push((consumer.name(), &event.event_id));
+    for outcome in outcomes {
+        published.extend(outcome.published);
+        handled.extend(outcome.handled);
+        if let Some(error) = outcome.failure {
+            failure.get_or_insert(error);
         }
-        published.push(event.seq);
     }
     // One transaction for the whole batch: what each consumer handled, and what is
     // published. A crash before it commits redelivers the batch (at least once).
@@ -110,6 +125,53 @@ pub async fn dispatch_once(
         Some(error) => Err(error),
         None => Ok(published.len()),
     }
+}
+
+/// Aggregates whose events are handled at once.
+const CONCURRENT_AGGREGATES: usize = 8;
+
+type GroupFuture<'a> = Pin<Box<dyn Future<Output = GroupOutcome<'a>> + Send + 'a>>;
+
+/// What dispatching one aggregate's events did.
+struct GroupOutcome<'a> {
+    published: Vec<i64>,
+    handled: Vec<(&'static str, &'a str)>,
+    failure: Option<anyhow::Error>,
+}
+
+/// Hands one aggregate's events to every consumer, in order, stopping at a failure.
+async fn dispatch_group<'a>(
+    app: &AppState,
+    consumers: &[Arc<dyn Consumer>],
+    group: Vec<&'a Envelope>,
+) -> GroupOutcome<'a> {
+    let mut outcome = GroupOutcome {
+        published: Vec::with_capacity(group.len()),
+        handled: Vec::new(),
+        failure: None,
+    };
+    for event in group {
+        for consumer in consumers {
+            let done = match outbox::was_processed(&app.db, consumer.name(), &event.event_id).await
+            {
+                Ok(true) => continue,
+                Ok(false) => consumer.handle(app, event).await,
+                Err(error) => Err(error.into()),
+            };
+            if let Err(error) = done {
+                outcome.failure = Some(error.context(format!(
+                    "consumer {} failed on event {} ({})",
+                    consumer.name(),
+                    event.event_id,
+                    event.event_type
+                )));
+                return outcome;
+            }
+            outcome.handled.push((consumer.name(), &event.event_id));
+        }
+        outcome.published.push(event.seq);
+    }
+    outcome
 }
 
 /// Runs the dispatcher until `shutdown` resolves; gives the lease back on the way out.

@@ -1,6 +1,6 @@
-//! The in-process dispatcher: events reach every consumer once, in outbox order, under a
-//! lease only one node holds; a failing consumer stops the batch at its event, and the
-//! next round resumes there.
+//! The in-process dispatcher: events reach every consumer once, each aggregate's in outbox
+//! order, under a lease only one node holds; a failing consumer stops its aggregate's
+//! events at the failed one, and the next round resumes there.
 
 use std::{
     future::Future,
@@ -40,7 +40,10 @@ impl Consumer for Recorder {
             if self.refuse.lock().unwrap().contains(&event.event_type) {
                 anyhow::bail!("refused {}", event.event_type);
             }
-            self.seen.lock().unwrap().push(event.event_type.clone());
+            self.seen
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", event.aggregate_id, event.event_type));
             Ok(())
         })
     }
@@ -93,7 +96,7 @@ db_test_with!(
         );
         assert_eq!(
             *recorder.seen.lock().unwrap(),
-            ["show.changed", "show.cancelled"]
+            ["shw_1 show.changed", "shw_1 show.cancelled"]
         );
         // Nothing left; and node B cannot take the lease node A holds.
         append(app, &[show_changed("shw_3")]).await;
@@ -105,7 +108,8 @@ db_test_with!(
         );
         assert_eq!(recorder.seen.lock().unwrap().len(), 2);
 
-        // A consumer failing on an event stops the batch there; the next round resumes.
+        // A consumer failing on an event stops its aggregate there (shw_3); other
+        // aggregates go on (shw_4); the next round resumes shw_3 where it stopped.
         append(
             app,
             &[
@@ -126,24 +130,28 @@ db_test_with!(
                 .await
                 .is_err()
         );
-        assert_eq!(recorder.seen.lock().unwrap().len(), 3);
+        let mut later = recorder.seen.lock().unwrap()[2..].to_vec();
+        later.sort();
+        assert_eq!(later, ["shw_3 show.changed", "shw_4 show.changed"]);
+        let left: Vec<String> = outbox::unpublished(&app.state.db, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{} {}", e.aggregate_id, e.event_type))
+            .collect();
+        assert_eq!(left, ["shw_3 show.cancelled"]);
         recorder.refuse.lock().unwrap().clear();
         assert_eq!(
             dispatch_once(&app.state, &mut node_a, &consumers, 100)
                 .await
                 .unwrap(),
-            2
+            1
         );
         assert_eq!(
-            *recorder.seen.lock().unwrap(),
-            [
-                "show.changed",
-                "show.cancelled",
-                "show.changed",
-                "show.cancelled",
-                "show.changed"
-            ]
+            recorder.seen.lock().unwrap().last().map(String::as_str),
+            Some("shw_3 show.cancelled")
         );
+        assert_eq!(recorder.seen.lock().unwrap().len(), 5);
         let all = outbox::all(&app.state.db).await.unwrap();
         assert_eq!(all.len(), 5);
         assert!(
