@@ -7,6 +7,7 @@
 //! publishes them to NATS JetStream. Consumers record what they handled, so redelivery is
 //! harmless. The catalogue of events is `events`; the contract is `docs/events.md`.
 
+pub mod cache_tail;
 pub mod dispatcher;
 pub mod events;
 pub mod notify;
@@ -30,6 +31,25 @@ pub fn consumers(app: &AppState) -> Vec<Arc<dyn Consumer>> {
 pub struct Running {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// Follows the outbox for other nodes' writes (see `cache_tail`).
+    tail: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+/// Starts the cache tail unless events are off (`events.dispatch_interval_ms` = 0).
+fn start_tail(app: &AppState) -> Option<(oneshot::Sender<()>, JoinHandle<()>)> {
+    let every = app.config.events.dispatch_interval_ms;
+    if every == 0 || !app.config.cache.enabled {
+        return None;
+    }
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(cache_tail::run(
+        app.clone(),
+        Duration::from_millis(every.max(50)),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Some((stop, task))
 }
 
 /// Starts the event machinery of a serving node. With `nats_url` set, `marquee relay` owns
@@ -45,12 +65,14 @@ pub fn start(app: &AppState) -> Running {
         return Running {
             stop: Some(stop),
             task: Some(task),
+            tail: start_tail(app),
         };
     }
     if app.config.events.dispatch_interval_ms == 0 {
         return Running {
             stop: None,
             task: None,
+            tail: None,
         };
     }
     let (stop, stopped) = oneshot::channel::<()>();
@@ -60,6 +82,7 @@ pub fn start(app: &AppState) -> Running {
     Running {
         stop: Some(stop),
         task: Some(task),
+        tail: start_tail(app),
     }
 }
 
@@ -70,6 +93,10 @@ impl Running {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        if let Some((stop, task)) = self.tail.take() {
+            let _ = stop.send(());
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }
     }

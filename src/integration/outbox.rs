@@ -244,6 +244,30 @@ pub async fn purge(db: &Db, before: i64) -> sqlx::Result<u64> {
     Ok(purged)
 }
 
+/// The highest `seq` written so far (0 for an empty outbox).
+pub async fn last_seq(db: &Db) -> sqlx::Result<i64> {
+    let seq: Option<i64> = on_reader!(db, |pool| {
+        sqlx::query_scalar("SELECT max(seq) FROM outbox")
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(seq.unwrap_or(0))
+}
+
+/// Events after `seq`, in order, published or not.
+pub async fn after(db: &Db, seq: i64, limit: i64) -> sqlx::Result<Vec<Envelope>> {
+    on_reader!(db, |pool| {
+        sqlx::query_as(
+            "SELECT event_id, seq, aggregate_type, aggregate_id, event_type, version, payload, \
+             created_at FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })
+}
+
 /// Every event, in order (tests and diagnostics).
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Envelope>> {
     on_reader!(db, |pool| {

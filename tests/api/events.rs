@@ -166,3 +166,72 @@ db_test_with!(
         assert_eq!(seqs, sorted);
     }
 );
+
+/// Blocks a seat in storage without telling the cache, as another node would; with
+/// `announce`, also appends the event that node's write would have appended.
+async fn block_seat_elsewhere(app: &TestApp, show: &str, seat: &str, announce: bool) {
+    let mut tx = app.state.db.begin().await.unwrap();
+    let outcome: sqlx::Result<()> = async {
+        marquee::on_conn!(&mut tx.conn(), |c| {
+            sqlx::query(
+                "UPDATE show_seats SET state = 'blocked' WHERE show_id = $1 AND seat_label = $2",
+            )
+            .bind(show)
+            .bind(seat)
+            .execute(c)
+            .await?;
+        });
+        Ok(())
+    }
+    .await;
+    outcome.unwrap();
+    if announce {
+        let event = show_changed(show);
+        outbox::append(&mut tx.conn(), &event, 1).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+fn state_of(map: &serde_json::Value, seat: &str) -> String {
+    map["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["label"] == seat)
+        .map(|s| s["state"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+db_test_with!(
+    another_nodes_write_reaches_this_nodes_cache_through_the_outbox,
+    |config| {
+        // Without the outbox tail a cached seat map would be served for a minute.
+        config.cache.show_max_age_ms = 60_000;
+        config.events.dispatch_interval_ms = 50;
+    },
+    |app| {
+        let f = crate::fixtures::load(app).await;
+        let path = format!("/api/v1/shows/{}/seats", f.noon);
+        assert_eq!(state_of(&app.get_ok(&path).await, "A1"), "available");
+        // A write nobody announces stays unseen (the cache is doing its job).
+        block_seat_elsewhere(app, f.noon.as_str(), "A1", false).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(state_of(&app.get_ok(&path).await, "A1"), "available");
+        // Announced through the outbox, the next write is seen within a few polls.
+        block_seat_elsewhere(app, f.noon.as_str(), "A2", true).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let map = app.get_ok(&path).await;
+            if state_of(&map, "A2") == "blocked" {
+                assert_eq!(state_of(&map, "A1"), "blocked");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the seat map still shows A2 {} after 5 s",
+                state_of(&map, "A2")
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+);
