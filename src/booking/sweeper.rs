@@ -43,10 +43,7 @@ pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
         for e in &expired {
             app.booking_watch.changed(&e.booking_id);
         }
-        let mut shows: Vec<&str> = expired.iter().map(|e| e.show_id.as_str()).collect();
-        shows.sort_unstable();
-        shows.dedup();
-        for show in shows {
+        for show in shows_of(&expired) {
             app.cache.invalidate_show(show);
         }
         total += expired.len();
@@ -84,13 +81,18 @@ async fn released(
         outbox::append_all(conn, &events, now).await?;
         waitlist::booking_ended(conn, &e.booking_id, "lapsed", now).await?;
     }
-    let mut shows: Vec<&str> = expired.iter().map(|e| e.show_id.as_str()).collect();
-    shows.sort_unstable();
-    shows.dedup();
-    for show in shows {
+    for show in shows_of(expired) {
         waitlist::offer_freed(app, conn, show, Timestamp::from_millis(now)).await?;
     }
     Ok(())
+}
+
+/// The shows of the expired holds, each once.
+fn shows_of(expired: &[store::Expired]) -> Vec<&str> {
+    let mut shows: Vec<&str> = expired.iter().map(|e| e.show_id.as_str()).collect();
+    shows.sort_unstable();
+    shows.dedup();
+    shows
 }
 
 /// Retries refunds interrupted between commit and the gateway call.

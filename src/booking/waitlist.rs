@@ -124,18 +124,9 @@ async fn waiting(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<Vec<Waiting
         Conn::Native(n) => native::query(n, WAITING, &[("$1", &show_id)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?,
-        Conn::Sqlite(c) => {
-            sqlx::query_as(WAITING)
-                .bind(show_id)
-                .fetch_all(&mut **c)
-                .await?
-        }
-        Conn::Postgres(c) => {
-            sqlx::query_as(WAITING)
-                .bind(show_id)
-                .fetch_all(&mut **c)
-                .await?
-        }
+        _ => on_conn!(conn, |c| {
+            sqlx::query_as(WAITING).bind(show_id).fetch_all(c).await?
+        }),
     };
     Ok(rows
         .into_iter()
@@ -154,18 +145,9 @@ async fn free_seats(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<Vec<Free
         Conn::Native(n) => native::query(n, FREE, &[("$1", &show_id)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?,
-        Conn::Sqlite(c) => {
-            sqlx::query_as(FREE)
-                .bind(show_id)
-                .fetch_all(&mut **c)
-                .await?
-        }
-        Conn::Postgres(c) => {
-            sqlx::query_as(FREE)
-                .bind(show_id)
-                .fetch_all(&mut **c)
-                .await?
-        }
+        _ => on_conn!(conn, |c| {
+            sqlx::query_as(FREE).bind(show_id).fetch_all(c).await?
+        }),
     };
     Ok(rows
         .into_iter()

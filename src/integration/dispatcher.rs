@@ -14,9 +14,6 @@ use futures::StreamExt;
 use super::{events::Envelope, outbox};
 use crate::app::AppState;
 
-/// The lease the outbox publisher holds.
-pub const OUTBOX_LEASE: &str = "outbox";
-
 /// Something that reacts to events. It must be idempotent: an event can arrive again
 /// (after a crash or a lease takeover), and `handle` is then called again.
 pub trait Consumer: Send + Sync {
@@ -35,42 +32,28 @@ pub async fn deliver(
     consumer: &dyn Consumer,
     event: &Envelope,
 ) -> anyhow::Result<()> {
-    if outbox::was_processed(&app.db, consumer.name(), &event.event_id).await? {
-        return Ok(());
+    if handle_unless_processed(app, consumer, event).await? {
+        let now = app.clock.now().as_millis();
+        outbox::record_processed(&app.db, consumer.name(), &event.event_id, now).await?;
     }
-    consumer.handle(app, event).await?;
-    let now = app.clock.now().as_millis();
-    outbox::record_processed(&app.db, consumer.name(), &event.event_id, now).await?;
     Ok(())
 }
 
-/// A publisher's hold on the outbox lease, remembered so that it is renewed (a write)
-/// only when half of it has run out, not on every round.
-pub struct LeaseHolder {
-    pub name: String,
-    held_until: i64,
+/// Hands `event` to `consumer` unless its record says it already handled it; true when it
+/// handled it now (the caller records that).
+async fn handle_unless_processed(
+    app: &AppState,
+    consumer: &dyn Consumer,
+    event: &Envelope,
+) -> anyhow::Result<bool> {
+    if outbox::was_processed(&app.db, consumer.name(), &event.event_id).await? {
+        return Ok(false);
+    }
+    consumer.handle(app, event).await?;
+    Ok(true)
 }
 
-impl LeaseHolder {
-    pub fn new(name: String) -> Self {
-        Self {
-            name,
-            held_until: i64::MIN,
-        }
-    }
-
-    /// True while this holder has the lease, taking or renewing it when due.
-    pub async fn hold(&mut self, app: &AppState) -> sqlx::Result<bool> {
-        let now = app.clock.now().as_millis();
-        let lease_ms = i64::try_from(app.config.events.lease_ms).unwrap_or(i64::MAX / 4);
-        if now < self.held_until.saturating_sub(lease_ms / 2) {
-            return Ok(true);
-        }
-        let held = outbox::take_lease(&app.db, OUTBOX_LEASE, &self.name, now, lease_ms).await?;
-        self.held_until = if held { now + lease_ms } else { i64::MIN };
-        Ok(held)
-    }
-}
+pub use super::outbox::LeaseHolder;
 
 /// One round: if there is anything to publish and this node holds (or takes) the lease,
 /// publish up to `batch` events to the consumers. Returns how many were published.
@@ -82,7 +65,9 @@ pub async fn dispatch_once(
 ) -> anyhow::Result<usize> {
     // Idle rounds cost one read, not a lease write.
     let events = outbox::unpublished(&app.db, batch).await?;
-    if events.is_empty() || !lease.hold(app).await? {
+    let now = app.clock.now().as_millis();
+    let lease_ms = i64::try_from(app.config.events.lease_ms).unwrap_or(i64::MAX / 4);
+    if events.is_empty() || !lease.hold(&app.db, now, lease_ms).await? {
         return Ok(0);
     }
     // The batch split by aggregate, each part in outbox order.
@@ -152,22 +137,19 @@ async fn dispatch_group<'a>(
     };
     for event in group {
         for consumer in consumers {
-            let done = match outbox::was_processed(&app.db, consumer.name(), &event.event_id).await
-            {
-                Ok(true) => continue,
-                Ok(false) => consumer.handle(app, event).await,
-                Err(error) => Err(error.into()),
-            };
-            if let Err(error) = done {
-                outcome.failure = Some(error.context(format!(
-                    "consumer {} failed on event {} ({})",
-                    consumer.name(),
-                    event.event_id,
-                    event.event_type
-                )));
-                return outcome;
+            match handle_unless_processed(app, consumer.as_ref(), event).await {
+                Ok(true) => outcome.handled.push((consumer.name(), &event.event_id)),
+                Ok(false) => {}
+                Err(error) => {
+                    outcome.failure = Some(error.context(format!(
+                        "consumer {} failed on event {} ({})",
+                        consumer.name(),
+                        event.event_id,
+                        event.event_type
+                    )));
+                    return outcome;
+                }
             }
-            outcome.handled.push((consumer.name(), &event.event_id));
         }
         outcome.published.push(event.seq);
     }
@@ -197,7 +179,7 @@ pub async fn run(
         () = work => {}
         () = shutdown => {}
     }
-    if let Err(error) = outbox::release_lease(&app.db, OUTBOX_LEASE, &lease.name).await {
+    if let Err(error) = lease.release(&app.db).await {
         tracing::debug!(%error, "could not release the outbox lease");
     }
 }

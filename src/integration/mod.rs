@@ -27,77 +27,62 @@ pub fn consumers(app: &AppState) -> Vec<Arc<dyn Consumer>> {
     vec![Arc::new(notify::Notifications::new(&app.config.notify))]
 }
 
-/// The event machinery a serving node runs.
-pub struct Running {
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-    /// Follows the outbox for other nodes' writes (see `cache_tail`).
-    tail: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+/// A background task of the event machinery and the signal that stops it.
+struct Task {
+    stop: oneshot::Sender<()>,
+    handle: JoinHandle<()>,
 }
 
-/// Starts the cache tail unless events are off (`events.dispatch_interval_ms` = 0).
-fn start_tail(app: &AppState) -> Option<(oneshot::Sender<()>, JoinHandle<()>)> {
-    let every = app.config.events.dispatch_interval_ms;
-    if every == 0 || !app.config.cache.enabled {
-        return None;
-    }
+/// Spawns the future `make` builds around a shutdown signal of its own.
+fn spawn_stoppable<Fut>(make: impl FnOnce(futures::future::BoxFuture<'static, ()>) -> Fut) -> Task
+where
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(cache_tail::run(
-        app.clone(),
-        Duration::from_millis(every.max(50)),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Some((stop, task))
+    let handle = tokio::spawn(make(Box::pin(async move {
+        let _ = stopped.await;
+    })));
+    Task { stop, handle }
+}
+
+/// The event machinery a serving node runs.
+pub struct Running {
+    tasks: Vec<Task>,
 }
 
 /// Starts the event machinery of a serving node. With `nats_url` set, `marquee relay` owns
 /// publishing the outbox, so the node only consumes from JetStream (a durable consumer
 /// shared by all nodes); without it, the in-process dispatcher drains the outbox (unless
-/// `events.dispatch_interval_ms` is 0).
+/// `events.dispatch_interval_ms` is 0). Either way, unless events are off, the node
+/// follows the outbox for other nodes' writes to keep its cache fresh (`cache_tail`).
 pub fn start(app: &AppState) -> Running {
+    let every = app.config.events.dispatch_interval_ms;
+    let mut tasks = Vec::new();
     if app.config.nats_url.is_some() {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(subscriber::run(app.clone(), consumers(app), async move {
-            let _ = stopped.await;
+        let (app, consumers) = (app.clone(), consumers(app));
+        tasks.push(spawn_stoppable(|stop| {
+            subscriber::run(app, consumers, stop)
         }));
-        return Running {
-            stop: Some(stop),
-            task: Some(task),
-            tail: start_tail(app),
-        };
+    } else if every > 0 {
+        let (app, consumers) = (app.clone(), consumers(app));
+        tasks.push(spawn_stoppable(|stop| {
+            dispatcher::run(app, consumers, stop)
+        }));
     }
-    if app.config.events.dispatch_interval_ms == 0 {
-        return Running {
-            stop: None,
-            task: None,
-            tail: None,
-        };
+    if every > 0 && app.config.cache.enabled {
+        let app = app.clone();
+        let interval = Duration::from_millis(every.max(50));
+        tasks.push(spawn_stoppable(|stop| cache_tail::run(app, interval, stop)));
     }
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(dispatcher::run(app.clone(), consumers(app), async move {
-        let _ = stopped.await;
-    }));
-    Running {
-        stop: Some(stop),
-        task: Some(task),
-        tail: start_tail(app),
-    }
+    Running { tasks }
 }
 
 impl Running {
     /// Stops the event tasks, letting them give their lease back (bounded wait).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-        }
-        if let Some((stop, task)) = self.tail.take() {
-            let _ = stop.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    pub async fn stop(self) {
+        for task in self.tasks {
+            let _ = task.stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(2), task.handle).await;
         }
     }
 }

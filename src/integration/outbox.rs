@@ -109,6 +109,42 @@ pub async fn take_lease(
     Ok(held.is_some())
 }
 
+/// A publisher's hold on the outbox lease (the in-process dispatcher's or a relay's),
+/// remembered so that it is renewed (a write) only when half of it has run out, not on
+/// every round. It believes it holds the lease only while at least half is left.
+pub struct LeaseHolder {
+    pub name: String,
+    held_until: i64,
+}
+
+impl LeaseHolder {
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            held_until: i64::MIN,
+        }
+    }
+
+    /// True while this holder has the outbox lease at `now`, taking or renewing it (for
+    /// `ttl_ms`) when due.
+    pub async fn hold(&mut self, db: &Db, now: i64, ttl_ms: i64) -> sqlx::Result<bool> {
+        if now < self.held_until.saturating_sub(ttl_ms / 2) {
+            return Ok(true);
+        }
+        let held = take_lease(db, OUTBOX_LEASE, &self.name, now, ttl_ms).await?;
+        self.held_until = if held { now + ttl_ms } else { i64::MIN };
+        Ok(held)
+    }
+
+    /// Gives the lease back (a clean shutdown), so another publisher need not wait it out.
+    pub async fn release(&self, db: &Db) -> sqlx::Result<()> {
+        release_lease(db, OUTBOX_LEASE, &self.name).await
+    }
+}
+
+/// The lease the outbox publisher holds.
+pub const OUTBOX_LEASE: &str = "outbox";
+
 /// Gives the lease up (a clean shutdown), so another publisher need not wait it out.
 pub async fn release_lease(db: &Db, name: &str, holder: &str) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;

@@ -13,7 +13,7 @@ use async_nats::{
     jetstream::{self, context::PublishAckFuture, stream},
 };
 
-use super::{dispatcher::OUTBOX_LEASE, events::Envelope, outbox};
+use super::{events::Envelope, outbox};
 use crate::{
     clock::{Clock, SystemClock},
     config::{Config, EventsConfig},
@@ -129,15 +129,18 @@ pub async fn publish(
 pub struct Relay {
     js: jetstream::Context,
     events: EventsConfig,
+    lease: tokio::sync::Mutex<outbox::LeaseHolder>,
     holder: String,
 }
 
 impl Relay {
     pub fn new(js: jetstream::Context, events: EventsConfig) -> Self {
+        let holder = format!("relay-{}", ulid::Ulid::new());
         Self {
             js,
             events,
-            holder: format!("relay-{}", ulid::Ulid::new()),
+            lease: tokio::sync::Mutex::new(outbox::LeaseHolder::new(holder.clone())),
+            holder,
         }
     }
 
@@ -151,11 +154,12 @@ impl Relay {
     /// so nothing overtakes an event that did not make it; what was acked before it is still
     /// marked. Returns how many were published (0 when another publisher holds the lease).
     pub async fn relay_once(&self, db: &Db, now: i64, limit: i64) -> Result<usize, RelayError> {
-        let lease_ms = i64::try_from(self.events.lease_ms).unwrap_or(i64::MAX);
-        if !outbox::take_lease(db, OUTBOX_LEASE, &self.holder, now, lease_ms).await? {
+        let lease_ms = i64::try_from(self.events.lease_ms).unwrap_or(i64::MAX / 4);
+        // Idle rounds cost one read, not a lease write.
+        let events = outbox::unpublished(db, limit).await?;
+        if events.is_empty() || !self.lease.lock().await.hold(db, now, lease_ms).await? {
             return Ok(0);
         }
-        let events = outbox::unpublished(db, limit).await?;
         let mut published = Vec::with_capacity(events.len());
         let mut failure = None;
         for event in &events {
@@ -196,7 +200,7 @@ impl Relay {
             () = work => {}
             () = shutdown => {}
         }
-        if let Err(error) = outbox::release_lease(db, OUTBOX_LEASE, &self.holder).await {
+        if let Err(error) = self.lease.lock().await.release(db).await {
             tracing::debug!(%error, "could not release the outbox lease");
         }
     }
