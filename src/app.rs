@@ -48,6 +48,13 @@ impl std::ops::Deref for AppState {
     type Target = AppParts;
 
     fn deref(&self) -> &AppParts {
+        // A unit of work receives its connection and plain inputs, never the application:
+        // whatever it would reach through it (a pool, a cache loader, the network) it must
+        // not. Debug builds (every test) fail at once when one tries.
+        debug_assert!(
+            !crate::db::in_unit(),
+            "a unit of work reached the application state"
+        );
         &self.0
     }
 }
@@ -90,17 +97,15 @@ impl AppState {
         }))
     }
 
-    /// Pool sizes as gauges, refreshed when metrics are scraped.
+    /// Pool sizes as gauges, refreshed when metrics are scraped (the PostgreSQL read
+    /// pool; SQLite reads on each thread's own connection).
     pub fn record_pool_gauges(&self) {
-        let (size, idle) = match &self.db {
-            Db::Sqlite(db) => (
-                db.read.size() + db.write.size(),
-                db.read.num_idle() + db.write.num_idle(),
-            ),
-            Db::Postgres(pool) => (pool.size(), pool.num_idle()),
-        };
-        metrics::gauge!("marquee_db_connections", "state" => "open").set(f64::from(size));
-        metrics::gauge!("marquee_db_connections", "state" => "idle").set(idle as f64);
+        if let Db::Postgres(db) = &self.db {
+            metrics::gauge!("marquee_db_connections", "state" => "open")
+                .set(f64::from(db.pool.size()));
+            metrics::gauge!("marquee_db_connections", "state" => "idle")
+                .set(db.pool.num_idle() as f64);
+        }
     }
 }
 

@@ -238,10 +238,15 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// Connections in the read pool (SQLite) or the whole pool (PostgreSQL).
+    /// Connections in the PostgreSQL read pool (SQLite reads on each thread's own).
     pub max_connections: u32,
-    /// How long a request waits for a pooled connection before failing.
+    /// PostgreSQL: writer threads, each with its own connection, running units of work.
+    pub write_connections: u32,
+    /// How long a request waits for a pooled connection (or a writer) before failing.
     pub acquire_timeout_ms: u64,
+    /// PostgreSQL: a statement of a unit of work running longer fails (and its
+    /// connection is dropped, which makes the server cancel it).
+    pub statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -312,7 +317,9 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             max_connections: 8,
+            write_connections: 8,
             acquire_timeout_ms: 5_000,
+            statement_timeout_ms: 15_000,
         }
     }
 }
@@ -399,11 +406,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let url = &self.database_url;
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
+        if crate::db::Engine::of_url(&self.database_url).is_none() {
             return Err(ConfigError::Invalid(
                 "database_url must start with sqlite:, postgres:// or postgresql://".into(),
             ));
@@ -422,9 +425,12 @@ impl Config {
                 "booking limits, hold_secs, group_commit_max_batch and webhook_tolerance_secs must be positive".into(),
             ));
         }
-        if self.database.max_connections == 0 {
+        if self.database.max_connections == 0
+            || self.database.write_connections == 0
+            || self.database.statement_timeout_ms == 0
+        {
             return Err(ConfigError::Invalid(
-                "database.max_connections must be at least 1".into(),
+                "database.max_connections, write_connections and statement_timeout_ms must be at least 1".into(),
             ));
         }
         if let Some(secret) = &self.auth.jwt_secret

@@ -1,12 +1,12 @@
 //! Booking: holding seats, confirming them when payment lands, expiry, cancellation (by the
 //! customer or with the whole show), bulk bookings, history and tickets.
 //!
-//! The seat claim is one conditional `UPDATE` in the transaction that inserts the booking
-//! (see `store::claim_seats`); everything that changes seats or bookings goes through
-//! `Db::write`, so on SQLite it shares group commits and on PostgreSQL it retries deadlocks.
+//! The seat claim is one conditional statement in the unit of work that inserts the
+//! booking (see `store::hold`); everything that changes seats or bookings is a unit of
+//! work (`Db::write`), so on SQLite it shares group commits and on PostgreSQL it retries
+//! deadlocks.
 
 pub mod model;
-mod native;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -64,7 +64,7 @@ pub enum BookingError {
 
 impl WriteError for BookingError {
     fn retryable(&self) -> bool {
-        matches!(self, BookingError::Database(e) if crate::db::writer::is_retryable(e))
+        matches!(self, BookingError::Database(e) if crate::db::is_retryable(e))
     }
 }
 

@@ -1,7 +1,6 @@
 //! Bookings as stored and as shown.
 
 use serde::Serialize;
-use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use crate::{
@@ -40,7 +39,7 @@ impl BookingStatus {
 }
 
 /// A booking row, with the show facts every view needs.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct BookingRow {
     pub id: String,
     pub customer_id: String,
@@ -66,6 +65,27 @@ pub struct BookingRow {
     pub org_id: String,
 }
 
+crate::from_row!(BookingRow {
+    id,
+    customer_id,
+    show_id,
+    group_id,
+    status,
+    seats,
+    currency,
+    total,
+    fee_total,
+    quote,
+    refund,
+    expires_at,
+    created_at,
+    updated_at,
+    confirmed_at,
+    cancelled_at,
+    starts_at,
+    org_id
+});
+
 impl BookingRow {
     pub fn status(&self) -> BookingStatus {
         BookingStatus::parse(&self.status).unwrap_or(BookingStatus::Expired)
@@ -80,18 +100,20 @@ impl BookingRow {
     }
 }
 
-#[derive(Debug, Clone, FromRow, serde::Deserialize)]
-pub struct PaymentRow {
-    pub id: String,
-    pub booking_id: String,
-    pub provider: String,
-    pub intent_id: Option<String>,
-    pub status: String,
-    pub amount: i64,
-    pub currency: String,
-    pub refund_amount: Option<i64>,
-    pub failure_reason: Option<String>,
-    pub created_at: i64,
+crate::db_row! {
+    #[derive(Debug, Clone, serde::Deserialize)]
+    pub struct PaymentRow {
+        pub id: String,
+        pub booking_id: String,
+        pub provider: String,
+        pub intent_id: Option<String>,
+        pub status: String,
+        pub amount: i64,
+        pub currency: String,
+        pub refund_amount: Option<i64>,
+        pub failure_reason: Option<String>,
+        pub created_at: i64,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

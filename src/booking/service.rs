@@ -1,8 +1,6 @@
 //! Booking rules: holds (single and bulk), reading, cancelling, show cancellation.
 
-use std::{collections::BTreeSet, sync::Arc};
-
-use futures::future::BoxFuture;
+use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -16,13 +14,13 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::Conn,
+    db::Tx,
     http::{idempotency::Idempotency, pagination::Page},
     ids::{BookingGroupId, BookingId, ShowId, UserId},
     integration::{events::Event, outbox},
     inventory::service as inventory,
     money::{Currency, Money},
-    offers::service::price_seats,
+    offers::service::ShowPricing,
     payment::service as payments,
     time::Timestamp,
 };
@@ -60,7 +58,7 @@ fn check_labels(seats: &[String], max: usize) -> Result<(), BookingError> {
 }
 
 /// Prices the request and builds the booking row; nothing is written.
-pub(super) async fn plan_hold(
+async fn plan_hold(
     app: &AppState,
     customer: &UserId,
     request: &SeatRequest,
@@ -69,14 +67,27 @@ pub(super) async fn plan_hold(
 ) -> Result<PlannedHold, BookingError> {
     let show_id = ShowId::parse(&request.show_id)
         .ok_or_else(|| BookingError::ShowNotFound(request.show_id.clone()))?;
-    let facts = app.show_facts.get(app, show_id.as_str()).await?;
-    let show = &facts.show;
+    let pricing = ShowPricing::load(app, show_id.as_str()).await?;
+    let hold_ms = app.config.booking.hold_secs * 1000;
+    planned_hold(&pricing, customer, &request.seats, group_id, now, hold_ms)
+}
+
+/// The booking a hold of `seats` (distinct labels) made at `now` would create, priced from
+/// `pricing`: a pure function, so a unit of work can plan a hold too (a waitlist offer).
+pub(super) fn planned_hold(
+    pricing: &ShowPricing,
+    customer: &UserId,
+    seats: &[String],
+    group_id: Option<&str>,
+    now: Timestamp,
+    hold_ms: i64,
+) -> Result<PlannedHold, BookingError> {
+    let show = &pricing.facts.show;
     if !inventory::on_sale(show, now) {
         return Err(BookingError::ShowNotOnSale);
     }
-    let quote = price_seats(app, &facts, &request.seats, now).await?;
+    let quote = pricing.price(seats, now)?;
     let seats: Vec<String> = quote.lines.iter().map(|l| l.seat.clone()).collect();
-    let expires_at = now.as_millis() + app.config.booking.hold_secs * 1000;
     let row = BookingRow {
         id: BookingId::generate().to_string(),
         customer_id: customer.to_string(),
@@ -89,7 +100,7 @@ pub(super) async fn plan_hold(
         fee_total: quote.fee_total.amount,
         quote: serde_json::to_string(&quote).unwrap_or_default(),
         refund: None,
-        expires_at,
+        expires_at: now.as_millis() + hold_ms,
         created_at: now.as_millis(),
         updated_at: now.as_millis(),
         confirmed_at: None,
@@ -112,20 +123,22 @@ async fn commit_holds(
     idempotency: Option<Idempotency>,
     now: Timestamp,
 ) -> Result<(), BookingError> {
-    let bulk = plans.len() > 1;
-    let shared = Arc::new(HoldWork {
+    let shows: Vec<String> = plans.iter().map(|p| p.row.show_id.clone()).collect();
+    let work = HoldWork {
         plans,
         body,
         idempotency,
         now,
-    });
-    if bulk {
-        app.db.write(hold_unit(shared.clone())).await?;
+    };
+    if work.plans.len() > 1 {
+        app.db.write(move |tx| run_holds(tx, &work)).await?;
     } else {
-        app.db.write_statement(hold_unit(shared.clone())).await?;
+        app.db
+            .write_statement(move |tx| run_holds(tx, &work))
+            .await?;
     }
-    for plan in &shared.plans {
-        app.cache.invalidate_show(&plan.row.show_id);
+    for show in &shows {
+        app.cache.invalidate_show(show);
     }
     Ok(())
 }
@@ -137,14 +150,8 @@ struct HoldWork {
     now: Timestamp,
 }
 
-fn hold_unit(
-    work: Arc<HoldWork>,
-) -> impl for<'c> Fn(Conn<'c>) -> BoxFuture<'c, Result<(), BookingError>> + Send + Sync + 'static {
-    move |conn| Box::pin(run_holds(work.clone(), conn))
-}
-
 /// The unit of work of `commit_holds`.
-async fn run_holds(work: Arc<HoldWork>, mut conn: Conn<'_>) -> Result<(), BookingError> {
+fn run_holds(tx: &mut Tx<'_>, work: &HoldWork) -> Result<(), BookingError> {
     let bulk = work.plans.len() > 1;
     let mut unavailable = Vec::new();
     for (i, plan) in work.plans.iter().enumerate() {
@@ -158,9 +165,7 @@ async fn run_holds(work: Arc<HoldWork>, mut conn: Conn<'_>) -> Result<(), Bookin
                 status: StatusCode::CREATED,
                 response: &work.body,
             });
-        let outcome =
-            store::hold(&mut conn, &plan.row, &plan.seats, key, work.now.as_millis()).await?;
-        match outcome {
+        match store::hold(tx, &plan.row, &plan.seats, key, work.now.as_millis())? {
             HoldOutcome::Held => {}
             HoldOutcome::KeyTaken => return Err(BookingError::IdempotencyRace),
             HoldOutcome::NotOnSale => return Err(BookingError::ShowNotOnSale),
@@ -301,77 +306,31 @@ struct Cancelled {
 }
 
 /// Cancels a customer's booking: a confirmed one until the cutoff (refund = total − fees),
-/// or a pending hold (released, nothing to refund).
+/// or a pending hold (released, nothing to refund). The seats it returns go to the show's
+/// waitlist first, priced from a snapshot taken before the unit of work.
 pub async fn cancel(
     app: &AppState,
     customer: &UserId,
     id: &str,
 ) -> Result<BookingView, BookingError> {
+    let booking = own_booking(app, customer, id).await?;
+    let pricing = ShowPricing::load(app, &booking.show_id).await?;
     let now = app.clock.now().as_millis();
-    let cutoff_ms = app.config.booking.cancel_cutoff_minutes * 60_000;
     let cutoff_minutes = app.config.booking.cancel_cutoff_minutes;
+    let hold_ms = app.config.booking.hold_secs * 1000;
     let (customer_id, booking_id) = (customer.to_string(), id.to_owned());
-    let unit_app = app.clone();
     let done = app
         .db
-        .write(move |mut conn: Conn<'_>| {
-            let (customer_id, booking_id) = (customer_id.clone(), booking_id.clone());
-            let app = unit_app.clone();
-            Box::pin(async move {
-                let booking = store::lock_booking(&mut conn, &booking_id)
-                    .await?
-                    .filter(|b| b.customer_id == customer_id)
-                    .ok_or_else(|| BookingError::NotFound(booking_id.clone()))?;
-                let show = booking.show_id.clone();
-                match booking.status() {
-                    BookingStatus::Confirmed => {
-                        if now > booking.starts_at - cutoff_ms {
-                            return Err(BookingError::CancellationClosed(cutoff_minutes));
-                        }
-                        let refund = booking.total - booking.fee_total;
-                        store::move_seats(&mut conn, &show, &booking.id, "booked", "available")
-                            .await?;
-                        store::set_status(
-                            &mut conn,
-                            &booking.id,
-                            "confirmed",
-                            "cancelled",
-                            now,
-                            Some(refund),
-                        )
-                        .await?;
-                        let refunds =
-                            store::start_refund_of_booking(&mut conn, &booking.id, refund, now)
-                                .await?;
-                        seats_returned(&app, &mut conn, &booking, Some(refund), now).await?;
-                        Ok(Cancelled {
-                            show_id: show,
-                            refunds,
-                        })
-                    }
-                    BookingStatus::PendingPayment if now < booking.expires_at => {
-                        store::move_seats(&mut conn, &show, &booking.id, "held", "available")
-                            .await?;
-                        store::set_status(
-                            &mut conn,
-                            &booking.id,
-                            "pending_payment",
-                            "cancelled",
-                            now,
-                            None,
-                        )
-                        .await?;
-                        waitlist::booking_ended(&mut conn, &booking.id, "cancelled", now).await?;
-                        seats_returned(&app, &mut conn, &booking, None, now).await?;
-                        Ok(Cancelled {
-                            show_id: show,
-                            refunds: Vec::new(),
-                        })
-                    }
-                    BookingStatus::PendingPayment => Err(BookingError::NotCancellable("expired")),
-                    other => Err(BookingError::NotCancellable(other.as_str())),
-                }
-            })
+        .write(move |tx| {
+            cancel_by_customer(
+                tx,
+                &customer_id,
+                &booking_id,
+                &pricing,
+                cutoff_minutes,
+                hold_ms,
+                now,
+            )
         })
         .await?;
     app.cache.invalidate_show(&done.show_id);
@@ -382,31 +341,65 @@ pub async fn cancel(
     own_booking_view(app, customer, id).await
 }
 
-/// Inside a customer's cancellation: its events, and the seats it returned offered to
-/// the show's waitlist before anyone else can take them.
-async fn seats_returned(
-    app: &AppState,
-    conn: &mut Conn<'_>,
-    booking: &BookingRow,
-    refund: Option<i64>,
+/// The unit of work of `cancel`.
+fn cancel_by_customer(
+    tx: &mut Tx<'_>,
+    customer_id: &str,
+    booking_id: &str,
+    pricing: &ShowPricing,
+    cutoff_minutes: i64,
+    hold_ms: i64,
     now: i64,
-) -> Result<(), BookingError> {
+) -> Result<Cancelled, BookingError> {
+    let booking = store::lock_booking(tx, booking_id)?
+        .filter(|b| b.customer_id == customer_id)
+        .ok_or_else(|| BookingError::NotFound(booking_id.to_owned()))?;
+    if booking.show_id != pricing.facts.show.id {
+        // The snapshot is of another show: the booking cannot have moved, so it is not
+        // this customer's booking as read before.
+        return Err(BookingError::NotFound(booking_id.to_owned()));
+    }
+    let show = booking.show_id.clone();
+    let (refund, refunds) = match booking.status() {
+        BookingStatus::Confirmed => {
+            if now > booking.starts_at - cutoff_minutes * 60_000 {
+                return Err(BookingError::CancellationClosed(cutoff_minutes));
+            }
+            let refund = booking.total - booking.fee_total;
+            store::move_seats(tx, &show, &booking.id, "booked", "available")?;
+            store::set_status(tx, &booking.id, "confirmed", "cancelled", now, Some(refund))?;
+            let refunds = store::start_refund_of_booking(tx, &booking.id, refund, now)?;
+            (Some(refund), refunds)
+        }
+        BookingStatus::PendingPayment if now < booking.expires_at => {
+            store::move_seats(tx, &show, &booking.id, "held", "available")?;
+            store::set_status(tx, &booking.id, "pending_payment", "cancelled", now, None)?;
+            waitlist::booking_ended(tx, &booking.id, "cancelled", now)?;
+            (None, Vec::new())
+        }
+        BookingStatus::PendingPayment => return Err(BookingError::NotCancellable("expired")),
+        other => return Err(BookingError::NotCancellable(other.as_str())),
+    };
     let events = [
         Event::BookingCancelled {
             booking_id: booking.id.clone(),
-            show_id: booking.show_id.clone(),
+            show_id: show.clone(),
             by: "customer".into(),
             refund,
         },
         Event::SeatsReleased {
-            show_id: booking.show_id.clone(),
+            show_id: show.clone(),
             seats: booking.seat_labels(),
             reason: "cancelled".into(),
         },
     ];
-    outbox::append_all(conn, &events, now).await?;
-    waitlist::offer_freed(app, conn, &booking.show_id, Timestamp::from_millis(now)).await?;
-    Ok(())
+    outbox::append_all(tx, &events, now)?;
+    // The seats it returned go to the show's waitlist before anyone else can take them.
+    waitlist::offer_freed(tx, pricing, hold_ms, Timestamp::from_millis(now))?;
+    Ok(Cancelled {
+        show_id: show,
+        refunds,
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -432,12 +425,10 @@ pub async fn cancel_show(
     let currency = Currency::parse(&show.currency).unwrap_or(Currency::UNKNOWN);
     let now = app.clock.now().as_millis();
     let id = show_id.to_owned();
-    let outcome = app
-        .db
-        .write(move |mut conn: Conn<'_>| {
-            let id = id.clone();
-            Box::pin(async move {
-                let outcome = store::cancel_show(&mut conn, &id, now).await?;
+    let outcome =
+        app.db
+            .write(move |tx| {
+                let outcome = store::cancel_show(tx, &id, now)?;
                 if let Some((bookings, _)) = &outcome {
                     let mut events = vec![Event::ShowCancelled {
                         show_id: id.clone(),
@@ -450,14 +441,13 @@ pub async fn cancel_show(
                             refund: *refund,
                         }
                     }));
-                    outbox::append_all(&mut conn, &events, now).await?;
+                    outbox::append_all(tx, &events, now)?;
                     // Nobody waits for a show that will not run.
-                    waitlist::show_cancelled(&mut conn, &id, now).await?;
+                    waitlist::show_cancelled(tx, &id, now)?;
                 }
                 Ok::<_, BookingError>(outcome)
             })
-        })
-        .await?;
+            .await?;
     app.cache.invalidate_show(show_id);
     app.cache.invalidate_catalog();
     let (bookings, refunds) = outcome.unwrap_or_default();

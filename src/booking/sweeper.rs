@@ -3,14 +3,15 @@
 //! already treats lapsed holds as free, so correctness never waits for it. Every node runs
 //! it; PostgreSQL hands each booking to one of them (`SKIP LOCKED`).
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use super::{BookingError, store, waitlist};
 use crate::{
     app::AppState,
-    db::Conn,
+    db::Tx,
     http::idempotency,
     integration::{events::Event, outbox},
+    offers::service::ShowPricing,
     payment::service as payments,
     time::Timestamp,
 };
@@ -24,20 +25,42 @@ const KEY_RETENTION_MS: i64 = 24 * 3_600_000;
 const EVENT_RETENTION_MS: i64 = 7 * 24 * 3_600_000;
 
 /// Expires every lapsed hold now; returns how many bookings expired.
+///
+/// Each round reads the due holds, takes a pricing snapshot of each of their shows (for
+/// the waitlist offers their seats may make), then expires exactly those holds in one unit
+/// of work — those still pending and lapsed: another node, a payment or a cancellation
+/// may have got there first.
 pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
     let now = app.clock.now().as_millis();
+    let hold_ms = app.config.booking.hold_secs * 1000;
     let mut total = 0;
     loop {
-        let unit_app = app.clone();
+        let due = store::due_holds(&app.db, now, BATCH).await?;
+        if due.is_empty() {
+            break;
+        }
+        let mut pricing: HashMap<String, Option<ShowPricing>> = HashMap::new();
+        for (_, show) in &due {
+            if !pricing.contains_key(show) {
+                // A show that cannot be priced must not stop its holds from expiring: its
+                // freed seats then go straight back on sale (logged).
+                let snapshot = ShowPricing::load(app, show)
+                    .await
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, show, "cannot price waitlist offers for the show")
+                    })
+                    .ok();
+                pricing.insert(show.clone(), snapshot);
+            }
+        }
+        let ids: Vec<String> = due.into_iter().map(|(id, _)| id).collect();
+        let batch = ids.len() as i64;
         let expired = app
             .db
-            .write(move |mut conn: Conn<'_>| {
-                let app = unit_app.clone();
-                Box::pin(async move {
-                    let expired = store::expire_due(&mut conn, now, BATCH).await?;
-                    released(&app, &mut conn, &expired, now).await?;
-                    Ok::<_, BookingError>(expired)
-                })
+            .write(move |tx| {
+                let expired = store::expire(tx, &ids, now)?;
+                released(tx, &expired, &pricing, hold_ms, now)?;
+                Ok::<_, BookingError>(expired)
             })
             .await?;
         for e in &expired {
@@ -47,7 +70,8 @@ pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
             app.cache.invalidate_show(show);
         }
         total += expired.len();
-        if (expired.len() as i64) < BATCH {
+        // A short batch was the last; an empty one means other nodes have the rest.
+        if batch < BATCH || expired.is_empty() {
             break;
         }
     }
@@ -60,10 +84,11 @@ pub async fn sweep_once(app: &AppState) -> Result<usize, BookingError> {
 
 /// Inside the sweep's unit of work: the events of the expired holds, the end of any
 /// waitlist offer among them, and the freed seats offered to each show's waitlist.
-async fn released(
-    app: &AppState,
-    conn: &mut Conn<'_>,
+fn released(
+    tx: &mut Tx<'_>,
     expired: &[store::Expired],
+    pricing: &HashMap<String, Option<ShowPricing>>,
+    hold_ms: i64,
     now: i64,
 ) -> Result<(), BookingError> {
     for e in expired {
@@ -78,11 +103,14 @@ async fn released(
                 reason: "expired".into(),
             },
         ];
-        outbox::append_all(conn, &events, now).await?;
-        waitlist::booking_ended(conn, &e.booking_id, "lapsed", now).await?;
+        outbox::append_all(tx, &events, now)?;
+        waitlist::booking_ended(tx, &e.booking_id, "lapsed", now)?;
     }
     for show in shows_of(expired) {
-        waitlist::offer_freed(app, conn, show, Timestamp::from_millis(now)).await?;
+        // Every hold expired here was read, with its show, before the unit began.
+        if let Some(Some(pricing)) = pricing.get(show) {
+            waitlist::offer_freed(tx, pricing, hold_ms, Timestamp::from_millis(now))?;
+        }
     }
     Ok(())
 }

@@ -8,18 +8,22 @@
 //! served (FCFS with skip). So after every commit no waiting entry can be satisfied by the
 //! available seats, and a public hold can only take seats no entry could use. Public
 //! claims also leave lapsed holds alone while anyone waits: those seats reach the
-//! waitlist through the sweeper first. The statements here run on every kind of
-//! connection (the SQLite committer, a sqlx transaction of either engine).
+//! waitlist through the sweeper first. Offers are priced inside the unit of work from a
+//! snapshot its caller took before it started (`ShowPricing`): a unit reaches nothing but
+//! its own connection.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{BookingError, service::SeatRequest, store};
+use super::{BookingError, service};
 use crate::{
     app::AppState,
-    db::{Conn, native, on_conn},
+    db::{Sql, Tx},
+    db_row,
     ids::{UserId, WaitlistEntryId},
     integration::{events::Event, outbox},
+    offers::service::ShowPricing,
+    params,
     time::Timestamp,
 };
 
@@ -51,11 +55,13 @@ pub fn choose_seats(seats: &[&FreeSeat], wanted: usize) -> Option<Vec<String>> {
     Some(seats[..wanted].iter().map(|s| s.label.clone()).collect())
 }
 
-struct Waiting {
-    id: String,
-    customer_id: String,
-    seats_wanted: i64,
-    category: Option<String>,
+db_row! {
+    struct Waiting {
+        id: String,
+        customer_id: String,
+        seats_wanted: i64,
+        category: Option<String>,
+    }
 }
 
 /// An automatic hold made for a waitlist entry.
@@ -69,124 +75,71 @@ pub struct Offer {
 const WAITING: &str = "SELECT id, customer_id, seats_wanted, category FROM waitlist_entries \
      WHERE show_id = $1 AND status = 'waiting' ORDER BY seq";
 
-const FREE: &str = "SELECT ss.seat_label, ss.category, ls.row_index, ls.col_index \
-     FROM show_seats ss JOIN shows s ON s.id = ss.show_id \
-     JOIN layout_seats ls ON ls.layout_id = s.layout_id AND ls.label = ss.seat_label \
-     WHERE ss.show_id = $1 AND ss.state = 'available' ORDER BY ls.row_index, ls.col_index";
-
-const CLAIM_ONE: &str = "UPDATE show_seats SET state = 'held', booking_id = $1, held_until = $2 \
-     WHERE show_id = $3 AND seat_label = $4 AND state = 'available'";
-
-const UNDO_CLAIM: &str = "UPDATE show_seats SET state = 'available', booking_id = NULL, \
-     held_until = NULL WHERE show_id = $1 AND booking_id = $2 AND state = 'held'";
-
-const MARK_OFFERED: &str = "UPDATE waitlist_entries SET status = 'offered', booking_id = $1, \
-     updated_at = $2 WHERE id = $3 AND status = 'waiting'";
-
-/// One bound value of the statements here.
-enum Arg<'a> {
-    Text(&'a str),
-    Int(i64),
-}
-
-/// Runs one statement on any connection; returns the rows changed.
-async fn execute(conn: &mut Conn<'_>, sql: &str, args: &[Arg<'_>]) -> sqlx::Result<u64> {
-    if let Conn::Native(n) = conn {
-        let names: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
-        let params: Vec<(&str, &dyn rusqlite::ToSql)> = names
-            .iter()
-            .zip(args)
-            .map(|(name, arg)| {
-                let value: &dyn rusqlite::ToSql = match arg {
-                    Arg::Text(text) => text,
-                    Arg::Int(int) => int,
-                };
-                (name.as_str(), value)
-            })
-            .collect();
-        return native::execute(n, sql, &params);
+db_row! {
+    struct FreeRow {
+        seat_label: String,
+        category: String,
+        row_index: i64,
+        col_index: i64,
     }
-    Ok(on_conn!(conn, |c| {
-        let mut query = sqlx::query(sql);
-        for arg in args {
-            query = match arg {
-                Arg::Text(text) => query.bind(*text),
-                Arg::Int(int) => query.bind(*int),
-            };
-        }
-        query.execute(c).await?.rows_affected()
-    }))
 }
 
-async fn waiting(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<Vec<Waiting>> {
-    type Row = (String, String, i64, Option<String>);
-    let rows: Vec<Row> = match conn {
-        Conn::Native(n) => native::query(n, WAITING, &[("$1", &show_id)], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?,
-        _ => on_conn!(conn, |c| {
-            sqlx::query_as(WAITING).bind(show_id).fetch_all(c).await?
-        }),
-    };
-    Ok(rows
-        .into_iter()
-        .map(|(id, customer_id, seats_wanted, category)| Waiting {
-            id,
-            customer_id,
-            seats_wanted,
-            category,
-        })
-        .collect())
+fn waiting(tx: &mut Tx<'_>, show_id: &str) -> sqlx::Result<Vec<Waiting>> {
+    tx.fetch_all(WAITING, params![show_id])
 }
 
-async fn free_seats(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<Vec<FreeSeat>> {
-    type Row = (String, String, i64, i64);
-    let rows: Vec<Row> = match conn {
-        Conn::Native(n) => native::query(n, FREE, &[("$1", &show_id)], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?,
-        _ => on_conn!(conn, |c| {
-            sqlx::query_as(FREE).bind(show_id).fetch_all(c).await?
-        }),
-    };
+fn free_seats(tx: &mut Tx<'_>, show_id: &str) -> sqlx::Result<Vec<FreeSeat>> {
+    const FREE: &str = "SELECT ss.seat_label, ss.category, ls.row_index, ls.col_index \
+         FROM show_seats ss JOIN shows s ON s.id = ss.show_id \
+         JOIN layout_seats ls ON ls.layout_id = s.layout_id AND ls.label = ss.seat_label \
+         WHERE ss.show_id = $1 AND ss.state = 'available' ORDER BY ls.row_index, ls.col_index";
+    let rows: Vec<FreeRow> = tx.fetch_all(FREE, params![show_id])?;
     Ok(rows
         .into_iter()
-        .map(|(label, category, row, col)| FreeSeat {
-            label,
-            category,
-            row,
-            col,
+        .map(|r| FreeSeat {
+            label: r.seat_label,
+            category: r.category,
+            row: r.row_index,
+            col: r.col_index,
         })
         .collect())
 }
 
 /// On PostgreSQL, serializes the waitlist work of one show (joining, offering) across
-/// nodes: a lock on the show row, taken before the entries are read.
-async fn lock_show_waitlist(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<()> {
-    if let Conn::Postgres(c) = conn {
-        sqlx::query("SELECT 1 FROM shows WHERE id = $1 FOR UPDATE")
-            .bind(show_id)
-            .execute(&mut **c)
-            .await?;
-    }
+/// nodes: a lock on the show row, taken before the entries are read. SQLite has one
+/// writer.
+fn lock_show_waitlist(tx: &mut Tx<'_>, show_id: &str) -> sqlx::Result<()> {
+    const LOCK: Sql = Sql {
+        sqlite: "SELECT id FROM shows WHERE id = $1",
+        postgres: "SELECT id FROM shows WHERE id = $1 FOR UPDATE",
+    };
+    tx.fetch_all::<String>(LOCK, params![show_id])?;
     Ok(())
 }
 
 /// Gives the show's available seats to its waiting entries, earliest first, inside the
-/// caller's unit of work. Returns the holds made (the caller wakes nothing: the customers
-/// hear of them through `waitlist.offered`).
-pub async fn offer_freed(
-    app: &AppState,
-    conn: &mut Conn<'_>,
-    show_id: &str,
+/// caller's unit of work, priced from `pricing` (the show's snapshot, taken before the
+/// unit started). Returns the holds made (the caller wakes nothing: the customers hear of
+/// them through `waitlist.offered`).
+pub fn offer_freed(
+    tx: &mut Tx<'_>,
+    pricing: &ShowPricing,
+    hold_ms: i64,
     now: Timestamp,
 ) -> Result<Vec<Offer>, BookingError> {
-    lock_show_waitlist(conn, show_id).await?;
-    let entries = waiting(conn, show_id).await?;
+    const CLAIM_ONE: &str = "UPDATE show_seats SET state = 'held', booking_id = $1, \
+         held_until = $2 WHERE show_id = $3 AND seat_label = $4 AND state = 'available'";
+    const UNDO_CLAIM: &str = "UPDATE show_seats SET state = 'available', booking_id = NULL, \
+         held_until = NULL WHERE show_id = $1 AND booking_id = $2 AND state = 'held'";
+    const MARK_OFFERED: &str = "UPDATE waitlist_entries SET status = 'offered', \
+         booking_id = $1, updated_at = $2 WHERE id = $3 AND status = 'waiting'";
+    let show_id = pricing.facts.show.id.as_str();
+    lock_show_waitlist(tx, show_id)?;
+    let entries = waiting(tx, show_id)?;
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    let mut free = free_seats(conn, show_id).await?;
+    let mut free = free_seats(tx, show_id)?;
     let mut offers = Vec::new();
     for entry in entries {
         let candidates: Vec<&FreeSeat> = free
@@ -199,15 +152,10 @@ pub async fn offer_freed(
         let Some(customer) = UserId::parse(&entry.customer_id) else {
             continue;
         };
-        let request = SeatRequest {
-            show_id: show_id.to_owned(),
-            seats: seats.clone(),
-        };
-        let plan = match super::service::plan_hold(app, &customer, &request, None, now).await {
+        let plan = match service::planned_hold(pricing, &customer, &seats, None, now, hold_ms) {
             Ok(plan) => plan,
             // Not on sale any more: nobody can be offered anything.
             Err(BookingError::ShowNotOnSale) => return Ok(offers),
-            Err(error @ BookingError::Database(_)) => return Err(error),
             // Cannot be priced (a broken price list): this entry waits on, and the release
             // that called us still commits.
             Err(error) => {
@@ -218,34 +166,15 @@ pub async fn offer_freed(
         let row = &plan.row;
         let mut claimed = 0;
         for seat in &plan.seats {
-            claimed += execute(
-                conn,
-                CLAIM_ONE,
-                &[
-                    Arg::Text(&row.id),
-                    Arg::Int(row.expires_at),
-                    Arg::Text(show_id),
-                    Arg::Text(seat),
-                ],
-            )
-            .await?;
+            claimed += tx.execute(CLAIM_ONE, params![&row.id, row.expires_at, show_id, seat])?;
         }
         if claimed as usize != plan.seats.len() {
             // Taken meanwhile (PostgreSQL, a concurrent public claim): the entry waits on.
-            execute(conn, UNDO_CLAIM, &[Arg::Text(show_id), Arg::Text(&row.id)]).await?;
+            tx.execute(UNDO_CLAIM, params![show_id, &row.id])?;
             continue;
         }
-        store::insert_booking(conn, row).await?;
-        execute(
-            conn,
-            MARK_OFFERED,
-            &[
-                Arg::Text(&row.id),
-                Arg::Int(now.as_millis()),
-                Arg::Text(&entry.id),
-            ],
-        )
-        .await?;
+        super::store::insert_booking(tx, row)?;
+        tx.execute(MARK_OFFERED, params![&row.id, now.as_millis(), &entry.id])?;
         let events = [
             Event::BookingHeld {
                 booking_id: row.id.clone(),
@@ -266,7 +195,7 @@ pub async fn offer_freed(
                 expires_at: row.expires_at,
             },
         ];
-        outbox::append_all(conn, &events, now.as_millis()).await?;
+        outbox::append_all(tx, &events, now.as_millis())?;
         free.retain(|s| !plan.seats.contains(&s.label));
         offers.push(Offer {
             entry_id: entry.id,
@@ -279,31 +208,27 @@ pub async fn offer_freed(
 
 /// Ends the waitlist entry an offered booking came from: `fulfilled` when paid, `lapsed`
 /// when the hold expired, `cancelled` when the customer let it go.
-pub async fn booking_ended(
-    conn: &mut Conn<'_>,
+pub fn booking_ended(
+    tx: &mut Tx<'_>,
     booking_id: &str,
     outcome: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    execute(
-        conn,
+    tx.execute(
         "UPDATE waitlist_entries SET status = $1, updated_at = $2 \
          WHERE booking_id = $3 AND status = 'offered'",
-        &[Arg::Text(outcome), Arg::Int(now), Arg::Text(booking_id)],
-    )
-    .await?;
+        params![outcome, now, booking_id],
+    )?;
     Ok(())
 }
 
 /// Ends every live entry of a cancelled show (their offered holds are cancelled with it).
-pub async fn show_cancelled(conn: &mut Conn<'_>, show_id: &str, now: i64) -> sqlx::Result<()> {
-    execute(
-        conn,
+pub fn show_cancelled(tx: &mut Tx<'_>, show_id: &str, now: i64) -> sqlx::Result<()> {
+    tx.execute(
         "UPDATE waitlist_entries SET status = 'cancelled', updated_at = $1 \
          WHERE show_id = $2 AND status IN ('waiting', 'offered')",
-        &[Arg::Int(now), Arg::Text(show_id)],
-    )
-    .await?;
+        params![now, show_id],
+    )?;
     Ok(())
 }
 
@@ -328,17 +253,18 @@ pub struct EntryView {
     pub created_at: Timestamp,
 }
 
-#[derive(sqlx::FromRow)]
-struct EntryRow {
-    seq: i64,
-    id: String,
-    show_id: String,
-    customer_id: String,
-    seats_wanted: i64,
-    category: Option<String>,
-    status: String,
-    booking_id: Option<String>,
-    created_at: i64,
+db_row! {
+    struct EntryRow {
+        seq: i64,
+        id: String,
+        show_id: String,
+        customer_id: String,
+        seats_wanted: i64,
+        category: Option<String>,
+        status: String,
+        booking_id: Option<String>,
+        created_at: i64,
+    }
 }
 
 const ENTRY: &str = "SELECT seq, id, show_id, customer_id, seats_wanted, category, status, \
@@ -346,16 +272,14 @@ const ENTRY: &str = "SELECT seq, id, show_id, customer_id, seats_wanted, categor
 
 async fn entry_view(app: &AppState, row: EntryRow) -> Result<EntryView, BookingError> {
     let position = if row.status == "waiting" {
-        let ahead: i64 = crate::db::on_reader!(&app.db, |pool| {
-            sqlx::query_scalar(
+        let ahead: i64 = app
+            .db
+            .fetch_one(
                 "SELECT count(*) FROM waitlist_entries \
                  WHERE show_id = $1 AND status = 'waiting' AND seq < $2",
+                params![&row.show_id, row.seq],
             )
-            .bind(&row.show_id)
-            .bind(row.seq)
-            .fetch_one(pool)
-            .await?
-        });
+            .await?;
         Some(ahead + 1)
     } else {
         None
@@ -373,9 +297,7 @@ async fn entry_view(app: &AppState, row: EntryRow) -> Result<EntryView, BookingE
 }
 
 async fn own_entry(app: &AppState, customer: &UserId, id: &str) -> Result<EntryRow, BookingError> {
-    let row: Option<EntryRow> = crate::db::on_reader!(&app.db, |pool| {
-        sqlx::query_as(ENTRY).bind(id).fetch_optional(pool).await?
-    });
+    let row: Option<EntryRow> = app.db.fetch_optional(ENTRY, params![id]).await?;
     row.filter(|r| r.customer_id == customer.as_str())
         .ok_or_else(|| BookingError::EntryNotFound(id.to_owned()))
 }
@@ -418,81 +340,40 @@ pub async fn join(
         return Err(BookingError::ShowNotOnSale);
     }
     let id = WaitlistEntryId::generate().to_string();
-    let customer_id = customer.to_string();
-    let work = std::sync::Arc::new((id.clone(), customer_id, show_id, seats_wanted, category));
+    let unit = (id.clone(), customer.to_string(), show_id, category);
     app.db
-        .write(move |mut conn: Conn<'_>| {
-            let work = work.clone();
-            Box::pin(async move {
-                let (id, customer_id, show_id, seats_wanted, category) = &*work;
-                lock_show_waitlist(&mut conn, show_id).await?;
-                let free = free_seats(&mut conn, show_id).await?;
-                let matching = free
-                    .iter()
-                    .filter(|s| category.as_deref().is_none_or(|c| c == s.category))
-                    .count() as i64;
-                if matching >= *seats_wanted {
-                    return Err(BookingError::SeatsAvailable(matching));
-                }
-                let mine = waiting(&mut conn, show_id).await?;
-                if let Some(existing) = mine.iter().find(|e| &e.customer_id == customer_id) {
-                    return Err(BookingError::AlreadyWaiting(existing.id.clone()));
-                }
-                let inserted = insert_entry(
-                    &mut conn,
+        .write(move |tx| {
+            let (id, customer_id, show_id, category) = &unit;
+            lock_show_waitlist(tx, show_id)?;
+            let free = free_seats(tx, show_id)?;
+            let matching = free
+                .iter()
+                .filter(|s| category.as_deref().is_none_or(|c| c == s.category))
+                .count() as i64;
+            if matching >= seats_wanted {
+                return Err(BookingError::SeatsAvailable(matching));
+            }
+            let mine = waiting(tx, show_id)?;
+            if let Some(existing) = mine.iter().find(|e| &e.customer_id == customer_id) {
+                return Err(BookingError::AlreadyWaiting(existing.id.clone()));
+            }
+            tx.execute(
+                "INSERT INTO waitlist_entries (id, show_id, customer_id, seats_wanted, \
+                 category, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $6)",
+                params![
                     id,
                     show_id,
                     customer_id,
-                    *seats_wanted,
-                    category.as_deref(),
-                    now.as_millis(),
-                )
-                .await?;
-                Ok::<_, BookingError>(inserted)
-            })
+                    seats_wanted,
+                    category,
+                    now.as_millis()
+                ],
+            )?;
+            Ok(())
         })
         .await?;
     get(app, customer, &id).await
-}
-
-async fn insert_entry(
-    conn: &mut Conn<'_>,
-    id: &str,
-    show_id: &str,
-    customer_id: &str,
-    seats_wanted: i64,
-    category: Option<&str>,
-    now: i64,
-) -> sqlx::Result<u64> {
-    const SQL: &str = "INSERT INTO waitlist_entries (id, show_id, customer_id, seats_wanted, \
-         category, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $6)";
-    if let Conn::Native(n) = conn {
-        return native::execute(
-            n,
-            SQL,
-            &[
-                ("$1", &id),
-                ("$2", &show_id),
-                ("$3", &customer_id),
-                ("$4", &seats_wanted),
-                ("$5", &category),
-                ("$6", &now),
-            ],
-        );
-    }
-    Ok(on_conn!(conn, |c| {
-        sqlx::query(SQL)
-            .bind(id)
-            .bind(show_id)
-            .bind(customer_id)
-            .bind(seats_wanted)
-            .bind(category)
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected()
-    }))
 }
 
 /// Leaves the waitlist (only while waiting).
@@ -502,21 +383,15 @@ pub async fn leave(app: &AppState, customer: &UserId, id: &str) -> Result<EntryV
     let entry = id.to_owned();
     let changed = app
         .db
-        .write(move |mut conn: Conn<'_>| {
-            let entry = entry.clone();
-            Box::pin(async move {
-                Ok::<_, BookingError>(
-                    execute(
-                        &mut conn,
-                        "UPDATE waitlist_entries SET status = 'cancelled', updated_at = $1 \
-                         WHERE id = $2 AND status = 'waiting'",
-                        &[Arg::Int(now), Arg::Text(&entry)],
-                    )
-                    .await?,
-                )
-            })
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE waitlist_entries SET status = 'cancelled', updated_at = $1 \
+                 WHERE id = $2 AND status = 'waiting'",
+                params![now, &entry],
+            )
         })
-        .await?;
+        .await
+        .map_err(BookingError::from)?;
     let view = get(app, customer, id).await?;
     if changed == 0 {
         return Err(BookingError::EntryNotWaiting(view.status));

@@ -137,15 +137,29 @@ async fn create_city(
         currency,
     } = validate_city(&body)?;
     let id = CityId::generate();
-    let mut tx = app.db.begin().await.map_err(ManageError::from)?;
-    let city = NewCity {
-        id: id.as_str(),
-        name: &name,
-        country_code: &country,
-        timezone: &timezone,
-        currency: currency.as_str(),
-    };
-    match store::insert_city(&mut tx.conn(), &city, app.clock.now()).await {
+    let now = app.clock.now();
+    let unit = (
+        id.clone(),
+        name.clone(),
+        country.clone(),
+        timezone.clone(),
+        currency,
+    );
+    let inserted = app
+        .db
+        .write(move |tx| {
+            let (id, name, country, timezone, currency) = &unit;
+            let city = NewCity {
+                id: id.as_str(),
+                name,
+                country_code: country,
+                timezone,
+                currency: currency.as_str(),
+            };
+            store::insert_city(tx, &city, now)
+        })
+        .await;
+    match inserted {
         Ok(_) => {}
         Err(error) if crate::db::is_unique_violation(&error) => {
             return Err(ManageError::Duplicate(format!(
@@ -155,7 +169,6 @@ async fn create_city(
         }
         Err(error) => return Err(ManageError::from(error).into()),
     }
-    tx.commit().await.map_err(ManageError::from)?;
     app.cache.invalidate_catalog();
     let created = service::get_city(&app.db, id.as_str()).await?;
     Ok((StatusCode::CREATED, Json(created.value)))
@@ -184,35 +197,43 @@ async fn update_city(
         currency,
     } = validate_city(&body)?;
     let current = service::city(&app.db, &city_id).await?;
-    let mut tx = app.db.begin().await.map_err(ManageError::from)?;
     let zone_or_money_changes =
         current.timezone != timezone || current.currency != currency.as_str();
-    if zone_or_money_changes
-        && store::city_has_theatres(&mut tx.conn(), &city_id)
-            .await
-            .map_err(ManageError::from)?
-    {
-        return Err(ManageError::CityInUse.into());
-    }
-    let city = NewCity {
-        id: &city_id,
-        name: &name,
-        country_code: &country,
-        timezone: &timezone,
-        currency: currency.as_str(),
-    };
-    match store::update_city(&mut tx.conn(), &city).await {
+    let unit = (
+        city_id.clone(),
+        name.clone(),
+        country.clone(),
+        timezone.clone(),
+        currency,
+    );
+    let updated = app
+        .db
+        .write(move |tx| {
+            let (id, name, country, timezone, currency) = &unit;
+            if zone_or_money_changes && store::city_has_theatres(tx, id)? {
+                return Err(ManageError::CityInUse);
+            }
+            let city = NewCity {
+                id,
+                name,
+                country_code: country,
+                timezone,
+                currency: currency.as_str(),
+            };
+            Ok(store::update_city(tx, &city)?)
+        })
+        .await;
+    match updated {
         Ok(true) => {}
         Ok(false) => return Err(super::CatalogError::CityNotFound(city_id).into()),
-        Err(error) if crate::db::is_unique_violation(&error) => {
+        Err(ManageError::Database(error)) if crate::db::is_unique_violation(&error) => {
             return Err(ManageError::Duplicate(format!(
                 "{country} already has a city named {name}"
             ))
             .into());
         }
-        Err(error) => return Err(ManageError::from(error).into()),
+        Err(error) => return Err(error.into()),
     }
-    tx.commit().await.map_err(ManageError::from)?;
     app.cache.invalidate_catalog();
     Ok(Json(service::get_city(&app.db, &city_id).await?.value))
 }
@@ -282,36 +303,41 @@ async fn store_movie(
     replace: bool,
 ) -> Result<(), ApiError> {
     let movie = validate_movie(body)?;
-    let genres: Vec<&str> = movie.genres.iter().map(String::as_str).collect();
-    let languages: Vec<&str> = movie.languages.iter().map(String::as_str).collect();
-    let localizations: Vec<(&str, &str, &str)> = movie
-        .localizations
-        .iter()
-        .map(|(l, t, s)| (l.as_str(), t.as_str(), s.as_str()))
-        .collect();
-    let new = NewMovie {
-        id: id.as_str(),
-        title: &movie.title,
-        original_language: &movie.language,
-        synopsis: &movie.synopsis,
-        duration_minutes: body.duration_minutes,
-        certification: &movie.certification,
-        release_date: body.release_date,
-        genres: &genres,
-        languages: &languages,
-        localizations: &localizations,
-    };
-    let mut tx = app.db.begin().await.map_err(ManageError::from)?;
     let now = app.clock.now();
-    let stored = if replace {
-        store::replace_movie(&mut tx.conn(), &new, now).await
-    } else {
-        store::insert_movie(&mut tx.conn(), &new, now).await
-    };
-    if !stored.map_err(ManageError::from)? {
+    let (id_text, duration, release) = (id.to_string(), body.duration_minutes, body.release_date);
+    let stored = app
+        .db
+        .write(move |tx| {
+            let genres: Vec<&str> = movie.genres.iter().map(String::as_str).collect();
+            let languages: Vec<&str> = movie.languages.iter().map(String::as_str).collect();
+            let localizations: Vec<(&str, &str, &str)> = movie
+                .localizations
+                .iter()
+                .map(|(l, t, s)| (l.as_str(), t.as_str(), s.as_str()))
+                .collect();
+            let new = NewMovie {
+                id: &id_text,
+                title: &movie.title,
+                original_language: &movie.language,
+                synopsis: &movie.synopsis,
+                duration_minutes: duration,
+                certification: &movie.certification,
+                release_date: release,
+                genres: &genres,
+                languages: &languages,
+                localizations: &localizations,
+            };
+            if replace {
+                store::replace_movie(tx, &new, now)
+            } else {
+                store::insert_movie(tx, &new, now)
+            }
+        })
+        .await
+        .map_err(ManageError::from)?;
+    if !stored {
         return Err(super::CatalogError::MovieNotFound(id.to_string()).into());
     }
-    tx.commit().await.map_err(ManageError::from)?;
     app.cache.invalidate_catalog();
     Ok(())
 }

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     app::AppState,
     booking::{BookingError, waitlist},
-    db::{Conn, Db, Transaction},
+    db::{Db, Sql, Tx},
     ids::{CityId, LayoutId, MovieId, PartnerOrgId, ScreenId, ShowId, TheatreId},
     integration::{events::Event, outbox},
     inventory::{
@@ -23,6 +23,7 @@ use crate::{
         model::SeatCategory,
         store::{self as inventory_store, NewScreen},
     },
+    offers::service::ShowPricing,
     time::Timestamp,
 };
 
@@ -61,12 +62,31 @@ pub enum ManageError {
         "show {0} has customers holding or owning seats; it cannot be moved or deleted, cancel it instead (cancellation refunds every booking)"
     )]
     ShowHasCustomers(String),
+    #[error(
+        "show {0} has had bookings (now ended); it cannot be deleted, cancel it instead (it then leaves every listing and keeps its booking history)"
+    )]
+    ShowHasHistory(String),
     #[error("these seats are not in the show: {}", .0.join(", "))]
     UnknownSeats(Vec<String>),
     #[error("these seats cannot change now (held or sold, or not in the state the change needs): {}", .0.join(", "))]
     SeatsUnavailable(Vec<String>),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+}
+
+impl crate::db::WriteError for ManageError {
+    fn retryable(&self) -> bool {
+        matches!(self, ManageError::Database(e) if crate::db::is_retryable(e))
+    }
+}
+
+impl From<BookingError> for ManageError {
+    fn from(error: BookingError) -> Self {
+        match error {
+            BookingError::Database(e) => ManageError::Database(e),
+            other => ManageError::InvalidInput(other.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -176,16 +196,27 @@ pub async fn create_theatre(
         return Err(ManageError::UnknownCity(request.city_id.clone()));
     }
     let id = TheatreId::generate();
-    let mut tx = app.db.begin().await?;
-    let theatre = NewTheatre {
-        id: id.as_str(),
-        org_id: org_id.as_str(),
-        city_id: city.as_str(),
-        name: &name,
-        address: &address,
-    };
-    store::insert_theatre(&mut tx.conn(), &theatre, app.clock.now()).await?;
-    tx.commit().await?;
+    let now = app.clock.now();
+    let unit = (
+        id.clone(),
+        org_id.clone(),
+        city.clone(),
+        name.clone(),
+        address.clone(),
+    );
+    app.db
+        .write(move |tx| {
+            let (id, org_id, city, name, address) = &unit;
+            let theatre = NewTheatre {
+                id: id.as_str(),
+                org_id: org_id.as_str(),
+                city_id: city.as_str(),
+                name,
+                address,
+            };
+            store::insert_theatre(tx, &theatre, now)
+        })
+        .await?;
     app.cache.invalidate_catalog();
     Ok(ManagedTheatre {
         id,
@@ -230,41 +261,54 @@ pub async fn create_screen(
     let name = text_field("name", &request.name, 60)?;
     let seats = build_layout(&request.rows)?;
     let (id, layout_id) = (ScreenId::generate(), LayoutId::generate());
-    let mut tx = app.db.begin().await?;
-    let screen = NewScreen {
-        id: id.as_str(),
-        theatre_id: theatre.as_str(),
-        name: &name,
-        layout_id: layout_id.as_str(),
-        seats: &seats,
-    };
-    match inventory_store::insert_screen(&mut tx.conn(), &screen, app.clock.now()).await {
+    let now = app.clock.now();
+    let seat_count = seats.len();
+    let unit = (
+        id.clone(),
+        theatre.clone(),
+        name.clone(),
+        layout_id.clone(),
+        seats,
+    );
+    let inserted = app
+        .db
+        .write(move |tx| {
+            let (id, theatre, name, layout_id, seats) = &unit;
+            let screen = NewScreen {
+                id: id.as_str(),
+                theatre_id: theatre.as_str(),
+                name,
+                layout_id: layout_id.as_str(),
+                seats,
+            };
+            inventory_store::insert_screen(tx, &screen, now)
+        })
+        .await;
+    match inserted {
         Ok(_) => {}
         Err(error) if crate::db::is_unique_violation(&error) => {
             return Err(ManageError::DuplicateScreen(name));
         }
         Err(error) => return Err(error.into()),
     }
-    tx.commit().await?;
     app.cache.invalidate_catalog();
     Ok(ManagedScreen {
         id,
         theatre_id: theatre,
         name,
         layout_id,
-        seat_count: seats.len(),
+        seat_count,
     })
 }
 
 /// Locks the screen's schedule for the rest of the transaction so two requests cannot both
 /// pass the overlap check. SQLite transactions already hold the database's write lock.
-async fn lock_screen(conn: &mut Conn<'_>, screen_id: &str) -> sqlx::Result<()> {
-    if let Conn::Postgres(c) = conn {
-        sqlx::query("SELECT id FROM screens WHERE id = $1 FOR UPDATE")
-            .bind(screen_id)
-            .execute(&mut **c)
-            .await?;
-    }
+fn lock_screen(tx: &mut Tx<'_>, screen_id: &str) -> sqlx::Result<()> {
+    const LOCK: Sql = Sql {
+        sqlite: "SELECT id FROM screens WHERE id = $1",
+        postgres: "SELECT id FROM screens WHERE id = $1 FOR UPDATE",
+    };
+    tx.fetch_all::<String>(LOCK, crate::params![screen_id])?;
     Ok(())
 }
 
@@ -284,20 +328,33 @@ pub async fn schedule_shows(
     }
     let now = app.clock.now();
     let buffer = app.config.schedule.cleaning_buffer_minutes;
-    let mut tx = app.db.begin().await?;
+    let (org, requests) = (org_id.to_string(), requests.to_vec());
+    let created = app
+        .db
+        .write(move |tx| plan_and_insert_shows(tx, &org, &requests, buffer, now))
+        .await?;
+    app.cache.invalidate_catalog();
+    Ok(created)
+}
+
+/// The unit of work of `schedule_shows`.
+fn plan_and_insert_shows(
+    tx: &mut Tx<'_>,
+    org_id: &str,
+    requests: &[NewShowRequest],
+    buffer: i64,
+    now: Timestamp,
+) -> Result<Vec<ScheduledShow>, ManageError> {
     let mut errors: Vec<(usize, ManageError)> = Vec::new();
     let mut planned: Vec<Option<(NewShowRequest, store::ScreenRow, i64)>> = Vec::new();
     for (index, request) in requests.iter().enumerate() {
-        let screen =
-            store::screen_of_org(&mut tx.conn(), &request.screen_id, org_id.as_str()).await?;
+        let screen = store::screen_of_org(tx, &request.screen_id, org_id)?;
         let Some(screen) = screen else {
             errors.push((index, ManageError::UnknownScreen(request.screen_id.clone())));
             planned.push(None);
             continue;
         };
-        // Read through the transaction's connection: waiting for a second pooled
-        // connection while holding this one can deadlock the pool under load.
-        let Some(minutes) = store::movie_minutes(&mut tx.conn(), &request.movie_id).await? else {
+        let Some(minutes) = store::movie_minutes(tx, &request.movie_id)? else {
             errors.push((index, ManageError::UnknownMovie(request.movie_id.clone())));
             planned.push(None);
             continue;
@@ -312,7 +369,7 @@ pub async fn schedule_shows(
         .map(|(_, screen, _)| screen.id.as_str())
         .collect();
     for screen in owned {
-        lock_screen(&mut tx.conn(), screen).await?;
+        lock_screen(tx, screen)?;
     }
     // Slots of every resolvable item, to check items against each other too.
     let mut batch: HashMap<String, Vec<Slot>> = HashMap::new();
@@ -338,14 +395,13 @@ pub async fn schedule_shows(
             ends_at: starts_at.plus_minutes(minutes),
         };
         let mut others = store::slots_on_screen(
-            &mut tx.conn(),
+            tx,
             &screen.id,
             starts_at.plus_minutes(-24 * 60),
             slot.ends_at.plus_minutes(24 * 60),
-        )
-        .await?;
+        )?;
         others.extend(batch.get(&screen.id).into_iter().flatten().cloned());
-        let categories = store::layout_categories(&mut tx.conn(), &screen.layout_id).await?;
+        let categories = store::layout_categories(tx, &screen.layout_id)?;
         let prices: Vec<(SeatCategory, i64)> =
             request.prices.iter().map(|(c, a)| (*c, *a)).collect();
         let proposed = ProposedShow {
@@ -373,14 +429,11 @@ pub async fn schedule_shows(
         }
         return Err(ManageError::Bulk(errors, requests.len()));
     }
-    let created = insert_shows(&mut tx, to_create, now).await?;
-    tx.commit().await?;
-    app.cache.invalidate_catalog();
-    Ok(created)
+    insert_shows(tx, to_create, now)
 }
 
-async fn insert_shows(
-    tx: &mut Transaction,
+fn insert_shows(
+    tx: &mut Tx<'_>,
     shows: Vec<(NewShowRequest, store::ScreenRow, Slot)>,
     now: Timestamp,
 ) -> Result<Vec<ScheduledShow>, ManageError> {
@@ -406,13 +459,13 @@ async fn insert_shows(
             currency: &screen.currency,
             prices: &prices,
         };
-        store::insert_show(&mut tx.conn(), &show, now).await?;
-        let seats = inventory_store::count_show_seats(&mut tx.conn(), id.as_str()).await?;
+        store::insert_show(tx, &show, now)?;
+        let seats = inventory_store::count_show_seats(tx, id.as_str())?;
         let event = Event::ShowCreated {
             show_id: id.to_string(),
             starts_at: slot.starts_at.as_millis(),
         };
-        outbox::append(&mut tx.conn(), &event, now.as_millis()).await?;
+        outbox::append(tx, &event, now.as_millis())?;
         created.push(ScheduledShow {
             id,
             screen_id: ScreenId::from_trusted(screen.id),
@@ -474,59 +527,77 @@ pub async fn change_inventory(
         ));
     }
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    if store::owned_show(&mut tx.conn(), show_id, org_id.as_str())
-        .await?
-        .is_none()
-    {
-        return Err(ManageError::UnknownShow(show_id.to_owned()));
-    }
-    let known = inventory_store::existing_seats(&mut tx.conn(), show_id, &all).await?;
-    let unknown: Vec<String> = all
-        .iter()
-        .filter(|s| !known.contains(**s))
-        .map(|s| (*s).to_owned())
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ManageError::UnknownSeats(unknown));
-    }
-    use inventory_store::SeatChange::{Block, Release, Withhold};
-    let mut refused = Vec::new();
-    for (kind, labels) in [
-        (Withhold, &change.withhold),
-        (Block, &change.block),
-        (Release, &change.release),
-    ] {
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        let changed =
-            inventory_store::change_seats(&mut tx.conn(), show_id, &labels, kind, now).await?;
-        refused.extend(
-            labels
+    // Released seats reach the waitlist before the public, priced in the same unit of work
+    // from a snapshot taken now.
+    let pricing = if change.release.is_empty() {
+        None
+    } else {
+        let show =
+            ShowId::parse(show_id).ok_or_else(|| ManageError::UnknownShow(show_id.to_owned()))?;
+        Some(ShowPricing::load(app, show.as_str()).await.map_err(|e| {
+            match BookingError::from(e) {
+                BookingError::ShowNotFound(_) => ManageError::UnknownShow(show_id.to_owned()),
+                other => other.into(),
+            }
+        })?)
+    };
+    let hold_ms = app.config.booking.hold_secs * 1000;
+    let unit = (
+        org_id.to_string(),
+        show_id.to_owned(),
+        change.withhold.clone(),
+        change.block.clone(),
+        change.release.clone(),
+    );
+    app.db
+        .write(move |tx| {
+            let (org_id, show_id, withhold, block, release) = &unit;
+            if store::owned_show(tx, show_id, org_id)?.is_none() {
+                return Err(ManageError::UnknownShow(show_id.clone()));
+            }
+            let all: Vec<&str> = withhold
                 .iter()
-                .filter(|l| !changed.contains(**l))
-                .map(|l| (*l).to_owned()),
-        );
-    }
-    if !refused.is_empty() {
-        refused.sort();
-        return Err(ManageError::SeatsUnavailable(refused));
-    }
-    if !change.release.is_empty() {
-        // Released seats reach the waitlist before the public, in this transaction.
-        let event = Event::SeatsReleased {
-            show_id: show_id.to_owned(),
-            seats: change.release.clone(),
-            reason: "partner".into(),
-        };
-        outbox::append(&mut tx.conn(), &event, now.as_millis()).await?;
-        waitlist::offer_freed(app, &mut tx.conn(), show_id, now)
-            .await
-            .map_err(|error| match error {
-                BookingError::Database(e) => ManageError::Database(e),
-                other => ManageError::InvalidInput(other.to_string()),
-            })?;
-    }
-    tx.commit().await?;
+                .chain(block)
+                .chain(release)
+                .map(String::as_str)
+                .collect();
+            let known = inventory_store::existing_seats(tx, show_id, &all)?;
+            let unknown: Vec<String> = all
+                .iter()
+                .filter(|s| !known.contains(**s))
+                .map(|s| (*s).to_owned())
+                .collect();
+            if !unknown.is_empty() {
+                return Err(ManageError::UnknownSeats(unknown));
+            }
+            use inventory_store::SeatChange::{Block, Release, Withhold};
+            let mut refused = Vec::new();
+            for (kind, labels) in [(Withhold, withhold), (Block, block), (Release, release)] {
+                let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+                let changed = inventory_store::change_seats(tx, show_id, &labels, kind, now)?;
+                refused.extend(
+                    labels
+                        .iter()
+                        .filter(|l| !changed.contains(**l))
+                        .map(|l| (*l).to_owned()),
+                );
+            }
+            if !refused.is_empty() {
+                refused.sort();
+                return Err(ManageError::SeatsUnavailable(refused));
+            }
+            if let Some(pricing) = &pricing {
+                let event = Event::SeatsReleased {
+                    show_id: show_id.clone(),
+                    seats: release.clone(),
+                    reason: "partner".into(),
+                };
+                outbox::append(tx, &event, now.as_millis())?;
+                waitlist::offer_freed(tx, pricing, hold_ms, now)?;
+            }
+            Ok(())
+        })
+        .await?;
     app.cache.invalidate_show(show_id);
     Ok(InventoryResult {
         withheld: change.withhold.len(),
@@ -535,7 +606,7 @@ pub async fn change_inventory(
     })
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShowChange {
     /// New start (moving a show with customers is refused).
@@ -557,23 +628,44 @@ pub async fn update_show(
 ) -> Result<ScheduledShow, ManageError> {
     ensure_approved(&app.db, org_id).await?;
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    let show = store::owned_show(&mut tx.conn(), show_id, org_id.as_str())
-        .await?
+    let buffer = app.config.schedule.cleaning_buffer_minutes;
+    let unit = (org_id.to_string(), show_id.to_owned(), change.clone());
+    let changed = app
+        .db
+        .write(move |tx| {
+            let (org_id, show_id, change) = &unit;
+            change_show(tx, org_id, show_id, change, buffer, now)
+        })
+        .await?;
+    app.cache.invalidate_catalog();
+    app.cache.invalidate_show(show_id);
+    Ok(changed)
+}
+
+/// The unit of work of `update_show`.
+fn change_show(
+    tx: &mut Tx<'_>,
+    org_id: &str,
+    show_id: &str,
+    change: &ShowChange,
+    buffer: i64,
+    now: Timestamp,
+) -> Result<ScheduledShow, ManageError> {
+    let show = store::owned_show(tx, show_id, org_id)?
         .ok_or_else(|| ManageError::UnknownShow(show_id.to_owned()))?;
     if show.status != "scheduled" {
         return Err(ManageError::InvalidInput(
             "a cancelled show cannot change".into(),
         ));
     }
-    lock_screen(&mut tx.conn(), &show.screen_id).await?;
+    lock_screen(tx, &show.screen_id)?;
     let starts_at = change
         .starts_at
         .map_or(Timestamp::from_millis(show.starts_at), |at| {
             Timestamp::from_datetime(at.with_timezone(&Utc))
         });
     let moved = starts_at.as_millis() != show.starts_at;
-    if moved && store::customer_seats(&mut tx.conn(), show_id, now).await? > 0 {
+    if moved && store::customer_seats(tx, show_id, now)? > 0 {
         return Err(ManageError::ShowHasCustomers(show_id.to_owned()));
     }
     let running = show.ends_at - show.starts_at;
@@ -584,8 +676,7 @@ pub async fn update_show(
     };
     let prices: Vec<(SeatCategory, i64)> = match &change.prices {
         Some(prices) => prices.iter().map(|(c, a)| (*c, *a)).collect(),
-        None => store::show_price_map(&mut tx.conn(), show_id)
-            .await?
+        None => store::show_price_map(tx, show_id)?
             .into_iter()
             .filter_map(|(c, a)| Some((SeatCategory::parse(&c)?, a)))
             .collect(),
@@ -593,13 +684,12 @@ pub async fn update_show(
     let language = change.language.clone().unwrap_or(show.language);
     let format = change.format.clone().unwrap_or(show.format);
     let others = store::slots_on_screen(
-        &mut tx.conn(),
+        tx,
         &show.screen_id,
         slot.starts_at.plus_minutes(-24 * 60),
         slot.ends_at.plus_minutes(24 * 60),
-    )
-    .await?;
-    let categories = store::layout_categories(&mut tx.conn(), &show.layout_id).await?;
+    )?;
+    let categories = store::layout_categories(tx, &show.layout_id)?;
     let proposed = ProposedShow {
         slot: slot.clone(),
         format: &format,
@@ -609,7 +699,7 @@ pub async fn update_show(
     let context = ScreenContext {
         categories: &categories,
         others: &others,
-        buffer_minutes: app.config.schedule.cleaning_buffer_minutes,
+        buffer_minutes: buffer,
     };
     // A show that keeps its time may have started; only a new time must be in the future.
     let reference = if moved {
@@ -619,27 +709,23 @@ pub async fn update_show(
     };
     schedule::check_show(&proposed, &context, reference).map_err(ManageError::Schedule)?;
     store::update_show(
-        &mut tx.conn(),
+        tx,
         show_id,
         slot.starts_at,
         slot.ends_at,
         &language,
         &format,
         now,
-    )
-    .await?;
+    )?;
     if change.prices.is_some() {
         let stored: Vec<(&str, i64)> = prices.iter().map(|(c, a)| (c.as_str(), *a)).collect();
-        store::replace_show_prices(&mut tx.conn(), show_id, &stored).await?;
+        store::replace_show_prices(tx, show_id, &stored)?;
     }
-    let seats = inventory_store::count_show_seats(&mut tx.conn(), show_id).await?;
+    let seats = inventory_store::count_show_seats(tx, show_id)?;
     let event = Event::ShowChanged {
         show_id: show_id.to_owned(),
     };
-    outbox::append(&mut tx.conn(), &event, now.as_millis()).await?;
-    tx.commit().await?;
-    app.cache.invalidate_catalog();
-    app.cache.invalidate_show(show_id);
+    outbox::append(tx, &event, now.as_millis())?;
     Ok(ScheduledShow {
         id: ShowId::from_trusted(show.id),
         screen_id: ScreenId::from_trusted(show.screen_id),
@@ -650,7 +736,10 @@ pub async fn update_show(
     })
 }
 
-/// Deletes a show of the organisation that no customer holds or bought seats for.
+/// Deletes a show of the organisation that never had a booking. A show whose seats are
+/// held or sold is refused (`ShowHasCustomers`), and so is one whose bookings have all
+/// ended (`ShowHasHistory`): those bookings stay in their customers' history, so the show
+/// they point at stays too; cancelling it takes it out of every listing.
 pub async fn delete_show(
     app: &AppState,
     org_id: &PartnerOrgId,
@@ -658,15 +747,21 @@ pub async fn delete_show(
 ) -> Result<(), ManageError> {
     ensure_approved(&app.db, org_id).await?;
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    store::owned_show(&mut tx.conn(), show_id, org_id.as_str())
-        .await?
-        .ok_or_else(|| ManageError::UnknownShow(show_id.to_owned()))?;
-    if store::customer_seats(&mut tx.conn(), show_id, now).await? > 0 {
-        return Err(ManageError::ShowHasCustomers(show_id.to_owned()));
-    }
-    store::delete_show(&mut tx.conn(), show_id).await?;
-    tx.commit().await?;
+    let (org, show) = (org_id.to_string(), show_id.to_owned());
+    app.db
+        .write(move |tx| {
+            store::owned_show(tx, &show, &org)?
+                .ok_or_else(|| ManageError::UnknownShow(show.clone()))?;
+            if store::customer_seats(tx, &show, now)? > 0 {
+                return Err(ManageError::ShowHasCustomers(show.clone()));
+            }
+            if store::show_has_bookings(tx, &show)? {
+                return Err(ManageError::ShowHasHistory(show.clone()));
+            }
+            store::delete_show(tx, &show)?;
+            Ok(())
+        })
+        .await?;
     app.cache.invalidate_catalog();
     app.cache.invalidate_show(show_id);
     Ok(())
@@ -691,22 +786,30 @@ pub async fn change_layout(
     ensure_approved(&app.db, org_id).await?;
     let seats = build_layout(&change.rows)?;
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    let screen = store::screen_of_org(&mut tx.conn(), screen_id, org_id.as_str())
-        .await?
-        .ok_or_else(|| ManageError::UnknownScreen(screen_id.to_owned()))?;
     let layout_id = LayoutId::generate();
-    inventory_store::insert_layout(&mut tx.conn(), layout_id.as_str(), &screen.id, &seats, now)
+    let seat_count = seats.len();
+    let unit = (
+        org_id.to_string(),
+        screen_id.to_owned(),
+        layout_id.clone(),
+        seats,
+    );
+    let (screen, name) = app
+        .db
+        .write(move |tx| {
+            let (org_id, screen_id, layout_id, seats) = &unit;
+            let screen = store::screen_of_org(tx, screen_id, org_id)?
+                .ok_or_else(|| ManageError::UnknownScreen(screen_id.clone()))?;
+            inventory_store::insert_layout(tx, layout_id.as_str(), &screen.id, seats, now)?;
+            let name = inventory_store::point_screen_at_layout(tx, &screen.id, layout_id.as_str())?;
+            Ok::<_, ManageError>((screen, name))
+        })
         .await?;
-    let name =
-        inventory_store::point_screen_at_layout(&mut tx.conn(), &screen.id, layout_id.as_str())
-            .await?;
-    tx.commit().await?;
     Ok(ManagedScreen {
         id: ScreenId::from_trusted(screen.id),
         theatre_id: TheatreId::from_trusted(screen.theatre_id),
         name,
         layout_id,
-        seat_count: seats.len(),
+        seat_count,
     })
 }

@@ -2,98 +2,113 @@
 //! written once and runs on SQLite and PostgreSQL (see `crate::db`).
 
 use chrono::NaiveDate;
-use sqlx::{FromRow, QueryBuilder};
 
 use crate::{
-    db::{Conn, Db, native},
-    on_conn, on_reader,
+    db::{Db, QueryBuilder, Tx},
+    db_row, params,
     time::Timestamp,
 };
 
-#[derive(Debug, Clone, FromRow)]
-pub struct CityRow {
-    pub id: String,
-    pub name: String,
-    pub country_code: String,
-    pub timezone: String,
-    pub currency: String,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct CityRow {
+        pub id: String,
+        pub name: String,
+        pub country_code: String,
+        pub timezone: String,
+        pub currency: String,
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct MovieRow {
-    pub id: String,
-    pub title: String,
-    pub original_language: String,
-    pub synopsis: String,
-    pub duration_minutes: i64,
-    pub certification: String,
-    pub release_date: NaiveDate,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct MovieRow {
+        pub id: String,
+        pub title: String,
+        pub original_language: String,
+        pub synopsis: String,
+        pub duration_minutes: i64,
+        pub certification: String,
+        pub release_date: NaiveDate,
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct MovieTagRow {
-    pub movie_id: String,
-    pub value: String,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct MovieTagRow {
+        pub movie_id: String,
+        pub value: String,
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct LocalizationRow {
-    pub movie_id: String,
-    pub locale: String,
-    pub title: String,
-    pub synopsis: String,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct LocalizationRow {
+        pub movie_id: String,
+        pub locale: String,
+        pub title: String,
+        pub synopsis: String,
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct TheatreRow {
-    pub id: String,
-    pub name: String,
-    pub address: String,
-    pub city_id: String,
-    pub timezone: String,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct TheatreRow {
+        pub id: String,
+        pub name: String,
+        pub address: String,
+        pub city_id: String,
+        pub timezone: String,
+    }
 }
 
-/// A show joined with its screen and one of its category prices (one row per category).
-#[derive(Debug, Clone, FromRow)]
-pub struct ShowtimePriceRow {
-    pub id: String,
-    pub movie_id: String,
-    pub theatre_id: String,
-    pub screen_id: String,
-    pub screen_name: String,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub language: String,
-    pub format: String,
-    pub currency: String,
-    pub category: String,
-    pub amount: i64,
+db_row! {
+    /// A show joined with its screen and one of its category prices (one row per category).
+    #[derive(Debug, Clone)]
+    pub struct ShowtimePriceRow {
+        pub id: String,
+        pub movie_id: String,
+        pub theatre_id: String,
+        pub screen_id: String,
+        pub screen_name: String,
+        pub starts_at: i64,
+        pub ends_at: i64,
+        pub language: String,
+        pub format: String,
+        pub currency: String,
+        pub category: String,
+        pub amount: i64,
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct ShowRow {
-    pub id: String,
-    pub movie_id: String,
-    pub screen_id: String,
-    pub screen_name: String,
-    pub layout_id: String,
-    pub theatre_id: String,
-    pub theatre_name: String,
-    pub theatre_address: String,
-    pub city_id: String,
-    pub timezone: String,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub language: String,
-    pub format: String,
-    pub currency: String,
-    pub status: String,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct ShowRow {
+        pub id: String,
+        pub movie_id: String,
+        pub screen_id: String,
+        pub screen_name: String,
+        pub layout_id: String,
+        pub theatre_id: String,
+        pub theatre_name: String,
+        pub theatre_address: String,
+        pub city_id: String,
+        pub timezone: String,
+        pub starts_at: i64,
+        pub ends_at: i64,
+        pub language: String,
+        pub format: String,
+        pub currency: String,
+        pub status: String,
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct PriceRow {
-    pub category: String,
-    pub amount: i64,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct PriceRow {
+        pub category: String,
+        pub amount: i64,
+    }
 }
 
 /// Filters shared by the show listings.
@@ -118,23 +133,16 @@ pub async fn list_cities(
           AND ($2 IS NULL OR name > $2 OR (name = $2 AND id > $3)) \
         ORDER BY name, id LIMIT $4";
     let (after_name, after_id) = split_key(after);
-    on_reader!(db, |pool| {
-        sqlx::query_as(SQL)
-            .bind(country)
-            .bind(after_name)
-            .bind(after_id)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await
-    })
+    db.fetch_all(
+        SQL,
+        params![country, after_name, after_id, i64::from(limit) + 1],
+    )
+    .await
 }
 
 pub async fn get_city(db: &Db, id: &str) -> sqlx::Result<Option<CityRow>> {
     const SQL: &str = "SELECT id, name, country_code, timezone, currency FROM cities WHERE id = $1";
-    on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+    db.fetch_optional(SQL, params![id]).await
 }
 
 const MOVIE_COLUMNS: &str = "m.id, m.title, m.original_language, m.synopsis, \
@@ -163,19 +171,20 @@ pub async fn movies_showing_in_city(
     );
     let after_date = after.map(|(date, _)| *date);
     let after_id = after.map(|(_, id)| id.as_str());
-    on_reader!(db, |pool| {
-        sqlx::query_as(&sql)
-            .bind(city_id)
-            .bind(filter.from.as_millis())
-            .bind(filter.to.as_millis())
-            .bind(filter.language)
-            .bind(genre)
-            .bind(after_date)
-            .bind(after_id)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await
-    })
+    db.fetch_all(
+        &sql,
+        params![
+            city_id,
+            filter.from.as_millis(),
+            filter.to.as_millis(),
+            filter.language,
+            genre,
+            after_date,
+            after_id,
+            i64::from(limit) + 1
+        ],
+    )
+    .await
 }
 
 /// The earliest start of a scheduled show in the city inside the window: the moment a
@@ -188,37 +197,29 @@ pub async fn next_show_start_in_city(
 ) -> sqlx::Result<Option<Timestamp>> {
     const SQL: &str = "SELECT MIN(starts_at) FROM shows \
         WHERE city_id = $1 AND status = 'scheduled' AND starts_at >= $2 AND starts_at < $3";
-    let min: Option<i64> = on_reader!(db, |pool| {
-        sqlx::query_scalar(SQL)
-            .bind(city_id)
-            .bind(from.as_millis())
-            .bind(to.as_millis())
-            .fetch_one(pool)
-            .await
-    })?;
+    let min: Option<i64> = db
+        .fetch_one(SQL, params![city_id, from.as_millis(), to.as_millis()])
+        .await?;
     Ok(min.map(Timestamp::from_millis))
 }
 
 pub async fn get_movie(db: &Db, id: &str) -> sqlx::Result<Option<MovieRow>> {
     let sql = format!("SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = $1");
-    on_reader!(db, |pool| sqlx::query_as(&sql)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+    db.fetch_optional(&sql, params![id]).await
 }
 
 pub async fn get_movies(db: &Db, ids: &[&str]) -> sqlx::Result<Vec<MovieRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    on_reader!(db, |pool| {
-        let mut query = QueryBuilder::new(format!(
-            "SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id IN ("
-        ));
-        push_list(&mut query, ids);
-        query.push(") ORDER BY m.release_date DESC, m.id");
-        query.build_query_as().fetch_all(pool).await
-    })
+    let mut query = QueryBuilder::new(
+        db.engine(),
+        format!("SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id"),
+    );
+    query
+        .push_in(ids)
+        .push(" ORDER BY m.release_date DESC, m.id");
+    db.fetch_all(query.sql(), query.params()).await
 }
 
 /// Genres, languages and localizations of the given movies.
@@ -229,29 +230,29 @@ pub async fn movie_extras(
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    on_reader!(db, |pool| {
-        let mut genres = QueryBuilder::new(
-            "SELECT movie_id, genre AS value FROM movie_genres WHERE movie_id IN (",
-        );
-        push_list(&mut genres, ids);
-        genres.push(") ORDER BY movie_id, genre");
-        let genres = genres.build_query_as().fetch_all(pool).await?;
-
-        let mut languages = QueryBuilder::new(
-            "SELECT movie_id, language AS value FROM movie_languages WHERE movie_id IN (",
-        );
-        push_list(&mut languages, ids);
-        languages.push(") ORDER BY movie_id, language");
-        let languages = languages.build_query_as().fetch_all(pool).await?;
-
-        let mut localizations = QueryBuilder::new(
-            "SELECT movie_id, locale, title, synopsis FROM movie_localizations WHERE movie_id IN (",
-        );
-        push_list(&mut localizations, ids);
-        localizations.push(") ORDER BY movie_id, locale");
-        let localizations = localizations.build_query_as().fetch_all(pool).await?;
-        Ok((genres, languages, localizations))
-    })
+    let by_movie = |select: &str, order: &str| {
+        let mut query = QueryBuilder::new(db.engine(), select);
+        query.push(" WHERE movie_id").push_in(ids).push(order);
+        query
+    };
+    let genres = by_movie(
+        "SELECT movie_id, genre AS value FROM movie_genres",
+        " ORDER BY movie_id, genre",
+    );
+    let languages = by_movie(
+        "SELECT movie_id, language AS value FROM movie_languages",
+        " ORDER BY movie_id, language",
+    );
+    let localizations = by_movie(
+        "SELECT movie_id, locale, title, synopsis FROM movie_localizations",
+        " ORDER BY movie_id, locale",
+    );
+    Ok((
+        db.fetch_all(genres.sql(), genres.params()).await?,
+        db.fetch_all(languages.sql(), languages.params()).await?,
+        db.fetch_all(localizations.sql(), localizations.params())
+            .await?,
+    ))
 }
 
 /// Movies whose search text contains every term (already lower-cased), at most `cap`.
@@ -261,28 +262,32 @@ pub async fn search_movies(
     showing_in_city: Option<(&str, Timestamp)>,
     cap: u32,
 ) -> sqlx::Result<Vec<MovieRow>> {
-    on_reader!(db, |pool| {
-        let mut query =
-            QueryBuilder::new(format!("SELECT {MOVIE_COLUMNS} FROM movies m WHERE 1 = 1"));
-        for term in terms {
-            query
-                .push(" AND m.search_text LIKE ")
-                .push_bind(format!("%{}%", escape_like(term)))
-                .push(" ESCAPE '\\'");
-        }
-        if let Some((city_id, now)) = showing_in_city {
-            query
-                .push(" AND m.id IN (SELECT s.movie_id FROM shows s WHERE s.city_id = ")
-                .push_bind(city_id)
-                .push(" AND s.status = 'scheduled' AND s.starts_at >= ")
-                .push_bind(now.as_millis())
-                .push(")");
-        }
+    let patterns: Vec<String> = terms
+        .iter()
+        .map(|term| format!("%{}%", escape_like(term)))
+        .collect();
+    let mut query = QueryBuilder::new(
+        db.engine(),
+        format!("SELECT {MOVIE_COLUMNS} FROM movies m WHERE 1 = 1"),
+    );
+    for pattern in &patterns {
         query
-            .push(" ORDER BY m.release_date DESC, m.id LIMIT ")
-            .push_bind(i64::from(cap));
-        query.build_query_as().fetch_all(pool).await
-    })
+            .push(" AND m.search_text LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\'");
+    }
+    if let Some((city_id, now)) = showing_in_city {
+        query
+            .push(" AND m.id IN (SELECT s.movie_id FROM shows s WHERE s.city_id = ")
+            .push_bind(city_id)
+            .push(" AND s.status = 'scheduled' AND s.starts_at >= ")
+            .push_bind(now.as_millis())
+            .push(")");
+    }
+    query
+        .push(" ORDER BY m.release_date DESC, m.id LIMIT ")
+        .push_bind(i64::from(cap));
+    db.fetch_all(query.sql(), query.params()).await
 }
 
 pub async fn list_theatres_in_city(
@@ -296,24 +301,17 @@ pub async fn list_theatres_in_city(
         WHERE t.city_id = $1 AND ($2 IS NULL OR t.name > $2 OR (t.name = $2 AND t.id > $3)) \
         ORDER BY t.name, t.id LIMIT $4";
     let (after_name, after_id) = split_key(after);
-    on_reader!(db, |pool| {
-        sqlx::query_as(SQL)
-            .bind(city_id)
-            .bind(after_name)
-            .bind(after_id)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await
-    })
+    db.fetch_all(
+        SQL,
+        params![city_id, after_name, after_id, i64::from(limit) + 1],
+    )
+    .await
 }
 
 pub async fn get_theatre(db: &Db, id: &str) -> sqlx::Result<Option<TheatreRow>> {
     const SQL: &str = "SELECT t.id, t.name, t.address, t.city_id, c.timezone \
         FROM theatres t JOIN cities c ON c.id = t.city_id WHERE t.id = $1";
-    on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+    db.fetch_optional(SQL, params![id]).await
 }
 
 /// Theatres in the city with a scheduled show of the movie inside the filter window.
@@ -334,20 +332,21 @@ pub async fn theatres_showing_movie(
           AND ($7 IS NULL OR t.name > $7 OR (t.name = $7 AND t.id > $8)) \
         ORDER BY t.name, t.id LIMIT $9";
     let (after_name, after_id) = split_key(after);
-    on_reader!(db, |pool| {
-        sqlx::query_as(SQL)
-            .bind(city_id)
-            .bind(movie_id)
-            .bind(filter.from.as_millis())
-            .bind(filter.to.as_millis())
-            .bind(filter.language)
-            .bind(filter.format)
-            .bind(after_name)
-            .bind(after_id)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await
-    })
+    db.fetch_all(
+        SQL,
+        params![
+            city_id,
+            movie_id,
+            filter.from.as_millis(),
+            filter.to.as_millis(),
+            filter.language,
+            filter.format,
+            after_name,
+            after_id,
+            i64::from(limit) + 1
+        ],
+    )
+    .await
 }
 
 /// Scheduled shows (with their prices) in the window at the given theatres, optionally of
@@ -361,34 +360,34 @@ pub async fn showtimes_at_theatres(
     if theatre_ids.is_empty() {
         return Ok(Vec::new());
     }
-    on_reader!(db, |pool| {
-        let mut query = QueryBuilder::new(
-            "SELECT s.id, s.movie_id, s.theatre_id, s.screen_id, sc.name AS screen_name, \
-                    s.starts_at, s.ends_at, s.language, s.format, s.currency, \
-                    p.category, p.amount \
-             FROM shows s \
-             JOIN screens sc ON sc.id = s.screen_id \
-             JOIN show_prices p ON p.show_id = s.id \
-             WHERE s.status = 'scheduled' AND s.starts_at >= ",
-        );
-        query
-            .push_bind(filter.from.as_millis())
-            .push(" AND s.starts_at < ")
-            .push_bind(filter.to.as_millis());
-        if let Some(movie_id) = movie_id {
-            query.push(" AND s.movie_id = ").push_bind(movie_id);
-        }
-        if let Some(language) = filter.language {
-            query.push(" AND s.language = ").push_bind(language);
-        }
-        if let Some(format) = filter.format {
-            query.push(" AND s.format = ").push_bind(format);
-        }
-        query.push(" AND s.theatre_id IN (");
-        push_list(&mut query, theatre_ids);
-        query.push(") ORDER BY s.starts_at, s.id, p.category");
-        query.build_query_as().fetch_all(pool).await
-    })
+    let mut query = QueryBuilder::new(
+        db.engine(),
+        "SELECT s.id, s.movie_id, s.theatre_id, s.screen_id, sc.name AS screen_name, \
+                s.starts_at, s.ends_at, s.language, s.format, s.currency, \
+                p.category, p.amount \
+         FROM shows s \
+         JOIN screens sc ON sc.id = s.screen_id \
+         JOIN show_prices p ON p.show_id = s.id \
+         WHERE s.status = 'scheduled' AND s.starts_at >= ",
+    );
+    query
+        .push_bind(filter.from.as_millis())
+        .push(" AND s.starts_at < ")
+        .push_bind(filter.to.as_millis());
+    if let Some(movie_id) = movie_id {
+        query.push(" AND s.movie_id = ").push_bind(movie_id);
+    }
+    if let Some(language) = filter.language {
+        query.push(" AND s.language = ").push_bind(language);
+    }
+    if let Some(format) = filter.format {
+        query.push(" AND s.format = ").push_bind(format);
+    }
+    query
+        .push(" AND s.theatre_id")
+        .push_in(theatre_ids)
+        .push(" ORDER BY s.starts_at, s.id, p.category");
+    db.fetch_all(query.sql(), query.params()).await
 }
 
 pub async fn get_show(db: &Db, id: &str) -> sqlx::Result<Option<ShowRow>> {
@@ -401,54 +400,13 @@ pub async fn get_show(db: &Db, id: &str) -> sqlx::Result<Option<ShowRow>> {
         JOIN theatres t ON t.id = s.theatre_id \
         JOIN cities c ON c.id = s.city_id \
         WHERE s.id = $1";
-    if let Some(path) = db.native_path() {
-        return native::read(path, |c| {
-            let rows = native::query(c, SQL, &[("$1", &id)], |r| {
-                Ok(ShowRow {
-                    id: r.get("id")?,
-                    movie_id: r.get("movie_id")?,
-                    screen_id: r.get("screen_id")?,
-                    screen_name: r.get("screen_name")?,
-                    layout_id: r.get("layout_id")?,
-                    theatre_id: r.get("theatre_id")?,
-                    theatre_name: r.get("theatre_name")?,
-                    theatre_address: r.get("theatre_address")?,
-                    city_id: r.get("city_id")?,
-                    timezone: r.get("timezone")?,
-                    starts_at: r.get("starts_at")?,
-                    ends_at: r.get("ends_at")?,
-                    language: r.get("language")?,
-                    format: r.get("format")?,
-                    currency: r.get("currency")?,
-                    status: r.get("status")?,
-                })
-            })?;
-            Ok(rows.into_iter().next())
-        });
-    }
-    on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+    db.fetch_optional(SQL, params![id]).await
 }
 
 pub async fn show_prices(db: &Db, show_id: &str) -> sqlx::Result<Vec<PriceRow>> {
     const SQL: &str =
         "SELECT category, amount FROM show_prices WHERE show_id = $1 ORDER BY category";
-    if let Some(path) = db.native_path() {
-        return native::read(path, |c| {
-            native::query(c, SQL, &[("$1", &show_id)], |r| {
-                Ok(PriceRow {
-                    category: r.get(0)?,
-                    amount: r.get(1)?,
-                })
-            })
-        });
-    }
-    on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(show_id)
-        .fetch_all(pool)
-        .await)
+    db.fetch_all(SQL, params![show_id]).await
 }
 
 // ---------------------------------------------------------------- writes
@@ -462,25 +420,20 @@ pub struct NewCity<'a> {
 }
 
 /// Inserts a city unless one with this id exists; true if inserted.
-pub async fn insert_city(
-    conn: &mut Conn<'_>,
-    city: &NewCity<'_>,
-    now: Timestamp,
-) -> sqlx::Result<bool> {
+pub fn insert_city(tx: &mut Tx<'_>, city: &NewCity<'_>, now: Timestamp) -> sqlx::Result<bool> {
     const SQL: &str = "INSERT INTO cities (id, name, country_code, timezone, currency, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING";
-    let done = on_conn!(conn, |c| {
-        sqlx::query(SQL)
-            .bind(city.id)
-            .bind(city.name)
-            .bind(city.country_code)
-            .bind(city.timezone)
-            .bind(city.currency)
-            .bind(now.as_millis())
-            .execute(c)
-            .await?
-            .rows_affected()
-    });
+    let done = tx.execute(
+        SQL,
+        params![
+            city.id,
+            city.name,
+            city.country_code,
+            city.timezone,
+            city.currency,
+            now.as_millis()
+        ],
+    )?;
     Ok(done == 1)
 }
 
@@ -511,107 +464,77 @@ impl NewMovie<'_> {
 }
 
 /// Inserts a movie with its genres, languages and localizations unless it exists.
-pub async fn insert_movie(
-    conn: &mut Conn<'_>,
-    movie: &NewMovie<'_>,
-    now: Timestamp,
-) -> sqlx::Result<bool> {
+pub fn insert_movie(tx: &mut Tx<'_>, movie: &NewMovie<'_>, now: Timestamp) -> sqlx::Result<bool> {
     const MOVIE: &str = "INSERT INTO movies (id, title, original_language, synopsis, \
             duration_minutes, certification, release_date, search_text, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING";
-    let search_text = movie.search_text();
-    let inserted = on_conn!(conn, |c| {
-        sqlx::query(MOVIE)
-            .bind(movie.id)
-            .bind(movie.title)
-            .bind(movie.original_language)
-            .bind(movie.synopsis)
-            .bind(movie.duration_minutes)
-            .bind(movie.certification)
-            .bind(movie.release_date)
-            .bind(&search_text)
-            .bind(now.as_millis())
-            .execute(c)
-            .await?
-            .rows_affected()
-    });
-    if inserted == 0 {
+    if write_movie_row(tx, MOVIE, movie, now)? == 0 {
         return Ok(false);
     }
-    insert_movie_children(conn, movie).await?;
+    insert_movie_children(tx, movie)?;
     Ok(true)
 }
 
 /// Replaces an existing movie's fields and its genres, languages and localizations; false
 /// if there is no such movie.
-pub async fn replace_movie(
-    conn: &mut Conn<'_>,
-    movie: &NewMovie<'_>,
-    now: Timestamp,
-) -> sqlx::Result<bool> {
+pub fn replace_movie(tx: &mut Tx<'_>, movie: &NewMovie<'_>, now: Timestamp) -> sqlx::Result<bool> {
     const MOVIE: &str = "UPDATE movies SET title = $2, original_language = $3, synopsis = $4, \
             duration_minutes = $5, certification = $6, release_date = $7, search_text = $8, \
             updated_at = $9 WHERE id = $1";
-    let search_text = movie.search_text();
-    let updated = on_conn!(conn, |c| {
-        let updated = sqlx::query(MOVIE)
-            .bind(movie.id)
-            .bind(movie.title)
-            .bind(movie.original_language)
-            .bind(movie.synopsis)
-            .bind(movie.duration_minutes)
-            .bind(movie.certification)
-            .bind(movie.release_date)
-            .bind(&search_text)
-            .bind(now.as_millis())
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
-        for table in ["movie_genres", "movie_languages", "movie_localizations"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE movie_id = $1"))
-                .bind(movie.id)
-                .execute(&mut *c)
-                .await?;
-        }
-        updated
-    });
-    if updated == 0 {
+    if write_movie_row(tx, MOVIE, movie, now)? == 0 {
         return Ok(false);
     }
-    insert_movie_children(conn, movie).await?;
+    for sql in [
+        "DELETE FROM movie_genres WHERE movie_id = $1",
+        "DELETE FROM movie_languages WHERE movie_id = $1",
+        "DELETE FROM movie_localizations WHERE movie_id = $1",
+    ] {
+        tx.execute(sql, params![movie.id])?;
+    }
+    insert_movie_children(tx, movie)?;
     Ok(true)
 }
 
-async fn insert_movie_children(conn: &mut Conn<'_>, movie: &NewMovie<'_>) -> sqlx::Result<()> {
+/// Runs `sql` (an insert or an update of the movie row) with the movie's fields; returns
+/// the rows written.
+fn write_movie_row(
+    tx: &mut Tx<'_>,
+    sql: &str,
+    movie: &NewMovie<'_>,
+    now: Timestamp,
+) -> sqlx::Result<u64> {
+    let search_text = movie.search_text();
+    tx.execute(
+        sql,
+        params![
+            movie.id,
+            movie.title,
+            movie.original_language,
+            movie.synopsis,
+            movie.duration_minutes,
+            movie.certification,
+            movie.release_date,
+            &search_text,
+            now.as_millis()
+        ],
+    )
+}
+
+fn insert_movie_children(tx: &mut Tx<'_>, movie: &NewMovie<'_>) -> sqlx::Result<()> {
     const GENRE: &str = "INSERT INTO movie_genres (movie_id, genre) VALUES ($1, $2)";
     const LANGUAGE: &str = "INSERT INTO movie_languages (movie_id, language) VALUES ($1, $2)";
     const LOCALIZATION: &str = "INSERT INTO movie_localizations (movie_id, locale, title, synopsis) \
         VALUES ($1, $2, $3, $4)";
-    on_conn!(conn, |c| {
-        for genre in movie.genres {
-            sqlx::query(GENRE)
-                .bind(movie.id)
-                .bind(genre)
-                .execute(&mut *c)
-                .await?;
-        }
-        for language in movie.languages {
-            sqlx::query(LANGUAGE)
-                .bind(movie.id)
-                .bind(language)
-                .execute(&mut *c)
-                .await?;
-        }
-        for (locale, title, synopsis) in movie.localizations {
-            sqlx::query(LOCALIZATION)
-                .bind(movie.id)
-                .bind(locale.to_ascii_lowercase())
-                .bind(title)
-                .bind(synopsis)
-                .execute(&mut *c)
-                .await?;
-        }
-    });
+    for genre in movie.genres {
+        tx.execute(GENRE, params![movie.id, genre])?;
+    }
+    for language in movie.languages {
+        tx.execute(LANGUAGE, params![movie.id, language])?;
+    }
+    for (locale, title, synopsis) in movie.localizations {
+        let locale = locale.to_ascii_lowercase();
+        tx.execute(LOCALIZATION, params![movie.id, &locale, title, synopsis])?;
+    }
     Ok(())
 }
 
@@ -623,25 +546,24 @@ pub struct NewTheatre<'a> {
     pub address: &'a str,
 }
 
-pub async fn insert_theatre(
-    conn: &mut Conn<'_>,
+pub fn insert_theatre(
+    tx: &mut Tx<'_>,
     theatre: &NewTheatre<'_>,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     const SQL: &str = "INSERT INTO theatres (id, org_id, city_id, name, address, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING";
-    let done = on_conn!(conn, |c| {
-        sqlx::query(SQL)
-            .bind(theatre.id)
-            .bind(theatre.org_id)
-            .bind(theatre.city_id)
-            .bind(theatre.name)
-            .bind(theatre.address)
-            .bind(now.as_millis())
-            .execute(c)
-            .await?
-            .rows_affected()
-    });
+    let done = tx.execute(
+        SQL,
+        params![
+            theatre.id,
+            theatre.org_id,
+            theatre.city_id,
+            theatre.name,
+            theatre.address,
+            now.as_millis()
+        ],
+    )?;
     Ok(done == 1)
 }
 
@@ -663,50 +585,42 @@ pub struct NewShow<'a> {
 
 /// Inserts a show and its prices unless it exists, and allocates its seat inventory from
 /// its layout (every seat available). True if inserted.
-pub async fn insert_show(
-    conn: &mut Conn<'_>,
-    show: &NewShow<'_>,
-    now: Timestamp,
-) -> sqlx::Result<bool> {
+pub fn insert_show(tx: &mut Tx<'_>, show: &NewShow<'_>, now: Timestamp) -> sqlx::Result<bool> {
     const SHOW: &str = "INSERT INTO shows (id, movie_id, screen_id, layout_id, theatre_id, city_id, \
             starts_at, ends_at, language, format, currency, status, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'scheduled', $12, $12) \
         ON CONFLICT (id) DO NOTHING";
-    const PRICE: &str = "INSERT INTO show_prices (show_id, category, amount) VALUES ($1, $2, $3)";
-    let inserted = on_conn!(conn, |c| {
-        let inserted = sqlx::query(SHOW)
-            .bind(show.id)
-            .bind(show.movie_id)
-            .bind(show.screen_id)
-            .bind(show.layout_id)
-            .bind(show.theatre_id)
-            .bind(show.city_id)
-            .bind(show.starts_at.as_millis())
-            .bind(show.ends_at.as_millis())
-            .bind(show.language)
-            .bind(show.format)
-            .bind(show.currency)
-            .bind(now.as_millis())
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
-        if inserted == 1 {
-            for (category, amount) in show.prices {
-                sqlx::query(PRICE)
-                    .bind(show.id)
-                    .bind(category)
-                    .bind(amount)
-                    .execute(&mut *c)
-                    .await?;
-            }
-        }
-        inserted
-    });
+    let inserted = tx.execute(
+        SHOW,
+        params![
+            show.id,
+            show.movie_id,
+            show.screen_id,
+            show.layout_id,
+            show.theatre_id,
+            show.city_id,
+            show.starts_at.as_millis(),
+            show.ends_at.as_millis(),
+            show.language,
+            show.format,
+            show.currency,
+            now.as_millis()
+        ],
+    )?;
     if inserted == 0 {
         return Ok(false);
     }
-    crate::inventory::store::allocate_show_seats(conn, show.id, show.layout_id).await?;
+    insert_prices(tx, show.id, show.prices)?;
+    crate::inventory::store::allocate_show_seats(tx, show.id, show.layout_id)?;
     Ok(true)
+}
+
+fn insert_prices(tx: &mut Tx<'_>, show_id: &str, prices: &[(&str, i64)]) -> sqlx::Result<()> {
+    const PRICE: &str = "INSERT INTO show_prices (show_id, category, amount) VALUES ($1, $2, $3)";
+    for (category, amount) in prices {
+        tx.execute(PRICE, params![show_id, category, amount])?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- helpers
@@ -715,18 +629,6 @@ fn split_key(key: Option<&(String, String)>) -> (Option<&str>, Option<&str>) {
     match key {
         Some((a, b)) => (Some(a.as_str()), Some(b.as_str())),
         None => (None, None),
-    }
-}
-
-/// Appends `$n, $n+1, …` bound to `values`.
-fn push_list<'a, DB>(query: &mut QueryBuilder<'a, DB>, values: &[&'a str])
-where
-    DB: sqlx::Database,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut separated = query.separated(", ");
-    for value in values {
-        separated.push_bind(*value);
     }
 }
 
@@ -744,75 +646,63 @@ pub fn escape_like(text: &str) -> String {
 
 // ---------------------------------------------------------------- partner management
 
-#[derive(Debug, Clone, FromRow)]
-pub struct OrgTheatreRow {
-    pub id: String,
-    pub city_id: String,
-    pub name: String,
-    pub address: String,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct OrgTheatreRow {
+        pub id: String,
+        pub city_id: String,
+        pub name: String,
+        pub address: String,
+    }
 }
 
 pub async fn theatres_of_org(db: &Db, org_id: &str) -> sqlx::Result<Vec<OrgTheatreRow>> {
     const SQL: &str =
         "SELECT id, city_id, name, address FROM theatres WHERE org_id = $1 ORDER BY name, id";
-    on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(org_id)
-        .fetch_all(pool)
-        .await)
+    db.fetch_all(SQL, params![org_id]).await
 }
 
 /// The organisation owning a theatre.
 pub async fn theatre_org(db: &Db, theatre_id: &str) -> sqlx::Result<Option<String>> {
     const SQL: &str = "SELECT org_id FROM theatres WHERE id = $1";
-    on_reader!(db, |pool| sqlx::query_scalar(SQL)
-        .bind(theatre_id)
-        .fetch_optional(pool)
-        .await)
+    db.fetch_optional(SQL, params![theatre_id]).await
 }
 
-/// A screen with what scheduling a show on it needs.
-#[derive(Debug, Clone, FromRow)]
-pub struct ScreenRow {
-    pub id: String,
-    pub theatre_id: String,
-    pub city_id: String,
-    pub currency: String,
-    pub layout_id: String,
+db_row! {
+    /// A screen with what scheduling a show on it needs.
+    #[derive(Debug, Clone)]
+    pub struct ScreenRow {
+        pub id: String,
+        pub theatre_id: String,
+        pub city_id: String,
+        pub currency: String,
+        pub layout_id: String,
+    }
 }
 
 /// The screen if it belongs to the organisation (and has a layout).
-pub async fn screen_of_org(
-    conn: &mut Conn<'_>,
+pub fn screen_of_org(
+    tx: &mut Tx<'_>,
     screen_id: &str,
     org_id: &str,
 ) -> sqlx::Result<Option<ScreenRow>> {
     const SQL: &str = "SELECT s.id, s.theatre_id, t.city_id, c.currency, s.layout_id \
         FROM screens s JOIN theatres t ON t.id = s.theatre_id JOIN cities c ON c.id = t.city_id \
         WHERE s.id = $1 AND t.org_id = $2 AND s.layout_id IS NOT NULL";
-    on_conn!(conn, |c| sqlx::query_as(SQL)
-        .bind(screen_id)
-        .bind(org_id)
-        .fetch_optional(c)
-        .await)
+    tx.fetch_optional(SQL, params![screen_id, org_id])
 }
 
 /// Scheduled shows on the screen that start before `to` and end after `from`.
-pub async fn slots_on_screen(
-    conn: &mut Conn<'_>,
+pub fn slots_on_screen(
+    tx: &mut Tx<'_>,
     screen_id: &str,
     from: Timestamp,
     to: Timestamp,
 ) -> sqlx::Result<Vec<crate::catalog::schedule::Slot>> {
     const SQL: &str = "SELECT id, starts_at, ends_at FROM shows \
         WHERE screen_id = $1 AND status = 'scheduled' AND starts_at < $3 AND ends_at > $2";
-    let rows: Vec<(String, i64, i64)> = on_conn!(conn, |c| {
-        sqlx::query_as(SQL)
-            .bind(screen_id)
-            .bind(from.as_millis())
-            .bind(to.as_millis())
-            .fetch_all(c)
-            .await?
-    });
+    let rows: Vec<(String, i64, i64)> =
+        tx.fetch_all(SQL, params![screen_id, from.as_millis(), to.as_millis()])?;
     Ok(rows
         .into_iter()
         .map(|(label, starts, ends)| crate::catalog::schedule::Slot {
@@ -824,67 +714,61 @@ pub async fn slots_on_screen(
 }
 
 /// The seat categories present in a layout.
-pub async fn layout_categories(
-    conn: &mut Conn<'_>,
+pub fn layout_categories(
+    tx: &mut Tx<'_>,
     layout_id: &str,
 ) -> sqlx::Result<std::collections::BTreeSet<crate::inventory::model::SeatCategory>> {
     const SQL: &str = "SELECT DISTINCT category FROM layout_seats WHERE layout_id = $1";
-    let rows: Vec<String> = on_conn!(conn, |c| sqlx::query_scalar(SQL)
-        .bind(layout_id)
-        .fetch_all(c)
-        .await?);
+    let rows: Vec<String> = tx.fetch_all(SQL, params![layout_id])?;
     Ok(rows
         .iter()
         .filter_map(|c| crate::inventory::model::SeatCategory::parse(c))
         .collect())
 }
 
-/// A show of the organisation with what changing it needs.
-#[derive(Debug, Clone, FromRow)]
-pub struct OwnedShowRow {
-    pub id: String,
-    pub screen_id: String,
-    pub movie_id: String,
-    pub layout_id: String,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub language: String,
-    pub format: String,
-    pub status: String,
+db_row! {
+    /// A show of the organisation with what changing it needs.
+    #[derive(Debug, Clone)]
+    pub struct OwnedShowRow {
+        pub id: String,
+        pub screen_id: String,
+        pub movie_id: String,
+        pub layout_id: String,
+        pub starts_at: i64,
+        pub ends_at: i64,
+        pub language: String,
+        pub format: String,
+        pub status: String,
+    }
 }
 
-pub async fn owned_show(
-    conn: &mut Conn<'_>,
+pub fn owned_show(
+    tx: &mut Tx<'_>,
     show_id: &str,
     org_id: &str,
 ) -> sqlx::Result<Option<OwnedShowRow>> {
     const SQL: &str = "SELECT s.id, s.screen_id, s.movie_id, s.layout_id, s.starts_at, s.ends_at, \
             s.language, s.format, s.status \
         FROM shows s JOIN theatres t ON t.id = s.theatre_id WHERE s.id = $1 AND t.org_id = $2";
-    on_conn!(conn, |c| sqlx::query_as(SQL)
-        .bind(show_id)
-        .bind(org_id)
-        .fetch_optional(c)
-        .await)
+    tx.fetch_optional(SQL, params![show_id, org_id])
 }
 
 /// Seats of the show held (unexpired) or sold at `now`: the show has customers.
-pub async fn customer_seats(
-    conn: &mut Conn<'_>,
-    show_id: &str,
-    now: Timestamp,
-) -> sqlx::Result<i64> {
+pub fn customer_seats(tx: &mut Tx<'_>, show_id: &str, now: Timestamp) -> sqlx::Result<i64> {
     const SQL: &str = "SELECT COUNT(*) FROM show_seats WHERE show_id = $1 \
         AND (state = 'booked' OR (state = 'held' AND held_until > $2))";
-    on_conn!(conn, |c| sqlx::query_scalar(SQL)
-        .bind(show_id)
-        .bind(now.as_millis())
-        .fetch_one(c)
-        .await)
+    tx.fetch_one(SQL, params![show_id, now.as_millis()])
 }
 
-pub async fn update_show(
-    conn: &mut Conn<'_>,
+/// Whether any booking (live or ended) was ever made for the show.
+pub fn show_has_bookings(tx: &mut Tx<'_>, show_id: &str) -> sqlx::Result<bool> {
+    const SQL: &str = "SELECT COUNT(*) FROM bookings WHERE show_id = $1";
+    let count: i64 = tx.fetch_one(SQL, params![show_id])?;
+    Ok(count > 0)
+}
+
+pub fn update_show(
+    tx: &mut Tx<'_>,
     show_id: &str,
     starts_at: Timestamp,
     ends_at: Timestamp,
@@ -894,104 +778,74 @@ pub async fn update_show(
 ) -> sqlx::Result<()> {
     const SQL: &str = "UPDATE shows SET starts_at = $2, ends_at = $3, language = $4, format = $5, updated_at = $6 \
         WHERE id = $1";
-    on_conn!(conn, |c| {
-        sqlx::query(SQL)
-            .bind(show_id)
-            .bind(starts_at.as_millis())
-            .bind(ends_at.as_millis())
-            .bind(language)
-            .bind(format)
-            .bind(now.as_millis())
-            .execute(c)
-            .await?;
-    });
+    tx.execute(
+        SQL,
+        params![
+            show_id,
+            starts_at.as_millis(),
+            ends_at.as_millis(),
+            language,
+            format,
+            now.as_millis()
+        ],
+    )?;
     Ok(())
 }
 
-pub async fn replace_show_prices(
-    conn: &mut Conn<'_>,
+pub fn replace_show_prices(
+    tx: &mut Tx<'_>,
     show_id: &str,
     prices: &[(&str, i64)],
 ) -> sqlx::Result<()> {
-    on_conn!(conn, |c| {
-        sqlx::query("DELETE FROM show_prices WHERE show_id = $1")
-            .bind(show_id)
-            .execute(&mut *c)
-            .await?;
-        for (category, amount) in prices {
-            sqlx::query("INSERT INTO show_prices (show_id, category, amount) VALUES ($1, $2, $3)")
-                .bind(show_id)
-                .bind(category)
-                .bind(amount)
-                .execute(&mut *c)
-                .await?;
-        }
-    });
-    Ok(())
+    tx.execute(
+        "DELETE FROM show_prices WHERE show_id = $1",
+        params![show_id],
+    )?;
+    insert_prices(tx, show_id, prices)
 }
 
-pub async fn show_price_map(
-    conn: &mut Conn<'_>,
-    show_id: &str,
-) -> sqlx::Result<Vec<(String, i64)>> {
+pub fn show_price_map(tx: &mut Tx<'_>, show_id: &str) -> sqlx::Result<Vec<(String, i64)>> {
     const SQL: &str = "SELECT category, amount FROM show_prices WHERE show_id = $1";
-    on_conn!(conn, |c| sqlx::query_as(SQL)
-        .bind(show_id)
-        .fetch_all(c)
-        .await)
+    tx.fetch_all(SQL, params![show_id])
 }
 
-/// Deletes a show with its prices and seats (they cascade).
-pub async fn delete_show(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<()> {
-    on_conn!(conn, |c| {
-        sqlx::query("DELETE FROM show_seats WHERE show_id = $1")
-            .bind(show_id)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM show_prices WHERE show_id = $1")
-            .bind(show_id)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM shows WHERE id = $1")
-            .bind(show_id)
-            .execute(&mut *c)
-            .await?;
-    });
+/// Deletes a show with its prices and seats.
+pub fn delete_show(tx: &mut Tx<'_>, show_id: &str) -> sqlx::Result<()> {
+    for sql in [
+        "DELETE FROM show_seats WHERE show_id = $1",
+        "DELETE FROM show_prices WHERE show_id = $1",
+        "DELETE FROM shows WHERE id = $1",
+    ] {
+        tx.execute(sql, params![show_id])?;
+    }
     Ok(())
 }
 
 /// Updates a city's fields; false when there is no such city.
-pub async fn update_city(conn: &mut Conn<'_>, city: &NewCity<'_>) -> sqlx::Result<bool> {
+pub fn update_city(tx: &mut Tx<'_>, city: &NewCity<'_>) -> sqlx::Result<bool> {
     const SQL: &str = "UPDATE cities SET name = $2, country_code = $3, timezone = $4, currency = $5 \
         WHERE id = $1";
-    let updated = on_conn!(conn, |c| {
-        sqlx::query(SQL)
-            .bind(city.id)
-            .bind(city.name)
-            .bind(city.country_code)
-            .bind(city.timezone)
-            .bind(city.currency)
-            .execute(c)
-            .await?
-            .rows_affected()
-    });
+    let updated = tx.execute(
+        SQL,
+        params![
+            city.id,
+            city.name,
+            city.country_code,
+            city.timezone,
+            city.currency
+        ],
+    )?;
     Ok(updated == 1)
 }
 
-pub async fn city_has_theatres(conn: &mut Conn<'_>, city_id: &str) -> sqlx::Result<bool> {
+pub fn city_has_theatres(tx: &mut Tx<'_>, city_id: &str) -> sqlx::Result<bool> {
     const SQL: &str = "SELECT COUNT(*) FROM theatres WHERE city_id = $1";
-    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL)
-        .bind(city_id)
-        .fetch_one(c)
-        .await?);
+    let count: i64 = tx.fetch_one(SQL, params![city_id])?;
     Ok(count > 0)
 }
 
-/// A movie's running time, read inside the caller's transaction.
-pub async fn movie_minutes(conn: &mut Conn<'_>, movie_id: &str) -> sqlx::Result<Option<i64>> {
+/// A movie's running time, read inside the caller's unit of work.
+pub fn movie_minutes(tx: &mut Tx<'_>, movie_id: &str) -> sqlx::Result<Option<i64>> {
     const SQL: &str = "SELECT duration_minutes FROM movies WHERE id = $1";
-    on_conn!(conn, |c| sqlx::query_scalar(SQL)
-        .bind(movie_id)
-        .fetch_optional(c)
-        .await)
+    tx.fetch_optional(SQL, params![movie_id])
 }

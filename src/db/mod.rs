@@ -1,48 +1,36 @@
-//! One codebase, two engines. `Db` is an enum over a SQLite pair of pools and a PostgreSQL
-//! pool; store functions write their SQL once and run it through [`on_reader!`] /
-//! [`in_transaction!`], which expand the same body once per engine so each copy is
-//! type-checked against its concrete driver. Where the dialects must differ (locking,
-//! claiming work) a store function matches on the engine explicitly.
+//! One codebase, two engines, one way to reach each.
 //!
-//! SQLite runs in WAL mode with `synchronous=FULL`: readers use their own read-only
-//! connections and never block the single writer connection.
+//! - **Reads**: `db.fetch_all(sql, params![…])`, `fetch_optional`, `fetch_one` (async). On
+//!   SQLite they run inline on the calling thread's read-only connection; on PostgreSQL on
+//!   the pool.
+//! - **Writes**: `db.write(|tx| …)`, a unit of work: a synchronous closure over the
+//!   transaction's connection (`Tx`), which runs the same statements with the same
+//!   methods. On SQLite every write goes through the group committer (the one writing
+//!   connection); on PostgreSQL through a writer thread (see `unit`, `sqlite`, `postgres`).
+//!
+//! A statement is written once (`$1` placeholders, `RETURNING`, `ON CONFLICT` mean the same
+//! on both); where the dialects must differ the statement is a [`Sql`] pair, visible where
+//! it is used. The engine is chosen once, from the URL ([`Engine::of_url`]).
 
-use std::{str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
-    ConnectOptions, PgPool, SqlitePool,
+    ConnectOptions,
     postgres::{PgConnectOptions, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use crate::config::Config;
 
-pub mod native;
-pub mod writer;
+pub mod postgres;
+pub mod sql;
+pub mod sqlite;
+pub mod unit;
 
-pub use writer::WriteError;
+pub use sql::{AsSql, Column, FromRow, QueryBuilder, Row, Sql, Value};
+pub use unit::{Tx, WriteError, in_unit, is_retryable};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-#[derive(Clone, Debug)]
-pub enum Db {
-    Sqlite(SqliteDb),
-    Postgres(PgPool),
-}
-
-#[derive(Clone, Debug)]
-pub struct SqliteDb {
-    /// Read-only connections, as many as configured.
-    pub read: SqlitePool,
-    /// The one connection that writes; SQLite admits one writer at a time anyway, and
-    /// queueing here is cheaper than `SQLITE_BUSY` retries.
-    pub write: SqlitePool,
-    /// Runs `Db::write` units of work, group-committed, on its own connection and thread.
-    pub committer: native::NativeCommitter,
-    /// The database file, for `native::read`.
-    pub path: std::path::PathBuf,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -51,6 +39,17 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// The engine a `database_url` names; `None` for anything else.
+    pub fn of_url(url: &str) -> Option<Engine> {
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Engine::Sqlite => "sqlite",
@@ -59,58 +58,53 @@ impl Engine {
     }
 }
 
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(Arc<SqliteDb>),
+    Postgres(Arc<postgres::PostgresDb>),
+}
+
+#[derive(Debug)]
+pub struct SqliteDb {
+    /// The database file; each thread reads it through its own connection.
+    pub path: PathBuf,
+    /// The one writing connection, running units of work in group commits.
+    pub committer: sqlite::Committer,
+}
+
 impl Db {
     pub async fn connect(config: &Config) -> Result<Self, sqlx::Error> {
         let url = config.database_url.as_str();
         let acquire_timeout = Duration::from_millis(config.database.acquire_timeout_ms);
-        if url.starts_with("sqlite:") {
-            let base = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
-                .pragma("temp_store", "memory")
-                .pragma("cache_size", "-32768")
-                .log_statements(tracing::log::LevelFilter::Trace);
-            let path = base.get_filename().to_owned();
-            // The writer is opened first so the file and WAL exist before read-only opens.
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(acquire_timeout)
-                .connect_with(base.clone())
-                .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(config.database.max_connections)
-                .acquire_timeout(acquire_timeout)
-                .connect_with(base.read_only(true))
-                .await?;
-            let committer =
-                native::NativeCommitter::start(&path, config.booking.group_commit_max_batch)?;
-            Ok(Db::Sqlite(SqliteDb {
-                read,
-                write,
-                committer,
-                path,
-            }))
-        } else {
-            let options = PgConnectOptions::from_str(url)?
-                .application_name("marquee")
-                .log_statements(tracing::log::LevelFilter::Trace);
-            let pool = PgPoolOptions::new()
-                .max_connections(config.database.max_connections)
-                .acquire_timeout(acquire_timeout)
-                .connect_with(options)
-                .await?;
-            Ok(Db::Postgres(pool))
-        }
-    }
-
-    /// The SQLite file, when hot-path reads can run inline (`native::read`).
-    pub fn native_path(&self) -> Option<&std::path::Path> {
-        match self {
-            Db::Sqlite(sqlite) => Some(&sqlite.path),
-            Db::Postgres(_) => None,
+        match Engine::of_url(url) {
+            Some(Engine::Sqlite) => {
+                let path = sqlite_path(url)?;
+                let committer =
+                    sqlite::Committer::start(&path, config.booking.group_commit_max_batch)?;
+                Ok(Db::Sqlite(Arc::new(SqliteDb { path, committer })))
+            }
+            Some(Engine::Postgres) => {
+                let options = PgConnectOptions::from_str(url)?
+                    .application_name("marquee")
+                    .log_statements(tracing::log::LevelFilter::Trace);
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.database.max_connections)
+                    .acquire_timeout(acquire_timeout)
+                    .connect_with(options.clone())
+                    .await?;
+                let writers = postgres::WriterSettings {
+                    options,
+                    count: config.database.write_connections as usize,
+                    queue_timeout: acquire_timeout,
+                    statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
+                };
+                Ok(Db::Postgres(Arc::new(postgres::PostgresDb::new(
+                    pool, writers,
+                )?)))
+            }
+            None => Err(sqlx::Error::Configuration(
+                "database_url must start with sqlite:, postgres:// or postgresql://".into(),
+            )),
         }
     }
 
@@ -124,115 +118,161 @@ impl Db {
     /// Applies the embedded migrations for this engine.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
-            Db::Sqlite(db) => SQLITE_MIGRATIONS.run(&db.write).await,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+            Db::Sqlite(db) => db.committer.migrate(&SQLITE_MIGRATIONS).await,
+            Db::Postgres(db) => POSTGRES_MIGRATIONS.run(&db.pool).await,
         }
     }
 
-    /// A round trip to the database, for `/readyz`.
+    /// A round trip to the database, for `/readyz`: on SQLite both a read and the
+    /// committer.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_reader!(self, |pool| {
-            sqlx::query("SELECT 1").execute(pool).await?;
-        });
+        let _: i64 = self.fetch_one("SELECT CAST(1 AS BIGINT)", &[]).await?;
+        if let Db::Sqlite(db) = self {
+            db.committer.ping().await?;
+        }
         Ok(())
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(db) => {
-                db.read.close().await;
-                db.write.close().await;
-            }
-            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite(db) => db.committer.close().await,
+            Db::Postgres(db) => db.close().await,
         }
     }
-}
 
-/// Runs `$body` with `$pool` bound to a pool that reads: the SQLite read pool or the
-/// PostgreSQL pool. The body is compiled once per engine.
-#[macro_export]
-macro_rules! on_reader {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite(sqlite) => {
-                let $pool = &sqlite.read;
-                $body
-            }
-            $crate::db::Db::Postgres(postgres) => {
-                let $pool = postgres;
-                $body
-            }
-        }
-    };
-}
+    // ---- reads -----------------------------------------------------------------------
 
-/// Runs `$body` with `$conn` bound to the concrete connection inside a [`Conn`]. Store
-/// helpers use it for each statement, so a helper is one ordinary function for both engines.
-#[macro_export]
-macro_rules! on_conn {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::db::Conn::Sqlite(inner) => {
-                let $c = &mut **inner;
-                $body
-            }
-            $crate::db::Conn::Postgres(inner) => {
-                let $c = &mut **inner;
-                $body
-            }
-            $crate::db::Conn::Native(_) => {
-                return Err($crate::db::native::unsupported().into());
-            }
-        }
-    };
-}
-
-/// A connection borrowed from a transaction, of either engine; or, inside a SQLite unit of
-/// work (`Db::write`), the committer's own connection, which store functions used there
-/// serve with a native branch.
-pub enum Conn<'c> {
-    Sqlite(&'c mut sqlx::SqliteConnection),
-    Postgres(&'c mut sqlx::PgConnection),
-    Native(native::NativeConn<'c>),
-}
-
-/// A write transaction. Dropping it without `commit` rolls back.
-pub enum Transaction {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-}
-
-impl Transaction {
-    pub fn conn(&mut self) -> Conn<'_> {
+    pub async fn fetch_all<T: FromRow>(
+        &self,
+        sql: impl AsSql,
+        params: &[Value<'_>],
+    ) -> sqlx::Result<Vec<T>> {
+        let sql = sql.for_engine(self.engine());
         match self {
-            Transaction::Sqlite(tx) => Conn::Sqlite(&mut *tx),
-            Transaction::Postgres(tx) => Conn::Postgres(&mut *tx),
+            Db::Sqlite(db) => sqlite::read(&db.path, |c| sqlite::fetch_all(c, sql, params)),
+            Db::Postgres(db) => postgres::fetch_all(&db.pool, sql, params).await,
         }
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn fetch_optional<T: FromRow>(
+        &self,
+        sql: impl AsSql,
+        params: &[Value<'_>],
+    ) -> sqlx::Result<Option<T>> {
+        let sql = sql.for_engine(self.engine());
         match self {
-            Transaction::Sqlite(tx) => tx.commit().await,
-            Transaction::Postgres(tx) => tx.commit().await,
+            Db::Sqlite(db) => sqlite::read(&db.path, |c| sqlite::fetch_optional(c, sql, params)),
+            Db::Postgres(db) => postgres::fetch_optional(&db.pool, sql, params).await,
         }
     }
-}
 
-impl Db {
-    /// Starts a write transaction. On SQLite it begins `IMMEDIATE` on the writer
-    /// connection, taking the write lock up front instead of failing to upgrade a read
-    /// lock half-way.
-    pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
-        Ok(match self {
-            Db::Sqlite(db) => Transaction::Sqlite(db.write.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
-        })
+    /// The first row; `RowNotFound` when there is none.
+    pub async fn fetch_one<T: FromRow>(
+        &self,
+        sql: impl AsSql,
+        params: &[Value<'_>],
+    ) -> sqlx::Result<T> {
+        self.fetch_optional(sql, params)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    // ---- writes ----------------------------------------------------------------------
+
+    /// Runs the unit of work `unit` in a write transaction and commits it; returns once
+    /// the result is durable. See [`unit`] for what a unit may do.
+    pub async fn write<T, E, F>(&self, unit: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: WriteError,
+        F: FnMut(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        self.submit(unit, unit::Mode::Transaction).await
+    }
+
+    /// Like [`Db::write`], for a unit of work that is one writing statement on
+    /// PostgreSQL. There it runs outside any transaction: the statement is its own
+    /// transaction (atomic, durable when it returns), which saves the `BEGIN` and `COMMIT`
+    /// round trips. The statement's conditions must decide everything (nothing can be
+    /// rolled back after it); a read the unit makes after it, to explain a refusal, sees a
+    /// later snapshot. On SQLite it is an ordinary group-committed unit of work.
+    pub async fn write_statement<T, E, F>(&self, unit: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: WriteError,
+        F: FnMut(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        self.submit(unit, unit::Mode::Autocommit).await
+    }
+
+    async fn submit<T, E, F>(&self, unit: F, mode: unit::Mode) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: WriteError,
+        F: FnMut(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let (command, answer) = unit::Command::new(unit, mode);
+        match self {
+            Db::Sqlite(db) => db.committer.submit(Box::new(command)).await?,
+            Db::Postgres(db) => db.submit(Box::new(command)),
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(E::from(sqlx::Error::PoolClosed)))
     }
 }
 
-pub use crate::{on_conn, on_reader};
+/// The file of a `sqlite://path` (or `sqlite:path`) URL, with any `?options` removed.
+fn sqlite_path(url: &str) -> sqlx::Result<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return Err(sqlx::Error::Configuration(
+            "database_url must name a SQLite file (readers and the writer share it)".into(),
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
 
-/// True when `error` is a unique-constraint violation (same SQLSTATE class on both engines).
+/// True when `error` is a unique-constraint violation (same meaning on both engines).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// True when `error` is a foreign-key violation (a row still referenced).
+pub fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_is_chosen_from_the_url_alone() {
+        assert_eq!(Engine::of_url("sqlite://marquee.db"), Some(Engine::Sqlite));
+        assert_eq!(Engine::of_url("sqlite:x.db"), Some(Engine::Sqlite));
+        assert_eq!(Engine::of_url("postgres://u@h/db"), Some(Engine::Postgres));
+        assert_eq!(
+            Engine::of_url("postgresql://u@h/db"),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(Engine::of_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn sqlite_urls_name_a_file() {
+        assert_eq!(
+            sqlite_path("sqlite://marquee.db").unwrap(),
+            PathBuf::from("marquee.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc").unwrap(),
+            PathBuf::from("/tmp/x.db")
+        );
+        assert!(sqlite_path("sqlite::memory:").is_err());
+    }
 }

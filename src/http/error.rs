@@ -440,6 +440,12 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
             "Show has bookings",
             detail,
         ),
+        ManageError::ShowHasHistory(_) => (
+            S::CONFLICT,
+            "show-has-history",
+            "Show has booking history",
+            detail,
+        ),
         ManageError::UnknownSeats(_) => (
             S::UNPROCESSABLE_ENTITY,
             "unknown-seats",

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::{
-    db::{Conn, Db, on_conn, on_reader},
+    db::{Db, Tx},
+    params,
     time::Timestamp,
 };
 
@@ -103,25 +104,10 @@ impl Idempotency {
     pub async fn replay(&self, db: &Db) -> Result<Option<Response>, ApiError> {
         const SQL: &str = "SELECT fingerprint, status, response FROM idempotency_keys \
              WHERE principal = $1 AND key = $2";
-        let row: Option<(String, i64, String)> = match db.native_path() {
-            Some(path) => crate::db::native::read(path, |c| {
-                Ok(crate::db::native::query(
-                    c,
-                    SQL,
-                    &[("$1", &self.principal), ("$2", &self.key)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )?
-                .pop())
-            }),
-            None => on_reader!(db, |pool| {
-                sqlx::query_as(SQL)
-                    .bind(&self.principal)
-                    .bind(&self.key)
-                    .fetch_optional(pool)
-                    .await
-            }),
-        }
-        .map_err(ApiError::Unavailable)?;
+        let row: Option<(String, i64, String)> = db
+            .fetch_optional(SQL, params![&self.principal, &self.key])
+            .await
+            .map_err(ApiError::Unavailable)?;
         match row {
             None => Ok(None),
             Some((fingerprint, _, _)) if fingerprint != self.fingerprint => {
@@ -138,9 +124,9 @@ impl Idempotency {
     /// transaction (the response is known before the effect runs; if the effect fails the
     /// record rolls back with it). False when the key already exists: a concurrent
     /// duplicate got there first, so the caller fails its unit of work and replays.
-    pub async fn record(
+    pub fn record(
         &self,
-        conn: &mut Conn<'_>,
+        tx: &mut Tx<'_>,
         now: Timestamp,
         status: StatusCode,
         body: &str,
@@ -148,33 +134,17 @@ impl Idempotency {
         const SQL: &str = "INSERT INTO idempotency_keys \
              (principal, key, fingerprint, status, response, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
-        if let Conn::Native(n) = conn {
-            let inserted = crate::db::native::execute(
-                n,
-                SQL,
-                &[
-                    ("$1", &self.principal),
-                    ("$2", &self.key),
-                    ("$3", &self.fingerprint),
-                    ("$4", &i64::from(status.as_u16())),
-                    ("$5", &body),
-                    ("$6", &now.as_millis()),
-                ],
-            )?;
-            return Ok(inserted == 1);
-        }
-        let inserted = on_conn!(conn, |c| {
-            sqlx::query(SQL)
-                .bind(&self.principal)
-                .bind(&self.key)
-                .bind(&self.fingerprint)
-                .bind(i64::from(status.as_u16()))
-                .bind(body)
-                .bind(now.as_millis())
-                .execute(c)
-                .await?
-                .rows_affected()
-        });
+        let inserted = tx.execute(
+            SQL,
+            params![
+                &self.principal,
+                &self.key,
+                &self.fingerprint,
+                i64::from(status.as_u16()),
+                body,
+                now.as_millis()
+            ],
+        )?;
         Ok(inserted == 1)
     }
 }
@@ -199,19 +169,14 @@ pub fn stored_response(status: i64, body: String, replayed: bool) -> Response {
 
 /// Deletes keys older than `before`; returns how many.
 pub async fn purge(db: &Db, before: Timestamp) -> sqlx::Result<u64> {
-    let deleted = match db {
-        Db::Sqlite(sqlite) => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(before.as_millis())
-            .execute(&sqlite.write)
-            .await?
-            .rows_affected(),
-        Db::Postgres(pool) => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(before.as_millis())
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    };
-    Ok(deleted)
+    let before = before.as_millis();
+    db.write(move |tx| {
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < $1",
+            params![before],
+        )
+    })
+    .await
 }
 
 /// `Idempotency-Key` for creating POSTs whose handlers do not record keys themselves
@@ -298,9 +263,8 @@ async fn store_after(
     body: &str,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    let mut tx = db.begin().await?;
-    idempotency
-        .record(&mut tx.conn(), now, status, body)
+    let (idempotency, body) = (idempotency.clone(), body.to_owned());
+    db.write(move |tx| idempotency.record(tx, now, status, &body))
         .await?;
-    tx.commit().await
+    Ok(())
 }

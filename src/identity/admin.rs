@@ -34,14 +34,16 @@ async fn disable_user(
             IdentityError::Forbidden("an administrator cannot disable their own account").into(),
         );
     }
-    let mut tx = app.db.begin().await.map_err(IdentityError::from)?;
-    if !store::disable_user(&mut tx.conn(), &user_id, app.clock.now())
+    let now = app.clock.now();
+    let id = user_id.clone();
+    let disabled = app
+        .db
+        .write(move |tx| store::disable_user(tx, &id, now))
         .await
-        .map_err(IdentityError::from)?
-    {
+        .map_err(IdentityError::from)?;
+    if !disabled {
         return Err(IdentityError::UnknownUser(user_id).into());
     }
-    tx.commit().await.map_err(IdentityError::from)?;
     app.active_accounts.forget(&user_id);
     Ok(StatusCode::NO_CONTENT)
 }

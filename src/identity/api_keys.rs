@@ -15,13 +15,14 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::{Conn, Db},
+    db::{Db, Tx},
+    db_row,
     http::{
         error::{ApiError, Problem},
         extract::{ApiJson, ApiPath},
     },
     ids::{PartnerOrgId, UserId},
-    on_conn, on_reader,
+    params,
     time::Timestamp,
 };
 
@@ -65,13 +66,14 @@ pub struct ApiKeySummary {
     pub revoked_at: Option<Timestamp>,
 }
 
-#[derive(sqlx::FromRow)]
-struct ApiKeyRow {
-    id: String,
-    name: String,
-    key_prefix: String,
-    created_at: i64,
-    revoked_at: Option<i64>,
+db_row! {
+    struct ApiKeyRow {
+        id: String,
+        name: String,
+        key_prefix: String,
+        created_at: i64,
+        revoked_at: Option<i64>,
+    }
 }
 
 /// The principal a presented key acts as, if it is a live key.
@@ -79,10 +81,7 @@ pub async fn authenticate(db: &Db, key: &str) -> Result<Principal, IdentityError
     const SQL: &str = "SELECT k.org_id, k.created_by FROM api_keys k \
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL";
     let digest = tokens::digest(key);
-    let row: Option<(String, String)> = on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(&digest)
-        .fetch_optional(pool)
-        .await?);
+    let row: Option<(String, String)> = db.fetch_optional(SQL, params![&digest]).await?;
     let (org_id, user_id) =
         row.ok_or(IdentityError::Unauthenticated("the API key is not valid"))?;
     Ok(Principal {
@@ -98,8 +97,8 @@ fn org_of(principal: &Principal) -> Result<&PartnerOrgId, IdentityError> {
     ))
 }
 
-async fn insert_key(
-    conn: &mut Conn<'_>,
+fn insert_key(
+    tx: &mut Tx<'_>,
     id: &str,
     org_id: &str,
     name: &str,
@@ -111,25 +110,23 @@ async fn insert_key(
     const INSERT: &str = "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, created_by, created_at) \
         VALUES ($1, $2, $3, $4, $5, $6, $7)";
     let prefix: String = key.chars().take(10).collect();
-    on_conn!(conn, |c| {
-        let live: i64 = sqlx::query_scalar(COUNT)
-            .bind(org_id)
-            .fetch_one(&mut *c)
-            .await?;
-        if live >= MAX_KEYS_PER_ORG {
-            return Ok(false);
-        }
-        sqlx::query(INSERT)
-            .bind(id)
-            .bind(org_id)
-            .bind(name)
-            .bind(&prefix)
-            .bind(tokens::digest(key))
-            .bind(created_by)
-            .bind(now.as_millis())
-            .execute(&mut *c)
-            .await?;
-    });
+    let live: i64 = tx.fetch_one(COUNT, params![org_id])?;
+    if live >= MAX_KEYS_PER_ORG {
+        return Ok(false);
+    }
+    let digest = tokens::digest(key);
+    tx.execute(
+        INSERT,
+        params![
+            id,
+            org_id,
+            name,
+            &prefix,
+            &digest,
+            created_by,
+            now.as_millis()
+        ],
+    )?;
     Ok(true)
 }
 
@@ -154,25 +151,28 @@ async fn create_key(
     }
     let id = format!("key_{}", ulid::Ulid::new());
     let key = tokens::new_secret(PREFIX);
-    let mut tx = app.db.begin().await.map_err(IdentityError::from)?;
-    let created = insert_key(
-        &mut tx.conn(),
-        &id,
-        org.as_str(),
-        name,
-        &key,
-        partner.user_id.as_str(),
-        app.clock.now(),
-    )
-    .await
-    .map_err(IdentityError::from)?;
+    let now = app.clock.now();
+    let unit = (
+        id.clone(),
+        org.to_string(),
+        name.to_owned(),
+        key.clone(),
+        partner.user_id.to_string(),
+    );
+    let created = app
+        .db
+        .write(move |tx| {
+            let (id, org, name, key, creator) = &unit;
+            insert_key(tx, id, org, name, key, creator, now)
+        })
+        .await
+        .map_err(IdentityError::from)?;
     if !created {
         return Err(IdentityError::Forbidden(
             "an organisation has at most 50 live API keys; revoke one first",
         )
         .into());
     }
-    tx.commit().await.map_err(IdentityError::from)?;
     let prefix = key.chars().take(10).collect();
     Ok((
         StatusCode::CREATED,
@@ -197,10 +197,11 @@ async fn list_keys(
     const SQL: &str = "SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys \
         WHERE org_id = $1 ORDER BY created_at, id";
     let org = org_of(&partner)?;
-    let rows: Vec<ApiKeyRow> = on_reader!(&app.db, |pool| {
-        sqlx::query_as(SQL).bind(org.as_str()).fetch_all(pool).await
-    })
-    .map_err(IdentityError::from)?;
+    let rows: Vec<ApiKeyRow> = app
+        .db
+        .fetch_all(SQL, params![org.as_str()])
+        .await
+        .map_err(IdentityError::from)?;
     Ok(Json(
         rows.into_iter()
             .map(|row| ApiKeySummary {
@@ -229,31 +230,14 @@ async fn revoke_key(
         "UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND org_id = $2 AND revoked_at IS NULL";
     let org = org_of(&partner)?;
     let now = app.clock.now();
-    let mut tx = app.db.begin().await.map_err(IdentityError::from)?;
-    let revoked = revoke(&mut tx.conn(), SQL, &key_id, org.as_str(), now.as_millis())
+    let (id, org) = (key_id.clone(), org.to_string());
+    let revoked = app
+        .db
+        .write(move |tx| tx.execute(SQL, params![&id, &org, now.as_millis()]))
         .await
         .map_err(IdentityError::from)?;
     if revoked == 0 {
         return Err(IdentityError::UnknownApiKey(key_id).into());
     }
-    tx.commit().await.map_err(IdentityError::from)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn revoke(
-    conn: &mut crate::db::Conn<'_>,
-    sql: &str,
-    key_id: &str,
-    org: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    Ok(on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(key_id)
-            .bind(org)
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected()
-    }))
 }

@@ -56,3 +56,9 @@ pub enum IdentityError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
+
+impl crate::db::WriteError for IdentityError {
+    fn retryable(&self) -> bool {
+        matches!(self, IdentityError::Database(e) if crate::db::is_retryable(e))
+    }
+}

@@ -126,13 +126,15 @@ async fn approve_partner(
     _admin: Admin,
     ApiPath(org_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = app.db.begin().await.map_err(IdentityError::from)?;
-    let approved = store::approve_org(&mut tx.conn(), &org_id, app.clock.now())
+    let now = app.clock.now();
+    let id = org_id.clone();
+    let approved = app
+        .db
+        .write(move |tx| store::approve_org(tx, &id, now))
         .await
         .map_err(IdentityError::from)?;
     if !approved {
         return Err(IdentityError::UnknownPendingOrganisation(org_id).into());
     }
-    tx.commit().await.map_err(IdentityError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::Db,
+    db::{Db, Tx},
     ids::{PartnerOrgId, UserId},
     time::Timestamp,
 };
@@ -109,22 +109,22 @@ async fn verify_password(password: String, hash: String) -> Result<bool, Identit
 }
 
 /// A new account's checked e-mail address and name and its password hash.
-struct CheckedAccount<'a> {
+struct CheckedAccount {
     email: Email,
-    name: &'a str,
+    name: String,
     hash: String,
 }
 
 /// Checks the e-mail, name and password rules and that the address is free, then hashes
 /// the password (Argon2 runs only for acceptable input).
-async fn check_new_account<'a>(
+async fn check_new_account(
     db: &Db,
     email: &str,
     password: &str,
-    name: &'a str,
-) -> Result<CheckedAccount<'a>, IdentityError> {
+    name: &str,
+) -> Result<CheckedAccount, IdentityError> {
     let email = Email::parse(email).ok_or(IdentityError::InvalidEmail)?;
-    let name = display_name(name)?;
+    let name = display_name(name)?.to_owned();
     password::check_policy(password, email.as_str())?;
     if store::user_by_email(db, email.as_str()).await?.is_some() {
         return Err(IdentityError::EmailTaken);
@@ -133,23 +133,23 @@ async fn check_new_account<'a>(
     Ok(CheckedAccount { email, name, hash })
 }
 
-/// Inserts the user in `tx`; the insert skips an existing e-mail, so two concurrent
-/// registrations of one address cannot both succeed.
-async fn insert_account(
-    tx: &mut crate::db::Transaction,
+/// Inserts the user in the unit of work; the insert skips an existing e-mail, so two
+/// concurrent registrations of one address cannot both succeed.
+fn insert_account(
+    tx: &mut Tx<'_>,
     id: &UserId,
-    account: &CheckedAccount<'_>,
+    account: &CheckedAccount,
     role: Role,
     now: Timestamp,
 ) -> Result<(), IdentityError> {
     let user = NewUser {
         id: id.as_str(),
         email: account.email.as_str(),
-        display_name: account.name,
+        display_name: &account.name,
         password_hash: &account.hash,
         role: role.as_str(),
     };
-    if store::insert_user(&mut tx.conn(), &user, now).await? {
+    if store::insert_user(tx, &user, now)? {
         Ok(())
     } else {
         Err(IdentityError::EmailTaken)
@@ -174,9 +174,9 @@ pub async fn create_account(
 ) -> Result<Account, IdentityError> {
     let checked = check_new_account(db, email, password, name).await?;
     let id = UserId::generate();
-    let mut tx = db.begin().await?;
-    insert_account(&mut tx, &id, &checked, role, now).await?;
-    tx.commit().await?;
+    let user = id.clone();
+    db.write(move |tx| insert_account(tx, &user, &checked, role, now))
+        .await?;
     account_by_id(db, &id).await
 }
 
@@ -206,35 +206,47 @@ pub async fn login(
     }
     let now = app.clock.now();
     let family = ulid::Ulid::new().to_string();
-    let mut tx = app.db.begin().await?;
-    let pair = issue_pair(app, &mut tx, &row, &family, now).await?;
-    tx.commit().await?;
-    Ok(pair)
+    let refresh_ttl = app.config.auth.refresh_token_ttl_secs as i64;
+    let user_id = row.id.clone();
+    let secret = app
+        .db
+        .write(move |tx| new_refresh_token(tx, &user_id, &family, refresh_ttl, now))
+        .await?;
+    token_pair(app, &row, secret, now)
 }
 
-async fn issue_pair(
-    app: &AppState,
-    tx: &mut crate::db::Transaction,
-    row: &UserRow,
+/// Records a new refresh token of `family` for the user; returns the token itself.
+fn new_refresh_token(
+    tx: &mut Tx<'_>,
+    user_id: &str,
     family: &str,
+    ttl_secs: i64,
     now: Timestamp,
-) -> Result<TokenPair, IdentityError> {
-    let signer: &TokenSigner = &app.tokens;
-    let refresh_ttl = app.config.auth.refresh_token_ttl_secs as i64;
+) -> Result<String, IdentityError> {
     let secret = tokens::new_secret(REFRESH_PREFIX);
     let token_id = ulid::Ulid::new().to_string();
     store::insert_refresh_token(
-        &mut tx.conn(),
+        tx,
         &NewRefreshToken {
             id: &token_id,
             family_id: family,
-            user_id: &row.id,
+            user_id,
             token_hash: &tokens::digest(&secret),
-            expires_at: Timestamp::from_millis(now.as_millis() + refresh_ttl * 1000),
+            expires_at: Timestamp::from_millis(now.as_millis() + ttl_secs * 1000),
         },
         now,
-    )
-    .await?;
+    )?;
+    Ok(secret)
+}
+
+/// The access token for the account, paired with the refresh token just recorded.
+fn token_pair(
+    app: &AppState,
+    row: &UserRow,
+    refresh_token: String,
+    now: Timestamp,
+) -> Result<TokenPair, IdentityError> {
+    let signer: &TokenSigner = &app.tokens;
     let access_token = signer
         .issue(&principal(row), now)
         .map_err(|_| IdentityError::Hashing)?;
@@ -242,57 +254,79 @@ async fn issue_pair(
         access_token,
         token_type: "Bearer",
         expires_in: signer.access_ttl_secs(),
-        refresh_token: secret,
-        refresh_expires_in: refresh_ttl,
+        refresh_token,
+        refresh_expires_in: app.config.auth.refresh_token_ttl_secs as i64,
     })
+}
+
+/// What presenting a refresh token did.
+enum Exchange {
+    /// Rotated: the account and the next token of the family.
+    Rotated(Box<UserRow>, String),
+    /// Not a live token.
+    Invalid,
+    /// Presented again after its rotation: the family was revoked.
+    Reused(String),
+    /// The account is disabled or gone: the family was revoked.
+    Disabled,
 }
 
 /// Exchanges a refresh token for a new pair. A token is good once: presenting a rotated
 /// token again means it leaked (or a client misbehaves), so its whole family is revoked.
 pub async fn refresh(app: &AppState, refresh_token: &str) -> Result<TokenPair, IdentityError> {
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    let Some(token) =
-        store::refresh_token_by_hash(&mut tx.conn(), &tokens::digest(refresh_token)).await?
-    else {
-        return Err(IdentityError::InvalidRefreshToken);
-    };
-    if token.revoked_at.is_some() || token.expires_at <= now.as_millis() {
-        return Err(IdentityError::InvalidRefreshToken);
-    }
-    let first_use =
-        token.rotated_at.is_none() && store::mark_rotated(&mut tx.conn(), &token.id, now).await?;
-    if !first_use {
-        store::revoke_family(&mut tx.conn(), &token.family_id, now).await?;
-        tx.commit().await?;
-        tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
-        return Err(IdentityError::RefreshTokenReused);
-    }
-    let row = match store::user_by_id_in(&mut tx.conn(), &token.user_id).await? {
-        Some(row) if row.status == "active" => row,
-        _ => {
-            store::revoke_family(&mut tx.conn(), &token.family_id, now).await?;
-            tx.commit().await?;
-            return Err(IdentityError::AccountDisabled);
+    let digest = tokens::digest(refresh_token);
+    let refresh_ttl = app.config.auth.refresh_token_ttl_secs as i64;
+    let exchange = app
+        .db
+        .write(move |tx| {
+            let Some(token) = store::refresh_token_by_hash(tx, &digest)? else {
+                return Ok(Exchange::Invalid);
+            };
+            if token.revoked_at.is_some() || token.expires_at <= now.as_millis() {
+                return Ok(Exchange::Invalid);
+            }
+            let first_use = token.rotated_at.is_none() && store::mark_rotated(tx, &token.id, now)?;
+            if !first_use {
+                store::revoke_family(tx, &token.family_id, now)?;
+                return Ok(Exchange::Reused(token.family_id));
+            }
+            match store::user_by_id_in(tx, &token.user_id)? {
+                Some(row) if row.status == "active" => {
+                    let next = new_refresh_token(tx, &row.id, &token.family_id, refresh_ttl, now)?;
+                    Ok(Exchange::Rotated(Box::new(row), next))
+                }
+                _ => {
+                    store::revoke_family(tx, &token.family_id, now)?;
+                    Ok::<_, IdentityError>(Exchange::Disabled)
+                }
+            }
+        })
+        .await?;
+    match exchange {
+        Exchange::Rotated(row, next) => token_pair(app, &row, next, now),
+        Exchange::Invalid => Err(IdentityError::InvalidRefreshToken),
+        Exchange::Reused(family) => {
+            tracing::warn!(%family, "refresh token reused; family revoked");
+            Err(IdentityError::RefreshTokenReused)
         }
-    };
-    let pair = issue_pair(app, &mut tx, &row, &token.family_id, now).await?;
-    tx.commit().await?;
-    Ok(pair)
+        Exchange::Disabled => Err(IdentityError::AccountDisabled),
+    }
 }
 
 /// Ends the login the refresh token belongs to. Unknown tokens are ignored: logging out
 /// twice is not an error.
 pub async fn logout(app: &AppState, refresh_token: &str) -> Result<(), IdentityError> {
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    if let Some(token) =
-        store::refresh_token_by_hash(&mut tx.conn(), &tokens::digest(refresh_token)).await?
-    {
-        store::revoke_family(&mut tx.conn(), &token.family_id, now).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    let digest = tokens::digest(refresh_token);
+    app.db
+        .write(move |tx| {
+            if let Some(token) = store::refresh_token_by_hash(tx, &digest)? {
+                store::revoke_family(tx, &token.family_id, now)?;
+            }
+            Ok::<_, IdentityError>(())
+        })
+        .await
 }
 
 /// The caller's own account; an account disabled since its token was issued is refused.
@@ -331,10 +365,13 @@ pub async fn signup_partner(
     }
     let checked = check_new_account(db, email, password, name).await?;
     let (user_id, org_id) = (UserId::generate(), PartnerOrgId::generate());
-    let mut tx = db.begin().await?;
-    store::insert_pending_org(&mut tx.conn(), org_id.as_str(), organisation, now).await?;
-    insert_account(&mut tx, &user_id, &checked, Role::Partner, now).await?;
-    store::add_member(&mut tx.conn(), org_id.as_str(), user_id.as_str()).await?;
-    tx.commit().await?;
+    let (user, organisation) = (user_id.clone(), organisation.to_owned());
+    db.write(move |tx| {
+        store::insert_pending_org(tx, org_id.as_str(), &organisation, now)?;
+        insert_account(tx, &user, &checked, Role::Partner, now)?;
+        store::add_member(tx, org_id.as_str(), user.as_str())?;
+        Ok::<_, IdentityError>(())
+    })
+    .await?;
     account_by_id(db, &user_id).await
 }

@@ -119,7 +119,7 @@ impl Event {
 }
 
 /// An event as stored and published: the envelope every consumer receives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     /// Unique and stable: the JetStream message id and the consumers' de-duplication key.
     pub event_id: String,
@@ -133,6 +133,17 @@ pub struct Envelope {
     pub payload: String,
     pub created_at: i64,
 }
+
+crate::from_row!(Envelope {
+    event_id,
+    seq,
+    aggregate_type,
+    aggregate_id,
+    event_type,
+    version,
+    payload,
+    created_at
+});
 
 impl Envelope {
     /// The event, if this build knows its type and version.

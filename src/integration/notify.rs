@@ -30,9 +30,10 @@ use crate::{
         tickets::{self, TicketClaims},
     },
     config::NotifyConfig,
-    db::{Db, on_conn, on_reader},
+    db::Db,
     identity::store::user_by_id,
     ids::NotificationId,
+    params,
     time::Timestamp,
 };
 
@@ -400,13 +401,12 @@ impl Consumer for Notifications {
 
 /// Whether the message of `kind` for `event_id` was already sent.
 pub async fn was_sent(db: &Db, event_id: &str, kind: &str) -> sqlx::Result<bool> {
-    let found: Option<String> = on_reader!(db, |pool| {
-        sqlx::query_scalar("SELECT id FROM notifications WHERE event_id = $1 AND kind = $2")
-            .bind(event_id)
-            .bind(kind)
-            .fetch_optional(pool)
-            .await?
-    });
+    let found: Option<String> = db
+        .fetch_optional(
+            "SELECT id FROM notifications WHERE event_id = $1 AND kind = $2",
+            params![event_id, kind],
+        )
+        .await?;
     Ok(found.is_some())
 }
 
@@ -423,41 +423,18 @@ async fn claim(
     const SQL: &str = "INSERT INTO notifications \
          (id, event_id, kind, recipient, subject, sink, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, kind) DO NOTHING";
-    let row = std::sync::Arc::new([
+    let row = [
         NotificationId::generate().to_string(),
         event_id.to_owned(),
         notice.kind.to_owned(),
         recipient.to_owned(),
         notice.subject.clone(),
         sink.to_owned(),
-    ]);
+    ];
     let inserted = db
-        .write(move |mut conn: crate::db::Conn<'_>| {
-            let row = row.clone();
-            Box::pin(async move {
-                if let crate::db::Conn::Native(n) = &mut conn {
-                    return crate::db::native::execute(
-                        n,
-                        SQL,
-                        &[
-                            ("$1", &row[0]),
-                            ("$2", &row[1]),
-                            ("$3", &row[2]),
-                            ("$4", &row[3]),
-                            ("$5", &row[4]),
-                            ("$6", &row[5]),
-                            ("$7", &now),
-                        ],
-                    );
-                }
-                Ok(on_conn!(&mut conn, |c| {
-                    let mut query = sqlx::query(SQL);
-                    for value in row.iter() {
-                        query = query.bind(value);
-                    }
-                    query.bind(now).execute(c).await?.rows_affected()
-                }))
-            })
+        .write(move |tx| {
+            let [id, event, kind, recipient, subject, sink] = &row;
+            tx.execute(SQL, params![id, event, kind, recipient, subject, sink, now])
         })
         .await?;
     Ok(inserted == 1)
@@ -465,15 +442,15 @@ async fn claim(
 
 /// Gives up the claim of a message that could not be sent, so a retry sends it.
 async fn release(db: &Db, event_id: &str, kind: &str) -> sqlx::Result<()> {
-    let mut tx = db.begin().await?;
-    on_conn!(&mut tx.conn(), |c| {
-        sqlx::query("DELETE FROM notifications WHERE event_id = $1 AND kind = $2")
-            .bind(event_id)
-            .bind(kind)
-            .execute(c)
-            .await?;
-    });
-    tx.commit().await
+    let (event_id, kind) = (event_id.to_owned(), kind.to_owned());
+    db.write(move |tx| {
+        tx.execute(
+            "DELETE FROM notifications WHERE event_id = $1 AND kind = $2",
+            params![&event_id, &kind],
+        )
+    })
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 
 use super::events::{Envelope, Event, VERSION};
 use crate::{
-    db::{Conn, Db, native, on_conn, on_reader},
+    db::{Db, Sql, Tx},
     ids::EventId,
+    params,
 };
 
 const INSERT: &str = "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, \
@@ -35,48 +36,32 @@ impl Prepared {
     }
 }
 
-/// Appends `event` in the unit of work or transaction `conn` belongs to: it commits, or
-/// rolls back, with the change it describes.
-pub async fn append(conn: &mut Conn<'_>, event: &Event, now: i64) -> sqlx::Result<()> {
-    append_prepared(conn, &Prepared::new(event), now).await
+/// Appends `event` in the unit of work `tx`: it commits, or rolls back, with the change it
+/// describes.
+pub fn append(tx: &mut Tx<'_>, event: &Event, now: i64) -> sqlx::Result<()> {
+    append_prepared(tx, &Prepared::new(event), now)
 }
 
-pub async fn append_prepared(conn: &mut Conn<'_>, event: &Prepared, now: i64) -> sqlx::Result<()> {
-    if let Conn::Native(n) = conn {
-        native::execute(
-            n,
-            INSERT,
-            &[
-                ("$1", &event.event_id),
-                ("$2", &event.aggregate_type),
-                ("$3", &event.aggregate_id),
-                ("$4", &event.event_type),
-                ("$5", &VERSION),
-                ("$6", &event.payload),
-                ("$7", &now),
-            ],
-        )?;
-        return Ok(());
-    }
-    on_conn!(conn, |c| {
-        sqlx::query(INSERT)
-            .bind(&event.event_id)
-            .bind(event.aggregate_type)
-            .bind(&event.aggregate_id)
-            .bind(&event.event_type)
-            .bind(VERSION)
-            .bind(&event.payload)
-            .bind(now)
-            .execute(c)
-            .await?;
-    });
+pub fn append_prepared(tx: &mut Tx<'_>, event: &Prepared, now: i64) -> sqlx::Result<()> {
+    tx.execute(
+        INSERT,
+        params![
+            &event.event_id,
+            event.aggregate_type,
+            &event.aggregate_id,
+            &event.event_type,
+            VERSION,
+            &event.payload,
+            now
+        ],
+    )?;
     Ok(())
 }
 
 /// Appends several events in order.
-pub async fn append_all(conn: &mut Conn<'_>, events: &[Event], now: i64) -> sqlx::Result<()> {
+pub fn append_all(tx: &mut Tx<'_>, events: &[Event], now: i64) -> sqlx::Result<()> {
     for event in events {
-        append(conn, event, now).await?;
+        append(tx, event, now)?;
     }
     Ok(())
 }
@@ -95,17 +80,10 @@ pub async fn take_lease(
            expires_at = excluded.expires_at \
          WHERE leases.holder = excluded.holder OR leases.expires_at <= $4 \
          RETURNING holder";
-    let mut tx = db.begin().await?;
-    let held: Option<String> = on_conn!(&mut tx.conn(), |c| {
-        sqlx::query_scalar(SQL)
-            .bind(name)
-            .bind(holder)
-            .bind(now + ttl_ms)
-            .bind(now)
-            .fetch_optional(c)
-            .await?
-    });
-    tx.commit().await?;
+    let (name, holder) = (name.to_owned(), holder.to_owned());
+    let held: Option<String> = db
+        .write(move |tx| tx.fetch_optional(SQL, params![&name, &holder, now + ttl_ms, now]))
+        .await?;
     Ok(held.is_some())
 }
 
@@ -147,28 +125,24 @@ pub const OUTBOX_LEASE: &str = "outbox";
 
 /// Gives the lease up (a clean shutdown), so another publisher need not wait it out.
 pub async fn release_lease(db: &Db, name: &str, holder: &str) -> sqlx::Result<()> {
-    let mut tx = db.begin().await?;
-    on_conn!(&mut tx.conn(), |c| {
-        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(holder)
-            .execute(c)
-            .await?;
-    });
-    tx.commit().await
+    let (name, holder) = (name.to_owned(), holder.to_owned());
+    db.write(move |tx| {
+        tx.execute(
+            "DELETE FROM leases WHERE name = $1 AND holder = $2",
+            params![&name, &holder],
+        )
+    })
+    .await?;
+    Ok(())
 }
+
+const ENVELOPE: &str = "SELECT event_id, seq, aggregate_type, aggregate_id, event_type, \
+     version, payload, created_at FROM outbox";
 
 /// The oldest unpublished events, in outbox order.
 pub async fn unpublished(db: &Db, limit: i64) -> sqlx::Result<Vec<Envelope>> {
-    on_reader!(db, |pool| {
-        sqlx::query_as(
-            "SELECT event_id, seq, aggregate_type, aggregate_id, event_type, version, payload, \
-             created_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-    })
+    let sql = format!("{ENVELOPE} WHERE published_at IS NULL ORDER BY seq LIMIT $1");
+    db.fetch_all(&sql, params![limit]).await
 }
 
 /// Marks events published.
@@ -176,17 +150,18 @@ pub async fn mark_published(db: &Db, seqs: &[i64], now: i64) -> sqlx::Result<()>
     if seqs.is_empty() {
         return Ok(());
     }
-    let mut tx = db.begin().await?;
-    for seq in seqs {
-        on_conn!(&mut tx.conn(), |c| {
-            sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = $2")
-                .bind(now)
-                .bind(seq)
-                .execute(c)
-                .await?;
-        });
-    }
-    tx.commit().await
+    let seqs = seqs.to_vec();
+    db.write(move |tx| mark(tx, &seqs, now)).await
+}
+
+fn mark(tx: &mut Tx<'_>, seqs: &[i64], now: i64) -> sqlx::Result<()> {
+    const MARK: Sql = Sql {
+        sqlite: "UPDATE outbox SET published_at = $1 \
+                 WHERE seq IN (SELECT value FROM json_each($2))",
+        postgres: "UPDATE outbox SET published_at = $1 WHERE seq = ANY($2)",
+    };
+    tx.execute(MARK, params![now, seqs])?;
+    Ok(())
 }
 
 /// Records what the consumers handled and marks the events published, in one unit of
@@ -205,13 +180,15 @@ pub async fn settle_batch(
         .iter()
         .map(|(c, e)| ((*c).to_owned(), (*e).to_owned()))
         .collect();
-    let work = std::sync::Arc::new((handled, seqs.to_vec()));
-    db.write(move |mut conn: Conn<'_>| {
-        let work = work.clone();
-        Box::pin(async move {
-            let (handled, seqs) = &*work;
-            settle(&mut conn, handled, seqs, now).await
-        })
+    let seqs = seqs.to_vec();
+    db.write(move |tx| {
+        for (consumer, event_id) in &handled {
+            tx.execute(PROCESSED, params![consumer, event_id, now])?;
+        }
+        if !seqs.is_empty() {
+            mark(tx, &seqs, now)?;
+        }
+        Ok(())
     })
     .await
 }
@@ -219,101 +196,39 @@ pub async fn settle_batch(
 const PROCESSED: &str = "INSERT INTO processed_events (consumer, event_id, processed_at) \
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
-async fn settle(
-    conn: &mut Conn<'_>,
-    handled: &[(String, String)],
-    seqs: &[i64],
-    now: i64,
-) -> sqlx::Result<()> {
-    if let Conn::Native(n) = conn {
-        for (consumer, event_id) in handled {
-            native::execute(
-                n,
-                PROCESSED,
-                &[("$1", consumer), ("$2", event_id), ("$3", &now)],
-            )?;
-        }
-        let list = serde_json::to_string(seqs).unwrap_or_default();
-        native::execute(
-            n,
-            "UPDATE outbox SET published_at = $1 WHERE seq IN (SELECT value FROM json_each($2))",
-            &[("$1", &now), ("$2", &list)],
-        )?;
-        return Ok(());
-    }
-    let Conn::Postgres(c) = conn else {
-        return Err(native::unsupported());
-    };
-    for (consumer, event_id) in handled {
-        sqlx::query(PROCESSED)
-            .bind(consumer)
-            .bind(event_id)
-            .bind(now)
-            .execute(&mut **c)
-            .await?;
-    }
-    sqlx::query("UPDATE outbox SET published_at = $1 WHERE seq = ANY($2)")
-        .bind(now)
-        .bind(seqs)
-        .execute(&mut **c)
-        .await?;
-    Ok(())
-}
-
 /// Forgets published events and consumer records older than `before` (the sweeper's
 /// chore); returns how many outbox rows went.
 pub async fn purge(db: &Db, before: i64) -> sqlx::Result<u64> {
-    let mut tx = db.begin().await?;
-    let purged = on_conn!(&mut tx.conn(), |c| {
-        let purged = sqlx::query("DELETE FROM outbox WHERE published_at < $1")
-            .bind(before)
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
-            .bind(before)
-            .execute(&mut *c)
-            .await?;
-        purged
-    });
-    tx.commit().await?;
-    Ok(purged)
+    db.write(move |tx| {
+        let purged = tx.execute(
+            "DELETE FROM outbox WHERE published_at < $1",
+            params![before],
+        )?;
+        tx.execute(
+            "DELETE FROM processed_events WHERE processed_at < $1",
+            params![before],
+        )?;
+        Ok(purged)
+    })
+    .await
 }
 
 /// The highest `seq` written so far (0 for an empty outbox).
 pub async fn last_seq(db: &Db) -> sqlx::Result<i64> {
-    let seq: Option<i64> = on_reader!(db, |pool| {
-        sqlx::query_scalar("SELECT max(seq) FROM outbox")
-            .fetch_one(pool)
-            .await?
-    });
+    let seq: Option<i64> = db.fetch_one("SELECT max(seq) FROM outbox", &[]).await?;
     Ok(seq.unwrap_or(0))
 }
 
 /// Events after `seq`, in order, published or not.
 pub async fn after(db: &Db, seq: i64, limit: i64) -> sqlx::Result<Vec<Envelope>> {
-    on_reader!(db, |pool| {
-        sqlx::query_as(
-            "SELECT event_id, seq, aggregate_type, aggregate_id, event_type, version, payload, \
-             created_at FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(seq)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-    })
+    let sql = format!("{ENVELOPE} WHERE seq > $1 ORDER BY seq LIMIT $2");
+    db.fetch_all(&sql, params![seq, limit]).await
 }
 
 /// Every event, in order (tests and diagnostics).
 pub async fn all(db: &Db) -> sqlx::Result<Vec<Envelope>> {
-    on_reader!(db, |pool| {
-        sqlx::query_as(
-            "SELECT event_id, seq, aggregate_type, aggregate_id, event_type, version, payload, \
-             created_at FROM outbox ORDER BY seq",
-        )
-        .fetch_all(pool)
-        .await
-    })
+    let sql = format!("{ENVELOPE} ORDER BY seq");
+    db.fetch_all(&sql, &[]).await
 }
 
 /// Records that `consumer` handled `event_id`; false if it already had.
@@ -323,33 +238,20 @@ pub async fn record_processed(
     event_id: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let mut tx = db.begin().await?;
-    let inserted = on_conn!(&mut tx.conn(), |c| {
-        sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id, processed_at) \
-             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(consumer)
-        .bind(event_id)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected()
-    });
-    tx.commit().await?;
+    let (consumer, event_id) = (consumer.to_owned(), event_id.to_owned());
+    let inserted = db
+        .write(move |tx| tx.execute(PROCESSED, params![&consumer, &event_id, now]))
+        .await?;
     Ok(inserted == 1)
 }
 
 /// Whether `consumer` has handled `event_id`.
 pub async fn was_processed(db: &Db, consumer: &str, event_id: &str) -> sqlx::Result<bool> {
-    let found: Option<i64> = on_reader!(db, |pool| {
-        sqlx::query_scalar(
+    let found: Option<i64> = db
+        .fetch_optional(
             "SELECT processed_at FROM processed_events WHERE consumer = $1 AND event_id = $2",
+            params![consumer, event_id],
         )
-        .bind(consumer)
-        .bind(event_id)
-        .fetch_optional(pool)
-        .await?
-    });
+        .await?;
     Ok(found.is_some())
 }

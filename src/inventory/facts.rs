@@ -2,24 +2,19 @@
 //! category of every seat — read once and shared for a short while. Seat categories never
 //! change for a show (its layout is fixed when it is scheduled); the show row and prices
 //! change only through catalog writes, which bump the catalog epoch on this node, and a
-//! snapshot is at most `MAX_AGE` old, which bounds how long a re-price made through
-//! another node can go unseen. Whether the show is still on sale is decided by the seat
-//! claim itself, in the database, never from here.
+//! snapshot is at most `MAX_AGE_MS` old by the application's clock, which bounds how long
+//! a re-price made through another node can go unseen. Whether the show is still on sale
+//! is decided by the seat claim itself, in the database, never from here.
 
-use std::{
-    collections::HashMap,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Arc};
 
-use super::{model::SeatCategory, service};
+use super::{model::SeatCategory, service, store};
 use crate::{
     app::AppState,
     catalog::{CatalogError, model::CategoryPrice, store::ShowRow},
-    db::{Db, native, on_reader},
 };
 
-const MAX_AGE: Duration = Duration::from_secs(2);
+const MAX_AGE_MS: i64 = 2_000;
 
 pub struct ShowFacts {
     pub show: ShowRow,
@@ -28,7 +23,8 @@ pub struct ShowFacts {
 }
 
 pub struct ShowFactsCache {
-    entries: quick_cache::sync::Cache<String, (u64, Instant, Arc<ShowFacts>)>,
+    /// (catalog epoch, taken at in clock milliseconds, facts) by show.
+    entries: quick_cache::sync::Cache<String, (u64, i64, Arc<ShowFacts>)>,
 }
 
 impl Default for ShowFactsCache {
@@ -42,15 +38,16 @@ impl Default for ShowFactsCache {
 impl ShowFactsCache {
     pub async fn get(&self, app: &AppState, show_id: &str) -> Result<Arc<ShowFacts>, CatalogError> {
         let epoch = app.cache.catalog_epoch();
+        let now = app.clock.now().as_millis();
         if let Some((at_epoch, taken, facts)) = self.entries.get(show_id)
             && at_epoch == epoch
-            && taken.elapsed() < MAX_AGE
+            && (taken..taken + MAX_AGE_MS).contains(&now)
         {
             return Ok(facts);
         }
         let show = service::show_row(&app.db, show_id).await?;
         let prices = service::prices(&app.db, &show).await?;
-        let categories = seat_categories(&app.db, show_id)
+        let categories = store::seat_categories(&app.db, show_id)
             .await?
             .into_iter()
             .filter_map(|(label, category)| Some((label, SeatCategory::parse(&category)?)))
@@ -61,20 +58,7 @@ impl ShowFactsCache {
             categories,
         });
         self.entries
-            .insert(show_id.to_owned(), (epoch, Instant::now(), facts.clone()));
+            .insert(show_id.to_owned(), (epoch, now, facts.clone()));
         Ok(facts)
     }
-}
-
-async fn seat_categories(db: &Db, show_id: &str) -> sqlx::Result<Vec<(String, String)>> {
-    const SQL: &str = "SELECT seat_label, category FROM show_seats WHERE show_id = $1";
-    if let Some(path) = db.native_path() {
-        return native::read(path, |c| {
-            native::query(c, SQL, &[("$1", &show_id)], |r| Ok((r.get(0)?, r.get(1)?)))
-        });
-    }
-    on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(show_id)
-        .fetch_all(pool)
-        .await)
 }

@@ -1,41 +1,47 @@
 //! Seat inventory storage: layouts, per-show seat rows, and the reads behind seat maps.
 //! Seat rows are the unit that is sold; availability counts are always derived from them.
 
-use sqlx::{FromRow, QueryBuilder};
+use std::collections::HashSet;
 
 use super::model::LayoutSeat;
 use crate::{
-    db::{Conn, Db},
-    on_conn, on_reader,
+    db::{Db, QueryBuilder, Tx},
+    db_row, params,
     time::Timestamp,
 };
 
-#[derive(Debug, Clone, FromRow)]
-pub struct SeatMapRow {
-    pub label: String,
-    pub row_label: String,
-    pub row_index: i64,
-    pub col_index: i64,
-    pub category: String,
-    pub accessible: bool,
-    pub state: String,
-    pub held_until: Option<i64>,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct SeatMapRow {
+        pub label: String,
+        pub row_label: String,
+        pub row_index: i64,
+        pub col_index: i64,
+        pub category: String,
+        pub accessible: bool,
+        pub state: String,
+        pub held_until: Option<i64>,
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct LayoutDims {
-    pub row_count: i64,
-    pub col_count: i64,
+db_row! {
+    #[derive(Debug, Clone)]
+    pub struct LayoutDims {
+        pub row_count: i64,
+        pub col_count: i64,
+    }
 }
 
-/// Per category: seats in total, seats available at `now`, and the earliest expiry of a
-/// live hold (when availability will next change by itself).
-#[derive(Debug, Clone, FromRow)]
-pub struct CategoryCountRow {
-    pub category: String,
-    pub total: i64,
-    pub available: i64,
-    pub next_hold_expiry: Option<i64>,
+db_row! {
+    /// Per category: seats in total, seats available at `now`, and the earliest expiry of a
+    /// live hold (when availability will next change by itself).
+    #[derive(Debug, Clone)]
+    pub struct CategoryCountRow {
+        pub category: String,
+        pub total: i64,
+        pub available: i64,
+        pub next_hold_expiry: Option<i64>,
+    }
 }
 
 /// Every seat of the show with its layout position and state, in grid order.
@@ -45,21 +51,12 @@ pub async fn seat_map(db: &Db, show_id: &str, layout_id: &str) -> sqlx::Result<V
         FROM show_seats s JOIN layout_seats l ON l.layout_id = $2 AND l.label = s.seat_label \
         WHERE s.show_id = $1 \
         ORDER BY l.row_index, l.col_index";
-    on_reader!(db, |pool| {
-        sqlx::query_as(SQL)
-            .bind(show_id)
-            .bind(layout_id)
-            .fetch_all(pool)
-            .await
-    })
+    db.fetch_all(SQL, params![show_id, layout_id]).await
 }
 
 pub async fn layout_dims(db: &Db, layout_id: &str) -> sqlx::Result<Option<LayoutDims>> {
     const SQL: &str = "SELECT row_count, col_count FROM seat_layouts WHERE id = $1";
-    on_reader!(db, |pool| sqlx::query_as(SQL)
-        .bind(layout_id)
-        .fetch_optional(pool)
-        .await)
+    db.fetch_optional(SQL, params![layout_id]).await
 }
 
 /// Seat counts per category at `now`; an expired hold counts as available.
@@ -73,30 +70,21 @@ pub async fn category_counts(
                      THEN 1 ELSE 0 END) AS available, \
             MIN(CASE WHEN state = 'held' AND held_until > $2 THEN held_until END) AS next_hold_expiry \
         FROM show_seats WHERE show_id = $1 GROUP BY category ORDER BY category";
-    on_reader!(db, |pool| {
-        sqlx::query_as(SQL)
-            .bind(show_id)
-            .bind(now.as_millis())
-            .fetch_all(pool)
-            .await
-    })
+    db.fetch_all(SQL, params![show_id, now.as_millis()]).await
+}
+
+/// The category of every seat of the show.
+pub async fn seat_categories(db: &Db, show_id: &str) -> sqlx::Result<Vec<(String, String)>> {
+    const SQL: &str = "SELECT seat_label, category FROM show_seats WHERE show_id = $1";
+    db.fetch_all(SQL, params![show_id]).await
 }
 
 /// Creates every seat of the show from its layout, all available. Idempotent.
-pub async fn allocate_show_seats(
-    conn: &mut Conn<'_>,
-    show_id: &str,
-    layout_id: &str,
-) -> sqlx::Result<u64> {
+pub fn allocate_show_seats(tx: &mut Tx<'_>, show_id: &str, layout_id: &str) -> sqlx::Result<u64> {
     const SQL: &str = "INSERT INTO show_seats (show_id, seat_label, category, state) \
         SELECT $1, label, category, 'available' FROM layout_seats WHERE layout_id = $2 \
         ON CONFLICT (show_id, seat_label) DO NOTHING";
-    on_conn!(conn, |c| Ok(sqlx::query(SQL)
-        .bind(show_id)
-        .bind(layout_id)
-        .execute(c)
-        .await?
-        .rows_affected()))
+    tx.execute(SQL, params![show_id, layout_id])
 }
 
 pub struct NewScreen<'a> {
@@ -108,41 +96,29 @@ pub struct NewScreen<'a> {
 }
 
 /// Inserts a screen with its first layout unless the screen exists; true if inserted.
-pub async fn insert_screen(
-    conn: &mut Conn<'_>,
+pub fn insert_screen(
+    tx: &mut Tx<'_>,
     screen: &NewScreen<'_>,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     const SCREEN: &str = "INSERT INTO screens (id, theatre_id, name, layout_id, created_at) \
         VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (id) DO NOTHING";
     const POINT: &str = "UPDATE screens SET layout_id = $2 WHERE id = $1";
-    let inserted = on_conn!(conn, |c| {
-        sqlx::query(SCREEN)
-            .bind(screen.id)
-            .bind(screen.theatre_id)
-            .bind(screen.name)
-            .bind(now.as_millis())
-            .execute(c)
-            .await?
-            .rows_affected()
-    });
+    let inserted = tx.execute(
+        SCREEN,
+        params![screen.id, screen.theatre_id, screen.name, now.as_millis()],
+    )?;
     if inserted == 0 {
         return Ok(false);
     }
-    insert_layout(conn, screen.layout_id, screen.id, screen.seats, now).await?;
-    on_conn!(conn, |c| {
-        sqlx::query(POINT)
-            .bind(screen.id)
-            .bind(screen.layout_id)
-            .execute(c)
-            .await?;
-    });
+    insert_layout(tx, screen.layout_id, screen.id, screen.seats, now)?;
+    tx.execute(POINT, params![screen.id, screen.layout_id])?;
     Ok(true)
 }
 
 /// Inserts an immutable layout version with its seats.
-pub async fn insert_layout(
-    conn: &mut Conn<'_>,
+pub fn insert_layout(
+    tx: &mut Tx<'_>,
     layout_id: &str,
     screen_id: &str,
     seats: &[LayoutSeat],
@@ -160,66 +136,68 @@ pub async fn insert_layout(
         .map(|s| i64::from(s.col_index) + 1)
         .max()
         .unwrap_or(0);
-    on_conn!(conn, |c| {
-        sqlx::query(LAYOUT)
-            .bind(layout_id)
-            .bind(screen_id)
-            .bind(rows)
-            .bind(cols)
-            .bind(seats.len() as i64)
-            .bind(now.as_millis())
-            .execute(&mut *c)
-            .await?;
-        // 7 binds a seat; 100 seats a statement stays far below both engines' limits.
-        for chunk in seats.chunks(100) {
-            let mut query = QueryBuilder::new(
-                "INSERT INTO layout_seats (layout_id, label, row_label, row_index, col_index, category, accessible) ",
-            );
-            query.push_values(chunk, |mut row, seat| {
-                row.push_bind(layout_id)
-                    .push_bind(seat.label.as_str())
-                    .push_bind(seat.row_label.as_str())
-                    .push_bind(i64::from(seat.row_index))
-                    .push_bind(i64::from(seat.col_index))
-                    .push_bind(seat.category.as_str())
-                    .push_bind(seat.accessible);
-            });
-            query.build().execute(&mut *c).await?;
+    tx.execute(
+        LAYOUT,
+        params![
+            layout_id,
+            screen_id,
+            rows,
+            cols,
+            seats.len() as i64,
+            now.as_millis()
+        ],
+    )?;
+    // 7 binds a seat; 100 seats a statement stays far below both engines' limits.
+    for chunk in seats.chunks(100) {
+        let mut query = QueryBuilder::new(
+            tx.engine(),
+            "INSERT INTO layout_seats (layout_id, label, row_label, row_index, col_index, category, accessible) VALUES ",
+        );
+        for (i, seat) in chunk.iter().enumerate() {
+            query.push(if i == 0 { "(" } else { ", (" });
+            query
+                .push_bind(layout_id)
+                .push(", ")
+                .push_bind(seat.label.as_str())
+                .push(", ")
+                .push_bind(seat.row_label.as_str())
+                .push(", ")
+                .push_bind(i64::from(seat.row_index))
+                .push(", ")
+                .push_bind(i64::from(seat.col_index))
+                .push(", ")
+                .push_bind(seat.category.as_str())
+                .push(", ")
+                .push_bind(seat.accessible)
+                .push(")");
         }
-    });
+        tx.execute(query.sql(), query.params())?;
+    }
     Ok(())
 }
 
-pub async fn count_show_seats(conn: &mut Conn<'_>, show_id: &str) -> sqlx::Result<u64> {
+pub fn count_show_seats(tx: &mut Tx<'_>, show_id: &str) -> sqlx::Result<u64> {
     const SQL: &str = "SELECT COUNT(*) FROM show_seats WHERE show_id = $1";
-    let count: i64 = on_conn!(conn, |c| sqlx::query_scalar(SQL)
-        .bind(show_id)
-        .fetch_one(c)
-        .await?);
+    let count: i64 = tx.fetch_one(SQL, params![show_id])?;
     Ok(count as u64)
 }
 
 /// Which of `labels` are seats of the show.
-pub async fn existing_seats(
-    conn: &mut Conn<'_>,
+pub fn existing_seats(
+    tx: &mut Tx<'_>,
     show_id: &str,
     labels: &[&str],
-) -> sqlx::Result<std::collections::HashSet<String>> {
-    let mut found = std::collections::HashSet::new();
-    for chunk in labels.chunks(500) {
-        let rows: Vec<String> = on_conn!(conn, |c| {
-            let mut query = QueryBuilder::new("SELECT seat_label FROM show_seats WHERE show_id = ");
-            query.push_bind(show_id).push(" AND seat_label IN (");
-            let mut list = query.separated(", ");
-            for label in chunk {
-                list.push_bind(*label);
-            }
-            query.push(")");
-            query.build_query_scalar().fetch_all(&mut *c).await?
-        });
-        found.extend(rows);
-    }
-    Ok(found)
+) -> sqlx::Result<HashSet<String>> {
+    let mut query = QueryBuilder::new(
+        tx.engine(),
+        "SELECT seat_label FROM show_seats WHERE show_id = ",
+    );
+    query
+        .push_bind(show_id)
+        .push(" AND seat_label")
+        .push_in(labels);
+    let rows: Vec<String> = tx.fetch_all(query.sql(), query.params())?;
+    Ok(rows.into_iter().collect())
 }
 
 /// A partner's change to seats of a show.
@@ -234,15 +212,15 @@ pub enum SeatChange {
 }
 
 /// Applies the change to those of `labels` whose state allows it, in one conditional
-/// statement per chunk; returns the labels that changed. A hold past its expiry counts as
-/// available, as everywhere.
-pub async fn change_seats(
-    conn: &mut Conn<'_>,
+/// statement; returns the labels that changed. A hold past its expiry counts as available,
+/// as everywhere.
+pub fn change_seats(
+    tx: &mut Tx<'_>,
     show_id: &str,
     labels: &[&str],
     change: SeatChange,
     now: Timestamp,
-) -> sqlx::Result<std::collections::HashSet<String>> {
+) -> sqlx::Result<HashSet<String>> {
     let (target, allowed) = match change {
         SeatChange::Withhold => (
             "withheld",
@@ -257,41 +235,28 @@ pub async fn change_seats(
             "(state IN ('withheld', 'blocked') OR (1 = 0 AND 0 <> ",
         ),
     };
-    let mut changed = std::collections::HashSet::new();
-    for chunk in labels.chunks(500) {
-        let rows: Vec<String> = on_conn!(conn, |c| {
-            let mut query = QueryBuilder::new("UPDATE show_seats SET state = ");
-            query
-                .push_bind(target)
-                .push(", booking_id = NULL, held_until = NULL WHERE show_id = ")
-                .push_bind(show_id)
-                .push(" AND ")
-                .push(allowed)
-                .push_bind(now.as_millis())
-                .push(")) AND seat_label IN (");
-            let mut list = query.separated(", ");
-            for label in chunk {
-                list.push_bind(*label);
-            }
-            query.push(") RETURNING seat_label");
-            query.build_query_scalar().fetch_all(&mut *c).await?
-        });
-        changed.extend(rows);
-    }
-    Ok(changed)
+    let mut query = QueryBuilder::new(tx.engine(), "UPDATE show_seats SET state = ");
+    query
+        .push_bind(target)
+        .push(", booking_id = NULL, held_until = NULL WHERE show_id = ")
+        .push_bind(show_id)
+        .push(" AND ")
+        .push(allowed)
+        .push_bind(now.as_millis())
+        .push(")) AND seat_label")
+        .push_in(labels)
+        .push(" RETURNING seat_label");
+    let rows: Vec<String> = tx.fetch_all(query.sql(), query.params())?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Makes `layout_id` the layout new shows on the screen are allocated from; returns the
 /// screen's name.
-pub async fn point_screen_at_layout(
-    conn: &mut Conn<'_>,
+pub fn point_screen_at_layout(
+    tx: &mut Tx<'_>,
     screen_id: &str,
     layout_id: &str,
 ) -> sqlx::Result<String> {
     const SQL: &str = "UPDATE screens SET layout_id = $2 WHERE id = $1 RETURNING name";
-    on_conn!(conn, |c| sqlx::query_scalar(SQL)
-        .bind(screen_id)
-        .bind(layout_id)
-        .fetch_one(c)
-        .await)
+    tx.fetch_one(SQL, params![screen_id, layout_id])
 }

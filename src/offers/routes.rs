@@ -53,14 +53,16 @@ async fn save(
     replace: bool,
 ) -> Result<OfferView, ApiError> {
     let offer = service::validate(&app.db, id.clone(), body).await?;
-    let mut tx = app.db.begin().await.map_err(OfferError::from)?;
-    if !store::save_offer(&mut tx.conn(), &offer, replace, app.clock.now())
+    let now = app.clock.now();
+    let saved = offer.clone();
+    let written = app
+        .db
+        .write(move |tx| store::save_offer(tx, &saved, replace, now))
         .await
-        .map_err(OfferError::from)?
-    {
+        .map_err(OfferError::from)?;
+    if !written {
         return Err(OfferError::NotFound(id).into());
     }
-    tx.commit().await.map_err(OfferError::from)?;
     app.cache.invalidate_catalog();
     Ok(service::view(offer))
 }
@@ -124,14 +126,16 @@ async fn deactivate_offer(
     _admin: Admin,
     ApiPath(offer_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = app.db.begin().await.map_err(OfferError::from)?;
-    if !store::deactivate(&mut tx.conn(), &offer_id, app.clock.now())
+    let now = app.clock.now();
+    let id = offer_id.clone();
+    let deactivated = app
+        .db
+        .write(move |tx| store::deactivate(tx, &id, now))
         .await
-        .map_err(OfferError::from)?
-    {
+        .map_err(OfferError::from)?;
+    if !deactivated {
         return Err(OfferError::NotFound(offer_id).into());
     }
-    tx.commit().await.map_err(OfferError::from)?;
     app.cache.invalidate_catalog();
     Ok(StatusCode::NO_CONTENT)
 }

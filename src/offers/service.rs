@@ -1,6 +1,9 @@
 //! Offer administration, the public listing and quote previews.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
@@ -267,61 +270,76 @@ pub async fn quote_for_show(
     }
     let show_id =
         ShowId::parse(show_id).ok_or_else(|| OfferError::ShowNotFound(show_id.to_owned()))?;
-    let facts = app.show_facts.get(app, show_id.as_str()).await?;
-    price_seats(app, &facts, seats, now).await
+    ShowPricing::load(app, show_id.as_str())
+        .await?
+        .price(seats, now)
 }
 
-/// Prices `seats` (distinct labels) of `show` at `now`, with no limit on their number:
-/// the quote a hold stores.
-pub async fn price_seats(
-    app: &AppState,
-    facts: &ShowFacts,
-    seats: &[String],
-    now: Timestamp,
-) -> Result<Quote, OfferError> {
-    let show = &facts.show;
-    let unknown: Vec<String> = seats
-        .iter()
-        .filter(|label| !facts.categories.contains_key(label.as_str()))
-        .cloned()
-        .collect();
-    if !unknown.is_empty() {
-        return Err(OfferError::UnknownSeats(unknown));
-    }
-    let tickets: Vec<Ticket> = seats
-        .iter()
-        .filter_map(|seat| {
-            let category = *facts.categories.get(seat.as_str())?;
-            let price = facts.prices.iter().find(|p| p.category == category)?.price;
-            Some(Ticket {
-                seat: seat.clone(),
-                category,
-                base: price,
-            })
+/// Everything pricing seats of one show needs — the show, its prices and seat categories,
+/// the offers, the fee policy — taken before a unit of work starts, so that pricing
+/// inside it (a waitlist offer) is a pure function of values.
+#[derive(Clone)]
+pub struct ShowPricing {
+    pub facts: Arc<ShowFacts>,
+    pub offers: Arc<Vec<Offer>>,
+    pub fees: FeePolicy,
+}
+
+impl ShowPricing {
+    /// The snapshots of this node (see `inventory::facts` and `offers::book`).
+    pub async fn load(app: &AppState, show_id: &str) -> Result<Self, OfferError> {
+        let facts = app.show_facts.get(app, show_id).await?;
+        let offers = app.offer_book.offers(app).await?;
+        let currency = Currency::parse(&facts.show.currency).unwrap_or(Currency::UNKNOWN);
+        Ok(Self {
+            facts,
+            offers,
+            fees: fee_policy(app, currency),
         })
-        .collect();
-    let currency = Currency::parse(&show.currency).unwrap_or(Currency::UNKNOWN);
-    let tz = parse_tz(&show.timezone);
-    let local_start = Timestamp::from_millis(show.starts_at)
-        .to_utc()
-        .with_timezone(&tz)
-        .time();
-    let (city, theatre) = (
-        CityId::from_trusted(show.city_id.clone()),
-        TheatreId::from_trusted(show.theatre_id.clone()),
-    );
-    let context = QuoteContext {
-        city: &city,
-        theatre: &theatre,
-        show_local_start: local_start,
-        currency,
-        at: now,
-    };
-    let offers = app.offer_book.offers(app).await?;
-    Ok(quote::quote(
-        &tickets,
-        &offers,
-        fee_policy(app, currency),
-        &context,
-    )?)
+    }
+
+    /// Prices `seats` (distinct labels) at `now`, with no limit on their number: the
+    /// quote a hold stores.
+    pub fn price(&self, seats: &[String], now: Timestamp) -> Result<Quote, OfferError> {
+        let facts = &self.facts;
+        let show = &facts.show;
+        let unknown: Vec<String> = seats
+            .iter()
+            .filter(|label| !facts.categories.contains_key(label.as_str()))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(OfferError::UnknownSeats(unknown));
+        }
+        let tickets: Vec<Ticket> = seats
+            .iter()
+            .filter_map(|seat| {
+                let category = *facts.categories.get(seat.as_str())?;
+                let price = facts.prices.iter().find(|p| p.category == category)?.price;
+                Some(Ticket {
+                    seat: seat.clone(),
+                    category,
+                    base: price,
+                })
+            })
+            .collect();
+        let currency = Currency::parse(&show.currency).unwrap_or(Currency::UNKNOWN);
+        let tz = parse_tz(&show.timezone);
+        let local_start = Timestamp::from_millis(show.starts_at)
+            .to_utc()
+            .with_timezone(&tz)
+            .time();
+        let (city, theatre) = (
+            CityId::from_trusted(show.city_id.clone()),
+            TheatreId::from_trusted(show.theatre_id.clone()),
+        );
+        let context = QuoteContext {
+            city: &city,
+            theatre: &theatre,
+            show_local_start: local_start,
+            currency,
+            at: now,
+        };
+        Ok(quote::quote(&tickets, &self.offers, self.fees, &context)?)
+    }
 }

@@ -1,30 +1,33 @@
 //! Offer storage. The rule is stored as JSON text (the same on both engines); scope lists
 //! are rows so a city or theatre can be checked with a foreign key.
 
-use sqlx::FromRow;
-
 use super::model::{Offer, OfferKind, OfferScope};
 use crate::{
-    db::{Conn, Db},
+    db::{Db, Tx},
+    db_row,
     ids::{CityId, TheatreId},
-    on_conn, on_reader,
+    params,
     time::Timestamp,
 };
 
-#[derive(Debug, FromRow)]
-struct OfferRow {
-    id: String,
-    name: String,
-    definition: String,
-    valid_from: i64,
-    valid_until: i64,
-    active: bool,
+db_row! {
+    #[derive(Debug)]
+    struct OfferRow {
+        id: String,
+        name: String,
+        definition: String,
+        valid_from: i64,
+        valid_until: i64,
+        active: bool,
+    }
 }
 
-#[derive(Debug, FromRow)]
-struct ScopeRow {
-    offer_id: String,
-    target: String,
+db_row! {
+    #[derive(Debug)]
+    struct ScopeRow {
+        offer_id: String,
+        target: String,
+    }
 }
 
 /// Every offer (active or not), oldest first, with scopes. Offers whose stored rule cannot
@@ -36,14 +39,9 @@ pub async fn all_offers(db: &Db) -> sqlx::Result<Vec<Offer>> {
         "SELECT offer_id, city_id AS target FROM offer_cities ORDER BY offer_id, city_id";
     const THEATRES: &str =
         "SELECT offer_id, theatre_id AS target FROM offer_theatres ORDER BY offer_id, theatre_id";
-    let (rows, cities, theatres): (Vec<OfferRow>, Vec<ScopeRow>, Vec<ScopeRow>) =
-        on_reader!(db, |pool| {
-            (
-                sqlx::query_as(OFFERS).fetch_all(pool).await?,
-                sqlx::query_as(CITIES).fetch_all(pool).await?,
-                sqlx::query_as(THEATRES).fetch_all(pool).await?,
-            )
-        });
+    let rows: Vec<OfferRow> = db.fetch_all(OFFERS, &[]).await?;
+    let cities: Vec<ScopeRow> = db.fetch_all(CITIES, &[]).await?;
+    let theatres: Vec<ScopeRow> = db.fetch_all(THEATRES, &[]).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {
@@ -81,8 +79,8 @@ pub async fn all_offers(db: &Db) -> sqlx::Result<Vec<Offer>> {
 
 /// Inserts an offer, or replaces an existing one's fields and scope when `replace`.
 /// Returns false when inserting an id that exists (seeding) or replacing a missing one.
-pub async fn save_offer(
-    conn: &mut Conn<'_>,
+pub fn save_offer(
+    tx: &mut Tx<'_>,
     offer: &Offer,
     replace: bool,
     now: Timestamp,
@@ -92,55 +90,46 @@ pub async fn save_offer(
     const UPDATE: &str = "UPDATE offers SET name = $2, definition = $3, valid_from = $4, valid_until = $5, \
         active = $6, updated_at = $7 WHERE id = $1";
     let definition = serde_json::to_string(&offer.kind).unwrap_or_default();
-    let saved = on_conn!(conn, |c| {
-        let saved = sqlx::query(if replace { UPDATE } else { INSERT })
-            .bind(&offer.id)
-            .bind(&offer.name)
-            .bind(&definition)
-            .bind(offer.valid_from.as_millis())
-            .bind(offer.valid_until.as_millis())
-            .bind(offer.active)
-            .bind(now.as_millis())
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
-        if saved == 1 {
-            sqlx::query("DELETE FROM offer_cities WHERE offer_id = $1")
-                .bind(&offer.id)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query("DELETE FROM offer_theatres WHERE offer_id = $1")
-                .bind(&offer.id)
-                .execute(&mut *c)
-                .await?;
-            for city in &offer.scope.cities {
-                sqlx::query("INSERT INTO offer_cities (offer_id, city_id) VALUES ($1, $2)")
-                    .bind(&offer.id)
-                    .bind(city.as_str())
-                    .execute(&mut *c)
-                    .await?;
-            }
-            for theatre in &offer.scope.theatres {
-                sqlx::query("INSERT INTO offer_theatres (offer_id, theatre_id) VALUES ($1, $2)")
-                    .bind(&offer.id)
-                    .bind(theatre.as_str())
-                    .execute(&mut *c)
-                    .await?;
-            }
-        }
-        saved
-    });
-    Ok(saved == 1)
+    let saved = tx.execute(
+        if replace { UPDATE } else { INSERT },
+        params![
+            &offer.id,
+            &offer.name,
+            &definition,
+            offer.valid_from.as_millis(),
+            offer.valid_until.as_millis(),
+            offer.active,
+            now.as_millis()
+        ],
+    )?;
+    if saved != 1 {
+        return Ok(false);
+    }
+    tx.execute(
+        "DELETE FROM offer_cities WHERE offer_id = $1",
+        params![&offer.id],
+    )?;
+    tx.execute(
+        "DELETE FROM offer_theatres WHERE offer_id = $1",
+        params![&offer.id],
+    )?;
+    for city in &offer.scope.cities {
+        tx.execute(
+            "INSERT INTO offer_cities (offer_id, city_id) VALUES ($1, $2)",
+            params![&offer.id, city.as_str()],
+        )?;
+    }
+    for theatre in &offer.scope.theatres {
+        tx.execute(
+            "INSERT INTO offer_theatres (offer_id, theatre_id) VALUES ($1, $2)",
+            params![&offer.id, theatre.as_str()],
+        )?;
+    }
+    Ok(true)
 }
 
 /// Deactivates an offer; false if there is no such offer.
-pub async fn deactivate(conn: &mut Conn<'_>, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+pub fn deactivate(tx: &mut Tx<'_>, id: &str, now: Timestamp) -> sqlx::Result<bool> {
     const SQL: &str = "UPDATE offers SET active = FALSE, updated_at = $2 WHERE id = $1";
-    let done = on_conn!(conn, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(now.as_millis())
-        .execute(c)
-        .await?
-        .rows_affected());
-    Ok(done == 1)
+    Ok(tx.execute(SQL, params![id, now.as_millis()])? == 1)
 }

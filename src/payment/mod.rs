@@ -31,7 +31,7 @@ pub enum PaymentError {
 impl WriteError for PaymentError {
     fn retryable(&self) -> bool {
         match self {
-            PaymentError::Database(e) => crate::db::writer::is_retryable(e),
+            PaymentError::Database(e) => crate::db::is_retryable(e),
             PaymentError::Booking(e) => e.retryable(),
             _ => false,
         }

@@ -16,11 +16,12 @@ use crate::{
         store::{self, KeyRecord, PaidOutcome, PaymentRecorded},
     },
     booking::{waitlist, watch::Change},
-    db::Conn,
+    db::Tx,
     http::idempotency::Idempotency,
     ids::{PaymentId, UserId},
     integration::{events::Event, outbox},
     money::Money,
+    offers::service::ShowPricing,
     time::Timestamp,
 };
 
@@ -83,15 +84,8 @@ pub async fn create_payment(
         Err(GatewayError::InvalidCardToken) => {
             payment.status = "failed".into();
             payment.failure_reason = Some("invalid_card_token".into());
-            let failed = std::sync::Arc::new(payment);
             app.db
-                .write(move |mut conn: Conn<'_>| {
-                    let failed = failed.clone();
-                    Box::pin(async move {
-                        store::insert_payment(&mut conn, &failed, now.as_millis()).await?;
-                        Ok::<_, PaymentError>(())
-                    })
-                })
+                .write(move |tx| store::insert_payment(tx, &payment, now.as_millis()))
                 .await?;
             return Err(PaymentError::InvalidCardToken);
         }
@@ -105,34 +99,28 @@ pub async fn create_payment(
         amount,
     })
     .unwrap_or_default();
-    let plan = std::sync::Arc::new((payment, body.clone(), idempotency));
+    let plan = (payment, body.clone(), idempotency);
     app.db
-        .write_statement(move |mut conn: Conn<'_>| {
-            let plan = plan.clone();
-            Box::pin(async move {
-                let (payment, body, idempotency) = &*plan;
-                let key = idempotency.as_ref().map(|key| KeyRecord {
-                    key,
-                    status: StatusCode::CREATED,
-                    response: body,
-                });
-                let refusal = match store::record_payment(&mut conn, payment, key, now.as_millis())
-                    .await?
-                {
-                    PaymentRecorded::Recorded => return Ok(()),
-                    PaymentRecorded::KeyTaken => BookingError::IdempotencyRace,
-                    PaymentRecorded::AnotherLive => BookingError::PaymentInProgress,
-                    PaymentRecorded::NotPayable => {
-                        let booking = store::get_booking_in(&mut conn, &payment.booking_id).await?;
-                        match booking.map(|b| b.status()) {
-                            Some(BookingStatus::Confirmed) => BookingError::NotPending("confirmed"),
-                            Some(BookingStatus::Cancelled) => BookingError::NotPending("cancelled"),
-                            _ => BookingError::Expired,
-                        }
+        .write_statement(move |tx| {
+            let (payment, body, idempotency) = &plan;
+            let key = idempotency.as_ref().map(|key| KeyRecord {
+                key,
+                status: StatusCode::CREATED,
+                response: body,
+            });
+            let refusal = match store::record_payment(tx, payment, key, now.as_millis())? {
+                PaymentRecorded::Recorded => return Ok(()),
+                PaymentRecorded::KeyTaken => BookingError::IdempotencyRace,
+                PaymentRecorded::AnotherLive => BookingError::PaymentInProgress,
+                PaymentRecorded::NotPayable => {
+                    match store::get_booking_in(tx, &payment.booking_id)?.map(|b| b.status()) {
+                        Some(BookingStatus::Confirmed) => BookingError::NotPending("confirmed"),
+                        Some(BookingStatus::Cancelled) => BookingError::NotPending("cancelled"),
+                        _ => BookingError::Expired,
                     }
-                };
-                Err::<(), PaymentError>(refusal.into())
-            })
+                }
+            };
+            Err::<(), PaymentError>(refusal.into())
         })
         .await?;
     if let Err(error) = app.gateway.confirm(intent_id).await {
@@ -140,21 +128,15 @@ pub async fn create_payment(
         let id = payment_id.clone();
         let _ = app
             .db
-            .write(move |mut conn: Conn<'_>| {
-                let id = id.clone();
-                Box::pin(async move {
-                    store::set_payment_status(
-                        &mut conn,
-                        &id,
-                        "pending",
-                        "failed",
-                        now.as_millis(),
-                        None,
-                        Some("gateway_unavailable"),
-                    )
-                    .await?;
-                    Ok::<_, PaymentError>(())
-                })
+            .write(move |tx| {
+                store::set_payment_status(
+                    tx,
+                    &id,
+                    "pending",
+                    "failed",
+                    now.as_millis(),
+                    Some("gateway_unavailable"),
+                )
             })
             .await;
         return Err(error.into());
@@ -165,11 +147,10 @@ pub async fn create_payment(
 /// What a verified success did.
 enum Applied {
     Duplicate,
-    /// Show and booking.
-    Confirmed(String, String),
+    Confirmed,
     /// The booking could not take the money (expired, cancelled, seats gone): refund the
-    /// payment. Payment, show and booking.
-    Refund(String, String, String),
+    /// payment.
+    Refund,
 }
 
 /// Verifies and applies one webhook. Duplicates and events about payments we do not know
@@ -185,104 +166,57 @@ pub async fn handle_webhook(
     }
     let now = app.clock.now();
     let event = app.gateway.verify_webhook(headers, body, now)?;
-    let event = std::sync::Arc::new(event);
+    let Some((payment, show_id)) = store::payment_with_show(&app.db, &event.payment_id).await?
+    else {
+        tracing::warn!(payment = %event.payment_id, event = %event.event_id, "webhook for an unknown payment");
+        return Ok(());
+    };
     match &event.kind {
-        EventKind::Failed { .. } => {
+        EventKind::Failed { reason } => {
+            let reason = reason.clone();
+            let id = payment.id.clone();
             let failed = app
                 .db
-                .write(move |mut conn: Conn<'_>| {
-                    let event = event.clone();
-                    Box::pin(async move {
-                        let EventKind::Failed { reason } = &event.kind else {
-                            return Ok(None);
+                .write(move |tx| {
+                    let failed = store::set_payment_status(
+                        tx,
+                        &id,
+                        "pending",
+                        "failed",
+                        now.as_millis(),
+                        Some(&reason),
+                    )?;
+                    if let Some(p) = &failed {
+                        let event = Event::PaymentFailed {
+                            payment_id: p.id.clone(),
+                            booking_id: p.booking_id.clone(),
+                            reason: reason.clone(),
                         };
-                        let payment = store::set_payment_status(
-                            &mut conn,
-                            &event.payment_id,
-                            "pending",
-                            "failed",
-                            now.as_millis(),
-                            Some(&event.intent_id),
-                            Some(reason),
-                        )
-                        .await?;
-                        if let Some(p) = &payment {
-                            let failed = Event::PaymentFailed {
-                                payment_id: p.id.clone(),
-                                booking_id: p.booking_id.clone(),
-                                reason: reason.clone(),
-                            };
-                            outbox::append(&mut conn, &failed, now.as_millis()).await?;
-                        }
-                        Ok::<_, PaymentError>(payment.map(|p| p.booking_id))
-                    })
+                        outbox::append(tx, &event, now.as_millis())?;
+                    }
+                    Ok::<_, PaymentError>(failed.is_some())
                 })
                 .await?;
-            if let Some(booking) = failed {
-                app.booking_watch.changed(&booking);
+            if failed {
+                app.booking_watch.changed(&payment.booking_id);
             }
         }
         EventKind::Succeeded => {
-            let fast = event.clone();
-            let applied = app
-                .db
-                .write_statement(move |mut conn: Conn<'_>| {
-                    let event = fast.clone();
-                    Box::pin(async move {
-                        match store::confirm_paid(
-                            &mut conn,
-                            &event.payment_id,
-                            &event.intent_id,
-                            now.as_millis(),
-                        )
-                        .await?
-                        {
-                            PaidOutcome::Confirmed(show, booking) => {
-                                Ok(Applied::Confirmed(show, booking))
-                            }
-                            PaidOutcome::NotPending => Ok(Applied::Duplicate),
-                            // Rolls the SQLite unit back; PostgreSQL wrote nothing.
-                            PaidOutcome::Unconfirmable => Err(PaymentError::Unconfirmable),
-                        }
-                    })
-                })
-                .await;
-            let applied = match applied {
-                Err(PaymentError::Unconfirmable) => {
-                    let event = event.clone();
-                    let unit_app = app.clone();
-                    app.db
-                        .write(move |mut conn: Conn<'_>| {
-                            let event = event.clone();
-                            let app = unit_app.clone();
-                            Box::pin(async move {
-                                match succeed(&mut conn, &event, now.as_millis()).await? {
-                                    Some(payment) => {
-                                        late_success(&app, &mut conn, payment, now.as_millis())
-                                            .await
-                                    }
-                                    None => Ok(Applied::Duplicate),
-                                }
-                            })
-                        })
-                        .await?
-                }
-                other => other?,
-            };
+            let applied = apply_success(app, &payment, &show_id, now).await?;
             match applied {
                 Applied::Duplicate => {}
-                Applied::Confirmed(show, booking) => {
-                    app.cache.invalidate_show(&show);
+                Applied::Confirmed => {
+                    app.cache.invalidate_show(&show_id);
                     let change = Change::Confirmed {
-                        payment_id: event.payment_id.clone(),
+                        payment_id: payment.id.clone(),
                         at: now,
                     };
-                    app.booking_watch.changed_by(&booking, change);
+                    app.booking_watch.changed_by(&payment.booking_id, change);
                 }
-                Applied::Refund(payment, show, booking) => {
-                    app.cache.invalidate_show(&show);
-                    refund(app, &payment).await;
-                    app.booking_watch.changed(&booking);
+                Applied::Refund => {
+                    app.cache.invalidate_show(&show_id);
+                    refund(app, &payment.id).await;
+                    app.booking_watch.changed(&payment.booking_id);
                 }
             }
         }
@@ -290,37 +224,68 @@ pub async fn handle_webhook(
     Ok(())
 }
 
-async fn succeed(
-    conn: &mut Conn<'_>,
-    event: &super::gateway::GatewayEvent,
-    now: i64,
-) -> sqlx::Result<Option<PaymentRow>> {
-    store::set_payment_status(
-        conn,
-        &event.payment_id,
-        "pending",
-        "succeeded",
-        now,
-        Some(&event.intent_id),
-        None,
-    )
-    .await
+/// Money arrived for `payment`: confirm its booking (one statement on PostgreSQL), or, if
+/// the booking cannot take it, release what the booking still holds and mark the payment
+/// for refund.
+async fn apply_success(
+    app: &AppState,
+    payment: &PaymentRow,
+    show_id: &str,
+    now: Timestamp,
+) -> Result<Applied, PaymentError> {
+    let confirmed = Event::BookingConfirmed {
+        booking_id: payment.booking_id.clone(),
+        show_id: show_id.to_owned(),
+        payment_id: payment.id.clone(),
+    };
+    let paid = payment.clone();
+    let outcome = app
+        .db
+        .write_statement(move |tx| {
+            match store::confirm_paid(tx, &paid, &confirmed, now.as_millis())? {
+                PaidOutcome::Confirmed => Ok(Applied::Confirmed),
+                PaidOutcome::NotPending => Ok(Applied::Duplicate),
+                // Fails the unit, so SQLite rolls its steps back; PostgreSQL wrote nothing.
+                PaidOutcome::Unconfirmable => Err(PaymentError::Unconfirmable),
+            }
+        })
+        .await;
+    match outcome {
+        Err(PaymentError::Unconfirmable) => {}
+        other => return other,
+    }
+    // Released seats go to the show's waitlist first, priced from this snapshot.
+    let pricing = ShowPricing::load(app, show_id)
+        .await
+        .map_err(BookingError::from)?;
+    let hold_ms = app.config.booking.hold_secs * 1000;
+    let id = payment.id.clone();
+    app.db
+        .write(move |tx| {
+            match store::set_payment_status(tx, &id, "pending", "succeeded", now.as_millis(), None)?
+            {
+                Some(payment) => late_success(tx, payment, &pricing, hold_ms, now.as_millis()),
+                None => Ok(Applied::Duplicate),
+            }
+        })
+        .await
 }
 
 /// Money arrived for a booking that cannot take it: a still-pending booking is expired
 /// and its seats released; the payment is marked for refund.
-async fn late_success(
-    app: &AppState,
-    conn: &mut Conn<'_>,
+fn late_success(
+    tx: &mut Tx<'_>,
     payment: PaymentRow,
+    pricing: &ShowPricing,
+    hold_ms: i64,
     now: i64,
 ) -> Result<Applied, PaymentError> {
-    let Some(booking) = store::lock_booking(conn, &payment.booking_id).await? else {
+    let Some(booking) = store::lock_booking(tx, &payment.booking_id)? else {
         return Ok(Applied::Duplicate);
     };
     if booking.status() == BookingStatus::PendingPayment {
-        store::move_seats(conn, &booking.show_id, &booking.id, "held", "available").await?;
-        store::set_status(conn, &booking.id, "pending_payment", "expired", now, None).await?;
+        store::move_seats(tx, &booking.show_id, &booking.id, "held", "available")?;
+        store::set_status(tx, &booking.id, "pending_payment", "expired", now, None)?;
         let events = [
             Event::BookingExpired {
                 booking_id: booking.id.clone(),
@@ -332,12 +297,12 @@ async fn late_success(
                 reason: "expired".into(),
             },
         ];
-        outbox::append_all(conn, &events, now).await?;
-        waitlist::booking_ended(conn, &booking.id, "lapsed", now).await?;
-        waitlist::offer_freed(app, conn, &booking.show_id, Timestamp::from_millis(now)).await?;
+        outbox::append_all(tx, &events, now)?;
+        waitlist::booking_ended(tx, &booking.id, "lapsed", now)?;
+        waitlist::offer_freed(tx, pricing, hold_ms, Timestamp::from_millis(now))?;
     }
-    store::set_payment_status(conn, &payment.id, "succeeded", "refunding", now, None, None).await?;
-    Ok(Applied::Refund(payment.id, booking.show_id, booking.id))
+    store::set_payment_status(tx, &payment.id, "succeeded", "refunding", now, None)?;
+    Ok(Applied::Refund)
 }
 
 /// Refunds a payment in `refunding` through the gateway and records it. A failure is
@@ -366,30 +331,18 @@ pub async fn refund(app: &AppState, payment_id: &str) {
     let id = payment.id.clone();
     let recorded = app
         .db
-        .write(move |mut conn: Conn<'_>| {
-            let id = id.clone();
-            Box::pin(async move {
-                let refunded = store::set_payment_status(
-                    &mut conn,
-                    &id,
-                    "refunding",
-                    "refunded",
-                    now,
-                    None,
-                    None,
-                )
-                .await?;
-                if let Some(p) = refunded {
-                    let event = Event::PaymentRefunded {
-                        payment_id: p.id.clone(),
-                        booking_id: p.booking_id.clone(),
-                        amount: p.refund_amount.unwrap_or(p.amount),
-                        currency: p.currency.clone(),
-                    };
-                    outbox::append(&mut conn, &event, now).await?;
-                }
-                Ok::<_, PaymentError>(())
-            })
+        .write(move |tx| {
+            let refunded = store::set_payment_status(tx, &id, "refunding", "refunded", now, None)?;
+            if let Some(p) = refunded {
+                let event = Event::PaymentRefunded {
+                    payment_id: p.id.clone(),
+                    booking_id: p.booking_id.clone(),
+                    amount: p.refund_amount.unwrap_or(p.amount),
+                    currency: p.currency.clone(),
+                };
+                outbox::append(tx, &event, now)?;
+            }
+            Ok::<_, PaymentError>(())
         })
         .await;
     if let Err(error) = recorded {

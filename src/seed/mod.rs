@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 
 use crate::{
     catalog::store::{self as catalog, NewCity, NewMovie, NewShow, NewTheatre},
-    db::Db,
+    db::{Db, Tx},
     identity::{password, store as identity},
     ids::{CityId, LayoutId, MovieId, PartnerOrgId, ScreenId, ShowId, TheatreId, UserId},
     inventory::{
@@ -43,6 +43,12 @@ pub enum SeedError {
     Hash(String),
     #[error("invalid demo layout: {0}")]
     Layout(#[from] crate::inventory::layout::LayoutError),
+}
+
+impl crate::db::WriteError for SeedError {
+    fn retryable(&self) -> bool {
+        matches!(self, SeedError::Database(e) if crate::db::is_retryable(e))
+    }
 }
 
 struct DemoCity {
@@ -472,9 +478,7 @@ fn pick(key: [u64; 5], len: usize) -> usize {
 
 /// Loads the demo data; `now` decides "today" in each city.
 pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError> {
-    let mut report = SeedReport::default();
-    let specs = screen_specs();
-    let layouts = specs
+    let layouts = screen_specs()
         .iter()
         .map(|(_, _, rows)| build_layout(rows))
         .collect::<Result<Vec<_>, _>>()?;
@@ -485,27 +489,37 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
         ("partner@demo.test", "Demo Partner", "partner"),
         ("customer@demo.test", "Demo Customer", "customer"),
     ];
-    let mut to_create = Vec::new();
-    {
-        let mut tx = db.begin().await?;
-        for (email, name, role) in accounts {
-            if !identity::user_exists(&mut tx.conn(), email).await? {
-                to_create.push((email, name, role));
-            }
-        }
-        tx.commit().await?;
-    }
     let mut hashed = Vec::new();
-    for (email, name, role) in to_create {
-        let hash = password::hash(DEMO_PASSWORD).map_err(|e| SeedError::Hash(e.to_string()))?;
-        hashed.push((email, name, role, hash));
+    for (email, name, role) in accounts {
+        let existing: i64 = db
+            .fetch_one(
+                "SELECT COUNT(*) FROM users WHERE email = $1",
+                crate::params![email],
+            )
+            .await?;
+        if existing == 0 {
+            let hash = password::hash(DEMO_PASSWORD).map_err(|e| SeedError::Hash(e.to_string()))?;
+            hashed.push((email, name, role, hash));
+        }
     }
+    db.write(move |tx| write_demo(tx, &layouts, &hashed, now))
+        .await
+}
 
-    let mut tx = db.begin().await?;
+type DemoAccount = (&'static str, &'static str, &'static str, String);
+
+/// The unit of work of `seed_demo`: everything the demo has that the database lacks.
+fn write_demo(
+    tx: &mut Tx<'_>,
+    layouts: &[Vec<crate::inventory::model::LayoutSeat>],
+    hashed: &[DemoAccount],
+    now: Timestamp,
+) -> Result<SeedReport, SeedError> {
+    let mut report = SeedReport::default();
+    let specs = screen_specs();
     let org_id = PartnerOrgId::derived("demo-cinemas");
-    identity::insert_approved_org(&mut tx.conn(), org_id.as_str(), "Demo Cinemas Pvt Ltd", now)
-        .await?;
-    for (email, name, role, hash) in &hashed {
+    identity::insert_approved_org(tx, org_id.as_str(), "Demo Cinemas Pvt Ltd", now)?;
+    for (email, name, role, hash) in hashed {
         let user_id = UserId::derived(email);
         let user = identity::NewUser {
             id: user_id.as_str(),
@@ -514,16 +528,15 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
             password_hash: hash,
             role,
         };
-        if identity::insert_user(&mut tx.conn(), &user, now).await? {
+        if identity::insert_user(tx, &user, now)? {
             report.users += 1;
         }
     }
     identity::add_member(
-        &mut tx.conn(),
+        tx,
         org_id.as_str(),
         UserId::derived("partner@demo.test").as_str(),
-    )
-    .await?;
+    )?;
 
     for movie in MOVIES {
         let id = MovieId::derived(movie.key);
@@ -540,7 +553,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
             languages: movie.languages,
             localizations: movie.localizations,
         };
-        if catalog::insert_movie(&mut tx.conn(), &new, now).await? {
+        if catalog::insert_movie(tx, &new, now)? {
             report.movies += 1;
         }
     }
@@ -554,7 +567,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
             timezone: city.timezone.name(),
             currency: city.currency,
         };
-        if catalog::insert_city(&mut tx.conn(), &new_city, now).await? {
+        if catalog::insert_city(tx, &new_city, now)? {
             report.cities += 1;
         }
         // Movies shown here: those with a language this city's shows are given in.
@@ -583,7 +596,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
                 name,
                 address,
             };
-            if catalog::insert_theatre(&mut tx.conn(), &new_theatre, now).await? {
+            if catalog::insert_theatre(tx, &new_theatre, now)? {
                 report.theatres += 1;
             }
             // The third theatre of each city has no IMAX screen.
@@ -600,7 +613,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
                     layout_id: layout_id.as_str(),
                     seats: &layouts[screen_index],
                 };
-                if inventory::insert_screen(&mut tx.conn(), &new_screen, now).await? {
+                if inventory::insert_screen(tx, &new_screen, now)? {
                     report.screens += 1;
                 }
                 for day in 0..DEMO_DAYS {
@@ -647,7 +660,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
                             currency: city.currency,
                             prices: &prices(city.currency, format),
                         };
-                        if catalog::insert_show(&mut tx.conn(), &show, now).await? {
+                        if catalog::insert_show(tx, &show, now)? {
                             report.shows += 1;
                         }
                     }
@@ -655,17 +668,13 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> Result<SeedReport, SeedError>
             }
         }
     }
-    report.offers = seed_launch_offers(&mut tx, now).await?;
-    tx.commit().await?;
+    report.offers = seed_launch_offers(tx, now)?;
     Ok(report)
 }
 
 /// The two launch offers, scoped to some cities and theatres (not all), valid for a year
 /// from the first seeding.
-async fn seed_launch_offers(
-    tx: &mut crate::db::Transaction,
-    now: Timestamp,
-) -> Result<u32, SeedError> {
+fn seed_launch_offers(tx: &mut Tx<'_>, now: Timestamp) -> Result<u32, SeedError> {
     use crate::offers::{
         model::{Offer, OfferKind, OfferScope},
         store as offers,
@@ -712,7 +721,7 @@ async fn seed_launch_offers(
     ];
     let mut inserted = 0;
     for offer in &launch {
-        if offers::save_offer(&mut tx.conn(), offer, false, now).await? {
+        if offers::save_offer(tx, offer, false, now)? {
             inserted += 1;
         }
     }

@@ -103,16 +103,16 @@ async fn partner_in(app: &TestApp, org: &PartnerOrgId, email: &str, new_org: boo
     let account = service::create_account(&app.db, email, PASSWORD, "Pat", Role::Partner, now)
         .await
         .unwrap();
-    let mut tx = app.db.begin().await.unwrap();
-    if new_org {
-        identity_store::insert_approved_org(&mut tx.conn(), org.as_str(), "Other Org", now)
-            .await
-            .unwrap();
-    }
-    identity_store::add_member(&mut tx.conn(), org.as_str(), account.id.as_str())
+    let (org, user) = (org.to_string(), account.id.to_string());
+    app.db
+        .write(move |tx| {
+            if new_org {
+                identity_store::insert_approved_org(tx, &org, "Other Org", now)?;
+            }
+            identity_store::add_member(tx, &org, &user)
+        })
         .await
         .unwrap();
-    tx.commit().await.unwrap();
     login(app, email).await
 }
 

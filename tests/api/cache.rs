@@ -132,22 +132,18 @@ db_test!(concurrent_reads_of_one_seat_map_agree, |app| {
 
 /// Renames a city in storage without telling the cache, as another process would.
 async fn rename_city_behind_the_cache(app: &TestApp, city: &CityId, name: &str) {
-    let mut tx = app.db.begin().await.unwrap();
-    let outcome: sqlx::Result<()> = async {
-        marquee::on_conn!(&mut tx.conn(), |c| {
-            let done = sqlx::query("UPDATE cities SET name = $2 WHERE id = $1")
-                .bind(city.as_str())
-                .bind(name)
-                .execute(c)
-                .await
-                .unwrap();
-            assert_eq!(done.rows_affected(), 1);
-        });
-        Ok(())
-    }
-    .await;
-    outcome.unwrap();
-    tx.commit().await.unwrap();
+    let (city, name) = (city.to_string(), name.to_owned());
+    let done = app
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE cities SET name = $2 WHERE id = $1",
+                marquee::params![&city, &name],
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(done, 1);
 }
 
 async fn catalog_entry_is_bounded_by_max_age(app: &TestApp) {
@@ -222,20 +218,22 @@ db_test!(unknown_ids_are_not_cached, |app| {
     let late = CityId::derived("test/latecomer");
     let path = format!("/api/v1/cities/{late}");
     assert_problem(app.get(&path).await, 404, "not-found").await;
-    let mut tx = app.db.begin().await.unwrap();
-    let city = NewCity {
-        id: late.as_str(),
-        name: "Latecomer",
-        country_code: "IN",
-        timezone: "Asia/Kolkata",
-        currency: "INR",
-    };
     let now = Timestamp::from_datetime(test_epoch());
-    assert!(
-        catalog::insert_city(&mut tx.conn(), &city, now)
-            .await
-            .unwrap()
-    );
-    tx.commit().await.unwrap();
+    let id = late.to_string();
+    let inserted = app
+        .db
+        .write(move |tx| {
+            let city = NewCity {
+                id: &id,
+                name: "Latecomer",
+                country_code: "IN",
+                timezone: "Asia/Kolkata",
+                currency: "INR",
+            };
+            catalog::insert_city(tx, &city, now)
+        })
+        .await
+        .unwrap();
+    assert!(inserted);
     assert_eq!(app.get_ok(&path).await["name"], "Latecomer");
 });

@@ -50,9 +50,12 @@ impl Consumer for Recorder {
 }
 
 async fn append(app: &TestApp, events: &[Event]) {
-    let mut tx = app.state.db.begin().await.unwrap();
-    outbox::append_all(&mut tx.conn(), events, 1).await.unwrap();
-    tx.commit().await.unwrap();
+    let events = events.to_vec();
+    app.state
+        .db
+        .write(move |tx| outbox::append_all(tx, &events, 1))
+        .await
+        .unwrap();
 }
 
 fn show_changed(id: &str) -> Event {
@@ -78,14 +81,16 @@ db_test_with!(
             ],
         )
         .await;
-        // A rolled-back transaction leaves nothing to deliver.
-        {
-            let mut tx = app.state.db.begin().await.unwrap();
-            outbox::append(&mut tx.conn(), &show_changed("shw_2"), 1)
-                .await
-                .unwrap();
-            drop(tx);
-        }
+        // A unit of work that fails leaves nothing to deliver.
+        let refused = app
+            .state
+            .db
+            .write(|tx| {
+                outbox::append(tx, &show_changed("shw_2"), 1)?;
+                Err::<(), _>(sqlx::Error::RowNotFound)
+            })
+            .await;
+        assert!(refused.is_err());
         let mut node_a = LeaseHolder::new("node-a".into());
         let mut node_b = LeaseHolder::new("node-b".into());
         assert_eq!(
@@ -170,26 +175,21 @@ db_test_with!(
 /// Blocks a seat in storage without telling the cache, as another node would; with
 /// `announce`, also appends the event that node's write would have appended.
 async fn block_seat_elsewhere(app: &TestApp, show: &str, seat: &str, announce: bool) {
-    let mut tx = app.state.db.begin().await.unwrap();
-    let outcome: sqlx::Result<()> = async {
-        marquee::on_conn!(&mut tx.conn(), |c| {
-            sqlx::query(
+    let (show, seat) = (show.to_owned(), seat.to_owned());
+    app.state
+        .db
+        .write(move |tx| {
+            tx.execute(
                 "UPDATE show_seats SET state = 'blocked' WHERE show_id = $1 AND seat_label = $2",
-            )
-            .bind(show)
-            .bind(seat)
-            .execute(c)
-            .await?;
-        });
-        Ok(())
-    }
-    .await;
-    outcome.unwrap();
-    if announce {
-        let event = show_changed(show);
-        outbox::append(&mut tx.conn(), &event, 1).await.unwrap();
-    }
-    tx.commit().await.unwrap();
+                marquee::params![&show, &seat],
+            )?;
+            if announce {
+                outbox::append(tx, &show_changed(&show), 1)?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })
+        .await
+        .unwrap();
 }
 
 fn state_of(map: &serde_json::Value, seat: &str) -> String {

@@ -18,6 +18,7 @@
 use chrono::NaiveDate;
 use marquee::{
     catalog::store::{self as catalog, NewCity, NewMovie, NewShow, NewTheatre},
+    db::Tx,
     identity::store as identity,
     ids::{CityId, LayoutId, MovieId, PartnerOrgId, ScreenId, ShowId, TheatreId},
     inventory::{
@@ -25,6 +26,7 @@ use marquee::{
         model::SeatCategory,
         store::{self as inventory, NewScreen},
     },
+    params,
     time::Timestamp,
 };
 
@@ -54,6 +56,7 @@ type ShowSpec<'a> = (
     i64,
 );
 
+#[derive(Clone)]
 pub struct Fixture {
     pub testpur: CityId,
     pub westville: CityId,
@@ -118,8 +121,6 @@ pub const TESTPUR_PRICES: [(&str, i64); 3] = [
 
 pub async fn load(app: &TestApp) -> Fixture {
     let now = Timestamp::from_datetime(test_epoch());
-    let mut tx = app.db.begin().await.unwrap();
-
     let f = Fixture {
         testpur: CityId::derived("test/testpur"),
         westville: CityId::derived("test/westville"),
@@ -142,7 +143,20 @@ pub async fn load(app: &TestApp) -> Fixture {
         day3: ShowId::derived("test/day3"),
         west: ShowId::derived("test/west"),
     };
+    let inserted = f.clone();
+    app.db
+        .write(move |tx| {
+            insert(tx, &inserted, now);
+            Ok::<_, sqlx::Error>(())
+        })
+        .await
+        .unwrap();
+    set_show_status(app, &f.cancelled, "cancelled").await;
+    f
+}
 
+/// Writes the fixture's catalog in one unit of work.
+fn insert(tx: &mut Tx<'_>, f: &Fixture, now: Timestamp) {
     for (id, name, country, tz, currency) in [
         (&f.testpur, "Testpur", "IN", "Asia/Kolkata", "INR"),
         (
@@ -161,11 +175,7 @@ pub async fn load(app: &TestApp) -> Fixture {
             timezone: tz,
             currency,
         };
-        assert!(
-            catalog::insert_city(&mut tx.conn(), &city, now)
-                .await
-                .unwrap()
-        );
+        assert!(catalog::insert_city(tx, &city, now).unwrap());
     }
 
     let movies: [MovieSpec; 5] = [
@@ -237,17 +247,11 @@ pub async fn load(app: &TestApp) -> Fixture {
             languages,
             localizations,
         };
-        assert!(
-            catalog::insert_movie(&mut tx.conn(), &movie, now)
-                .await
-                .unwrap()
-        );
+        assert!(catalog::insert_movie(tx, &movie, now).unwrap());
     }
 
     let org = PartnerOrgId::derived("test/org");
-    identity::insert_approved_org(&mut tx.conn(), org.as_str(), "Test Org", now)
-        .await
-        .unwrap();
+    identity::insert_approved_org(tx, org.as_str(), "Test Org", now).unwrap();
     let seats = build_layout(&small_layout()).unwrap();
     for (theatre, city, name) in [
         (&f.aurora, &f.testpur, "Aurora Cinema"),
@@ -262,11 +266,7 @@ pub async fn load(app: &TestApp) -> Fixture {
             name,
             address: "1 Test Street",
         };
-        assert!(
-            catalog::insert_theatre(&mut tx.conn(), &new, now)
-                .await
-                .unwrap()
-        );
+        assert!(catalog::insert_theatre(tx, &new, now).unwrap());
         let (screen_id, layout_id) = (
             ScreenId::derived(theatre.as_str()),
             LayoutId::derived(theatre.as_str()),
@@ -278,11 +278,7 @@ pub async fn load(app: &TestApp) -> Fixture {
             layout_id: layout_id.as_str(),
             seats: &seats,
         };
-        assert!(
-            inventory::insert_screen(&mut tx.conn(), &screen, now)
-                .await
-                .unwrap()
-        );
+        assert!(inventory::insert_screen(tx, &screen, now).unwrap());
     }
 
     let shows: [ShowSpec; 8] = [
@@ -393,16 +389,8 @@ pub async fn load(app: &TestApp) -> Fixture {
             currency,
             prices,
         };
-        assert!(
-            catalog::insert_show(&mut tx.conn(), &show, now)
-                .await
-                .unwrap()
-        );
+        assert!(catalog::insert_show(tx, &show, now).unwrap());
     }
-    tx.commit().await.unwrap();
-
-    set_show_status(app, &f.cancelled, "cancelled").await;
-    f
 }
 
 /// Direct storage edits standing in for the write paths that arrive later.
@@ -425,41 +413,25 @@ pub async fn set_seat(
 ) {
     let sql =
         "UPDATE show_seats SET state = $3, held_until = $4 WHERE show_id = $1 AND seat_label = $2";
-    let mut tx = app.db.begin().await.unwrap();
-    let outcome: sqlx::Result<()> = async {
-        marquee::on_conn!(&mut tx.conn(), |c| {
-            let done = sqlx::query(sql)
-                .bind(show.as_str())
-                .bind(label)
-                .bind(state)
-                .bind(held_until)
-                .execute(c)
-                .await
-                .unwrap();
-            assert_eq!(done.rows_affected(), 1, "seat {label} exists");
-        });
-        Ok(())
-    }
-    .await;
-    outcome.unwrap();
-    tx.commit().await.unwrap();
+    let (id, label, state) = (show.to_string(), label.to_owned(), state.to_owned());
+    let done = app
+        .db
+        .write(move |tx| tx.execute(sql, params![&id, &label, &state, held_until]))
+        .await
+        .unwrap();
+    assert_eq!(done, 1, "the seat exists");
     // What every seat write path does after it commits.
     app.cache.invalidate_show(show.as_str());
 }
 
-async fn exec(app: &TestApp, sql: &str, binds: &[&str]) {
-    let mut tx = app.db.begin().await.unwrap();
-    let outcome: sqlx::Result<()> = async {
-        marquee::on_conn!(&mut tx.conn(), |c| {
-            let mut query = sqlx::query(sql);
-            for bind in binds {
-                query = query.bind(*bind);
-            }
-            query.execute(c).await.unwrap();
-        });
-        Ok(())
-    }
-    .await;
-    outcome.unwrap();
-    tx.commit().await.unwrap();
+async fn exec(app: &TestApp, sql: &'static str, binds: &[&str]) {
+    let binds: Vec<String> = binds.iter().map(|b| (*b).to_owned()).collect();
+    app.db
+        .write(move |tx| {
+            let params: Vec<marquee::db::Value<'_>> =
+                binds.iter().map(marquee::db::Value::from).collect();
+            tx.execute(sql, &params)
+        })
+        .await
+        .unwrap();
 }

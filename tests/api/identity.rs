@@ -319,20 +319,16 @@ db_test!(
 db_test!(a_disabled_account_is_refused_at_once, |app| {
     let account = register(app, "ana@example.com").await;
     let pair = tokens(app, "ana@example.com").await;
-    let mut tx = app.db.begin().await.unwrap();
-    let outcome: sqlx::Result<()> = async {
-        marquee::on_conn!(&mut tx.conn(), |c| {
-            sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
-                .bind(account["id"].as_str().unwrap())
-                .execute(c)
-                .await
-                .unwrap();
-        });
-        Ok(())
-    }
-    .await;
-    outcome.unwrap();
-    tx.commit().await.unwrap();
+    let id = account["id"].as_str().unwrap().to_owned();
+    app.db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE users SET status = 'disabled' WHERE id = $1",
+                marquee::params![&id],
+            )
+        })
+        .await
+        .unwrap();
     assert_problem(
         me(app, pair["access_token"].as_str().unwrap()).await,
         403,
@@ -366,14 +362,14 @@ db_test!(partner_accounts_show_their_organisation, |app| {
     .await
     .unwrap();
     let org = PartnerOrgId::derived("test/partner-org");
-    let mut tx = app.db.begin().await.unwrap();
-    identity_store::insert_approved_org(&mut tx.conn(), org.as_str(), "Bijou Group", now)
+    let (org_id, user) = (org.to_string(), account.id.to_string());
+    app.db
+        .write(move |tx| {
+            identity_store::insert_approved_org(tx, &org_id, "Bijou Group", now)?;
+            identity_store::add_member(tx, &org_id, &user)
+        })
         .await
         .unwrap();
-    identity_store::add_member(&mut tx.conn(), org.as_str(), account.id.as_str())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
     let pair = tokens(app, "partner@example.com").await;
     let body: Value = me(app, pair["access_token"].as_str().unwrap())
         .await

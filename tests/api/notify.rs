@@ -197,19 +197,16 @@ async fn paid_booking_mails_its_customer_once(engine: Engine) {
         .any(is_confirmation)
     {
         let payment_id = confirmed["payments"][0]["id"].as_str().unwrap().to_owned();
-        let mut tx = app.db.begin().await.unwrap();
-        outbox::append(
-            &mut tx.conn(),
-            &Event::BookingConfirmed {
-                booking_id: id.clone(),
-                show_id: f.noon.to_string(),
-                payment_id,
-            },
-            app.clock.now().as_millis(),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        let event = Event::BookingConfirmed {
+            booking_id: id.clone(),
+            show_id: f.noon.to_string(),
+            payment_id,
+        };
+        let now = app.clock.now().as_millis();
+        app.db
+            .write(move |tx| outbox::append(tx, &event, now))
+            .await
+            .unwrap();
     }
 
     let ticket: serde_json::Value = send(

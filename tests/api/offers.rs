@@ -73,25 +73,35 @@ async fn show_at(app: &TestApp, f: &Fixture, key: &str, utc: &str) -> ShowId {
         ScreenId::derived(f.aurora.as_str()),
         LayoutId::derived(f.aurora.as_str()),
     );
-    let mut tx = app.db.begin().await.unwrap();
-    let show = NewShow {
-        id: id.as_str(),
-        movie_id: f.alpha.as_str(),
-        screen_id: screen.as_str(),
-        layout_id: layout.as_str(),
-        theatre_id: f.aurora.as_str(),
-        city_id: f.testpur.as_str(),
-        starts_at,
-        ends_at: starts_at.plus_minutes(120),
-        language: "en",
-        format: "2D",
-        currency: "INR",
-        prices: &TESTPUR_PRICES,
-    };
-    catalog::insert_show(&mut tx.conn(), &show, starts_at)
+    let ids = [
+        id.to_string(),
+        f.alpha.to_string(),
+        screen.to_string(),
+        layout.to_string(),
+        f.aurora.to_string(),
+        f.testpur.to_string(),
+    ];
+    app.db
+        .write(move |tx| {
+            let [id, movie, screen, layout, theatre, city] = &ids;
+            let show = NewShow {
+                id,
+                movie_id: movie,
+                screen_id: screen,
+                layout_id: layout,
+                theatre_id: theatre,
+                city_id: city,
+                starts_at,
+                ends_at: starts_at.plus_minutes(120),
+                language: "en",
+                format: "2D",
+                currency: "INR",
+                prices: &TESTPUR_PRICES,
+            };
+            catalog::insert_show(tx, &show, starts_at)
+        })
         .await
         .unwrap();
-    tx.commit().await.unwrap();
     id
 }
 

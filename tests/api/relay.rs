@@ -140,11 +140,26 @@ fn sample_events(n: usize) -> Vec<Event> {
 
 /// Appends `events` in one committed transaction.
 async fn append_committed(app: &TestApp, events: &[Event]) {
-    let mut tx = app.state.db.begin().await.unwrap();
-    outbox::append_all(&mut tx.conn(), events, now(app))
+    let (events, now) = (events.to_vec(), now(app));
+    app.state
+        .db
+        .write(move |tx| outbox::append_all(tx, &events, now))
         .await
         .unwrap();
-    tx.commit().await.unwrap();
+}
+
+/// Appends `events` in a unit of work that then fails (and so rolls back).
+async fn append_rolled_back(app: &TestApp, events: &[Event]) {
+    let (events, now) = (events.to_vec(), now(app));
+    let refused = app
+        .state
+        .db
+        .write(move |tx| {
+            outbox::append_all(tx, &events, now)?;
+            Err::<(), _>(sqlx::Error::RowNotFound)
+        })
+        .await;
+    assert!(refused.is_err());
 }
 
 /// One message as stored in the stream.
@@ -182,12 +197,9 @@ async fn stored(app: &TestApp, js: &jetstream::Context) -> Vec<Stored> {
 
 /// `published_at` of every outbox row, in order.
 async fn published_at(db: &Db) -> Vec<Option<i64>> {
-    marquee::on_reader!(db, |pool| {
-        sqlx::query_scalar("SELECT published_at FROM outbox ORDER BY seq")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    })
+    db.fetch_all("SELECT published_at FROM outbox ORDER BY seq", &[])
+        .await
+        .unwrap()
 }
 
 fn event_ids(envelopes: &[Envelope]) -> Vec<String> {
@@ -211,20 +223,14 @@ async fn assert_stream_is_the_outbox(app: &TestApp, js: &jetstream::Context) {
 /// Clears `published_at` of the event `seq`, as if the relay had crashed after the
 /// stream acked it and before the outbox said so.
 async fn forget_published(db: &Db, seq: i64) {
-    let mut tx = db.begin().await.unwrap();
-    let outcome: sqlx::Result<()> = async {
-        marquee::on_conn!(&mut tx.conn(), |c| {
-            sqlx::query("UPDATE outbox SET published_at = NULL WHERE seq = $1")
-                .bind(seq)
-                .execute(c)
-                .await
-                .unwrap();
-        });
-        Ok(())
-    }
-    .await;
-    outcome.unwrap();
-    tx.commit().await.unwrap();
+    db.write(move |tx| {
+        tx.execute(
+            "UPDATE outbox SET published_at = NULL WHERE seq = $1",
+            marquee::params![seq],
+        )
+    })
+    .await
+    .unwrap();
 }
 
 relay_test!(
@@ -282,17 +288,9 @@ relay_test!(
 relay_test!(
     an_event_whose_transaction_rolled_back_is_never_published,
     |app, js| {
-        let mut tx = app.state.db.begin().await.unwrap();
-        outbox::append_all(&mut tx.conn(), &sample_events(2), now(app))
-            .await
-            .unwrap();
-        drop(tx);
+        append_rolled_back(app, &sample_events(2)).await;
         append_committed(app, &sample_events(1)).await;
-        let mut tx = app.state.db.begin().await.unwrap();
-        outbox::append_all(&mut tx.conn(), &sample_events(3), now(app))
-            .await
-            .unwrap();
-        drop(tx);
+        append_rolled_back(app, &sample_events(3)).await;
 
         let relay = Relay::new(js.clone(), app.state.config.events.clone());
         relay::ensure_stream(js, &app.state.config.events)

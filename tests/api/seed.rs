@@ -121,12 +121,14 @@ db_test!(demo_seed_is_idempotent_and_browsable, |app| {
     categories.dedup();
     assert_eq!(categories, ["regular", "premium", "recliner"]);
 
-    let users: Vec<(String, String, String)> = marquee::on_reader!(&app.db, |pool| {
-        sqlx::query_as("SELECT email, role, password_hash FROM users ORDER BY email")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    });
+    let users: Vec<(String, String, String)> = app
+        .db
+        .fetch_all(
+            "SELECT email, role, password_hash FROM users ORDER BY email",
+            &[],
+        )
+        .await
+        .unwrap();
     let roles: Vec<(&str, &str)> = users
         .iter()
         .map(|(email, role, _)| (email.as_str(), role.as_str()))
