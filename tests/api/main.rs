@@ -2,11 +2,13 @@
 
 mod fixtures;
 mod helpers;
+mod serve;
 
 mod admin;
 mod booking;
 mod browse;
 mod cache;
+mod crash;
 mod errors;
 mod events;
 mod identity;
