@@ -2,6 +2,7 @@
 
 mod fixtures;
 mod helpers;
+mod pg_cluster;
 mod serve;
 
 mod admin;
@@ -16,6 +17,7 @@ mod multinode;
 mod notify;
 mod offers;
 mod ops;
+mod outage;
 mod partner;
 mod payments;
 mod relay;

@@ -230,11 +230,26 @@ impl ServeProcess {
         let _ = self.child.wait().await;
     }
 
+    /// `Some(status)` once the process has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// The process's log lines at `WARN` or above, panics and anything not JSON; for
     /// failure messages.
     pub fn complaints(&self) -> Vec<String> {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         log.complaints.iter().cloned().collect()
+    }
+
+    /// The warnings and errors the process logged while serving the request `request_id`.
+    pub fn complaints_about(&self, request_id: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.complaints
+            .iter()
+            .filter(|line| line.contains(request_id))
+            .cloned()
+            .collect()
     }
 }
 
@@ -265,10 +280,13 @@ async fn follow_log(
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: StatusCode,
+    pub content_type: String,
     /// The JSON body, or `Null`.
     pub body: Value,
     /// The body as text (for messages).
     pub text: String,
+    /// `x-request-id`, to find the server's log lines about the request.
+    pub request_id: String,
 }
 
 impl Answer {
@@ -322,11 +340,23 @@ impl Api {
         }
         let response = request.send().await?;
         let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let content_type = header("content-type");
+        let request_id = header("x-request-id");
         let text = response.text().await?;
         Ok(Answer {
             status,
+            content_type,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
+            request_id,
         })
     }
 
