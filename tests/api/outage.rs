@@ -136,12 +136,27 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
             stop.clone(),
         )));
     }
-    tasks.push(tokio::spawn(probe_readiness(
-        api.clone(),
-        seats[0].0.clone(),
-        exchanges.clone(),
-        stop.clone(),
-    )));
+    let probes = [
+        ("/readyz".to_owned(), None),
+        (format!("/api/v1/shows/{}/seats", seats[0].0), None),
+        (
+            "/api/v1/bookings?limit=20".to_owned(),
+            Some(tokens[1].clone()),
+        ),
+        (
+            "/api/v1/bookings?limit=20".to_owned(),
+            Some(tokens[2].clone()),
+        ),
+    ];
+    for (path, token) in probes {
+        tasks.push(tokio::spawn(probe(
+            api.clone(),
+            path,
+            token,
+            exchanges.clone(),
+            stop.clone(),
+        )));
+    }
 
     // Some bookings complete before the database goes away.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -425,21 +440,22 @@ async fn customer(
     }
 }
 
-/// Asks `/readyz` and reads a seat map (a browse read, which the cache may serve) every
-/// 100 ms.
-async fn probe_readiness(api: Api, show: String, exchanges: Log, stop: Arc<AtomicBool>) {
-    let seat_map = format!("/api/v1/shows/{show}/seats");
+/// Sends `GET path` (with `token`, if any) every 100 ms until the load stops; `/readyz`,
+/// a seat map (a browse read, which the cache may serve), a customer's booking history (a
+/// read that always reaches the database).
+async fn probe(
+    api: Api,
+    path: String,
+    token: Option<String>,
+    exchanges: Log,
+    stop: Arc<AtomicBool>,
+) {
+    let what = format!("GET {}", path.split("/shw_").next().unwrap_or(&path));
     while !stop.load(Ordering::SeqCst) {
         observe(
             &exchanges,
-            "GET /readyz".into(),
-            api.call(Method::GET, "/readyz", None, None, None),
-        )
-        .await;
-        observe(
-            &exchanges,
-            "GET /api/v1/shows/{id}/seats".into(),
-            api.call(Method::GET, &seat_map, None, None, None),
+            what.clone(),
+            api.call(Method::GET, &path, token.as_deref(), None, None),
         )
         .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
