@@ -5,7 +5,8 @@
 //! bookings go through again, with the same `marquee serve` process.
 //!
 //! The database is a throwaway cluster of the test's own (`pg_cluster`), so stopping it
-//! disturbs no other test. SQLite is embedded in the process: it has no outage of this kind.
+//! disturbs no other test. Concurrent reads run back to back while it is being stopped,
+//! so requests are in flight at the moment it goes away. SQLite is embedded in the process: it has no outage of this kind.
 
 use std::{
     collections::BTreeMap,
@@ -35,6 +36,8 @@ const REQUEST_TIMEOUT_MS: u64 = 5_000;
 const ACQUIRE_TIMEOUT_MS: u64 = 2_000;
 /// Scheduling slack on a loaded machine on top of the request timeout.
 const SLACK: Duration = Duration::from_secs(2);
+/// Concurrent reads sent while the database is being stopped.
+const READS_IN_FLIGHT: usize = 16;
 /// How long after the database is back the service may take to serve again.
 const RECOVERY: Duration = Duration::from_secs(30);
 
@@ -168,13 +171,25 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Reads in flight at the moment the database goes away, whatever the machine's speed:
+    // concurrent history reads, back to back, from just before the stop until it happened.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let burst = tokio::spawn(reads_in_flight(
+        api.clone(),
+        tokens.clone(),
+        exchanges.clone(),
+        stopping.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let stop_began = Instant::now();
     cluster
         .stop_fast()
         .await
         .unwrap_or_else(|e| panic!("stop the cluster: {e}"));
     let stopped = Instant::now();
+    stopping.store(true, Ordering::SeqCst);
     tokio::time::sleep(OUTAGE).await;
+    burst.await.expect("reads in flight");
     let start_began = Instant::now();
     cluster
         .start()
@@ -460,6 +475,32 @@ async fn probe(
         .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `READS_IN_FLIGHT` clients each reading a booking history (which always reaches the
+/// database) back to back, until `done`.
+async fn reads_in_flight(api: Api, tokens: Vec<String>, exchanges: Log, done: Arc<AtomicBool>) {
+    let readers = (0..READS_IN_FLIGHT).map(|i| {
+        let (api, exchanges, done) = (&api, &exchanges, &done);
+        let token = &tokens[i % tokens.len()];
+        async move {
+            while !done.load(Ordering::SeqCst) {
+                observe(
+                    exchanges,
+                    "GET /api/v1/bookings?limit=20".into(),
+                    api.call(
+                        Method::GET,
+                        "/api/v1/bookings?limit=20",
+                        Some(token),
+                        None,
+                        None,
+                    ),
+                )
+                .await;
+            }
+        }
+    });
+    futures::future::join_all(readers).await;
 }
 
 /// `/readyz` polled until 200; how long after `since` that was.
