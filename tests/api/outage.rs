@@ -139,21 +139,29 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
             stop.clone(),
         )));
     }
+    let history = "/api/v1/bookings?limit=20";
     let probes = [
-        ("/readyz".to_owned(), None),
-        (format!("/api/v1/shows/{}/seats", seats[0].0), None),
+        ("GET /readyz", "/readyz".to_owned(), None),
         (
-            "/api/v1/bookings?limit=20".to_owned(),
+            "GET /api/v1/shows/{id}/seats",
+            format!("/api/v1/shows/{}/seats", seats[0].0),
+            None,
+        ),
+        (
+            "GET /api/v1/bookings?limit=20",
+            history.to_owned(),
             Some(tokens[1].clone()),
         ),
         (
-            "/api/v1/bookings?limit=20".to_owned(),
+            "GET /api/v1/bookings?limit=20",
+            history.to_owned(),
             Some(tokens[2].clone()),
         ),
     ];
-    for (path, token) in probes {
+    for (what, path, token) in probes {
         tasks.push(tokio::spawn(probe(
             api.clone(),
+            what,
             path,
             token,
             exchanges.clone(),
@@ -455,21 +463,21 @@ async fn customer(
     }
 }
 
-/// Sends `GET path` (with `token`, if any) every 100 ms until the load stops; `/readyz`,
+/// Sends `GET path` (with `token`, if any) every 100 ms until the load stops: `/readyz`,
 /// a seat map (a browse read, which the cache may serve), a customer's booking history (a
 /// read that always reaches the database).
 async fn probe(
     api: Api,
+    what: &'static str,
     path: String,
     token: Option<String>,
     exchanges: Log,
     stop: Arc<AtomicBool>,
 ) {
-    let what = format!("GET {}", path.split("/shw_").next().unwrap_or(&path));
     while !stop.load(Ordering::SeqCst) {
         observe(
             &exchanges,
-            what.clone(),
+            what.to_owned(),
             api.call(Method::GET, &path, token.as_deref(), None, None),
         )
         .await;
