@@ -69,28 +69,7 @@ impl TestApp {
                 (Some(dir), None)
             }
             Engine::Postgres => {
-                let admin_url = std::env::var("MARQUEE_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.to_owned());
-                let name = format!(
-                    "marquee_test_{}",
-                    ulid::Ulid::new().to_string().to_lowercase()
-                );
-                match PgConnection::connect(&admin_url).await {
-                    Ok(mut admin) => {
-                        sqlx::query(&format!("CREATE DATABASE {name}"))
-                            .execute(&mut admin)
-                            .await
-                            .expect("create test database");
-                        let _ = admin.close().await;
-                    }
-                    Err(error) => {
-                        if std::env::var("CI").is_ok_and(|v| v == "true") {
-                            panic!("PostgreSQL at {admin_url} is required under CI=true: {error}");
-                        }
-                        eprintln!("skipping PostgreSQL test: cannot reach {admin_url}: {error}");
-                        return None;
-                    }
-                }
+                let (admin_url, name) = create_test_database("marquee_test").await?;
                 config.database_url = database_url(&admin_url, &name);
                 config.database.max_connections = 5;
                 (None, Some((admin_url, name)))
@@ -190,20 +169,67 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // A test that panicked before `stop`: still drop its PostgreSQL database.
         if let Some((admin_url, name)) = self.pg_database.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    runtime.block_on(drop_database(&admin_url, &name));
-                }
-            })
-            .join();
+            drop_database_blocking(admin_url, name);
         }
     }
 }
 
-async fn drop_database(admin_url: &str, name: &str) {
+/// The PostgreSQL server tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("MARQUEE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.to_owned())
+}
+
+/// True under `CI=true`, where a missing prerequisite fails a test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A test cannot run here: fails under `CI=true`, else says why it is skipped.
+pub fn skip_unless_ci(reason: &str) {
+    if in_ci() {
+        panic!("required under CI=true: {reason}");
+    }
+    eprintln!("skipping: {reason}");
+}
+
+/// Creates a fresh database named `<prefix>_<ulid>` on the test server; returns the admin
+/// URL and the name, or `None` (after `skip_unless_ci`) when the server cannot be reached.
+pub async fn create_test_database(prefix: &str) -> Option<(String, String)> {
+    let admin_url = pg_admin_url();
+    let name = format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase());
+    match PgConnection::connect(&admin_url).await {
+        Ok(mut admin) => {
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("create test database");
+            let _ = admin.close().await;
+            Some((admin_url, name))
+        }
+        Err(error) => {
+            skip_unless_ci(&format!(
+                "PostgreSQL at {admin_url} cannot be reached: {error}"
+            ));
+            None
+        }
+    }
+}
+
+/// Drops a test database from a `Drop` implementation, which cannot await: on a thread of
+/// its own with a runtime of its own, so it also works while a test is unwinding.
+pub fn drop_database_blocking(admin_url: String, name: String) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            runtime.block_on(drop_database(&admin_url, &name));
+        }
+    })
+    .join();
+}
+
+pub async fn drop_database(admin_url: &str, name: &str) {
     if let Ok(mut admin) = PgConnection::connect(admin_url).await {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut admin)
@@ -213,7 +239,7 @@ async fn drop_database(admin_url: &str, name: &str) {
 }
 
 /// The admin URL with its database name replaced.
-fn database_url(admin_url: &str, name: &str) -> String {
+pub fn database_url(admin_url: &str, name: &str) -> String {
     let mut url = url::Url::parse(admin_url).expect("MARQUEE_TEST_POSTGRES_URL is a URL");
     url.set_path(&format!("/{name}"));
     url.to_string()

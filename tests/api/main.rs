@@ -2,11 +2,14 @@
 
 mod fixtures;
 mod helpers;
+mod pg_cluster;
+mod serve;
 
 mod admin;
 mod booking;
 mod browse;
 mod cache;
+mod crash;
 mod errors;
 mod events;
 mod identity;
@@ -14,6 +17,7 @@ mod multinode;
 mod notify;
 mod offers;
 mod ops;
+mod outage;
 mod partner;
 mod payments;
 mod relay;
