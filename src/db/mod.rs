@@ -237,6 +237,29 @@ fn sqlite_path(url: &str) -> sqlx::Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
+/// True when `error` says the database cannot be reached or cannot serve now (the pool is
+/// exhausted or closed, the connection broke, the server is shutting down or refusing
+/// connections, SQLite stayed busy): a 503 to retry, not a fault of the request.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: 08… connection exception, 57P01–57P03 shutdown / cannot connect
+            // now, 53300 too many connections. SQLite (extended codes): 5 busy, 6 locked
+            // and their variants (their low byte).
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+        }),
+        _ => false,
+    }
+}
+
 /// True when `error` is a unique-constraint violation (same meaning on both engines).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -131,17 +131,10 @@ pub struct Writer {
     settings: WriterSettings,
 }
 
-/// True when `error` means the connection is gone (not a refusal by the server).
+/// True when `error` means the connection is gone or unusable (not a refusal by the
+/// server of one statement): then the writer drops it and connects again.
 fn is_connection_error(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-    )
+    matches!(error, sqlx::Error::Protocol(_)) || super::is_unavailable(error)
 }
 
 impl Writer {

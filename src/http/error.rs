@@ -603,14 +603,15 @@ fn internal() -> (StatusCode, &'static str, &'static str, Option<String>) {
 fn database_problem(
     error: &sqlx::Error,
 ) -> (StatusCode, &'static str, &'static str, Option<String>) {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => (
+    if crate::db::is_unavailable(error) {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Service unavailable",
             Some("the service cannot reach its database; retry shortly".into()),
-        ),
-        _ => internal(),
+        )
+    } else {
+        internal()
     }
 }
 

@@ -78,8 +78,6 @@ async fn observe(
 type Started = Arc<Mutex<Vec<(usize, String, String)>>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a query cut off by PostgreSQL shutting down (SQLSTATE 57P01, \
-            admin_shutdown) answers 503 unavailable instead of 500 internal"]
 async fn postgres_outage_answers_503_and_recovers_without_restart() {
     let _machine = crate::serve::exclusive().await;
     let test_started = Instant::now();
