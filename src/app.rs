@@ -79,6 +79,7 @@ impl AppState {
             Duration::from_millis(config.payment.mock_delay_ms),
             config.payment.webhook_tolerance_secs,
             clock.clone(),
+            db.clone(),
         ));
         Self(Arc::new(AppParts {
             db,
@@ -233,6 +234,7 @@ impl App {
             ))
         });
         let events = crate::integration::start(&self.state);
+        let gateway = tokio::spawn(self.state.gateway.clone().run_background());
         let result = tokio::select! {
             joined = server => joined.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             () = async {
@@ -246,6 +248,7 @@ impl App {
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
+        gateway.abort();
         events.stop().await;
         self.state.db.close().await;
         tracing::info!("stopped");

@@ -81,6 +81,9 @@ pub struct PaymentConfig {
     pub mock_delay_ms: u64,
     /// Where the mock gateway delivers webhooks; unset: this node's own address.
     pub mock_webhook_url: Option<String>,
+    /// A payment still pending this long after it was made is settled by asking the
+    /// gateway (its webhook is late or lost); the sweeper does it.
+    pub reconcile_after_ms: u64,
 }
 
 impl Default for PaymentConfig {
@@ -90,6 +93,7 @@ impl Default for PaymentConfig {
             webhook_tolerance_secs: 300,
             mock_delay_ms: 3_000,
             mock_webhook_url: None,
+            reconcile_after_ms: 60_000,
         }
     }
 }

@@ -95,6 +95,7 @@ define_id!(PaymentId, "pay");
 define_id!(EventId, "evt");
 define_id!(WaitlistEntryId, "wl");
 define_id!(NotificationId, "ntf");
+define_id!(AnomalyId, "anm");
 
 #[cfg(test)]
 mod tests {

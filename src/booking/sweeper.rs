@@ -21,6 +21,8 @@ const BATCH: i64 = 500;
 const STALLED_REFUND_MS: i64 = 30_000;
 /// Idempotency keys are kept this long.
 const KEY_RETENTION_MS: i64 = 24 * 3_600_000;
+/// Pending payments are reconciled every this many rounds.
+const RECONCILE_EVERY: u64 = 5;
 /// Published events (and what consumers handled) are kept this long, for diagnosis.
 const EVENT_RETENTION_MS: i64 = 7 * 24 * 3_600_000;
 
@@ -142,6 +144,12 @@ pub async fn run(app: AppState, interval: Duration) {
         round += 1;
         if let Err(error) = sweep_once(&app).await {
             tracing::warn!(%error, "expiry sweep failed");
+        }
+        // Payments whose verdict is late, every few rounds.
+        if round % RECONCILE_EVERY == 1
+            && let Err(error) = payments::reconcile(&app).await
+        {
+            tracing::warn!(%error, "payment reconciliation failed");
         }
         // The rarer chores, about once a minute at the default period.
         if round % 60 == 1 {

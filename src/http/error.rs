@@ -583,6 +583,12 @@ fn payment_problem(
             "Invalid webhook signature",
             detail,
         ),
+        PaymentError::Mismatch { .. } => (
+            S::UNPROCESSABLE_ENTITY,
+            "webhook-mismatch",
+            "Webhook does not match the payment",
+            detail,
+        ),
         PaymentError::UnknownProvider(_) => {
             (S::NOT_FOUND, "not-found", "Resource not found", detail)
         }

@@ -1,7 +1,10 @@
 //! What Marquee needs from a payment gateway. Payments are two-step, as with real
 //! gateways: `create_intent` checks the card and returns the gateway's id without
 //! charging; `confirm` starts the charge, whose outcome arrives later as a signed webhook.
-//! So a payment we failed to record is never charged.
+//! So a payment we failed to record is never charged. Webhooks can be late, repeated or
+//! lost: `intent_status` asks the gateway directly (reconciliation).
+
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use futures::future::BoxFuture;
@@ -30,14 +33,33 @@ pub enum EventKind {
     Failed { reason: String },
 }
 
-/// A verified webhook.
+/// A verified gateway verdict on one payment: a webhook, or the answer to a status
+/// question. Its contents are the gateway's claims, checked against the payment before
+/// anything is applied.
 #[derive(Debug, Clone)]
 pub struct GatewayEvent {
+    /// Unique per message: the webhook's event id, or `status:<intent>` for an answer.
     pub event_id: String,
     pub kind: EventKind,
     pub payment_id: String,
     pub intent_id: String,
     pub amount: i64,
+    pub currency: String,
+}
+
+/// Where an intent stands at the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntentStatus {
+    /// Created, never confirmed: nothing will be charged unless it is confirmed.
+    RequiresConfirmation,
+    /// Confirmed; the outcome is not known yet.
+    Processing,
+    /// Settled: the verdict, as a webhook would have carried it.
+    Settled(EventKind, Money),
+    /// Cancelled before it was charged.
+    Canceled,
+    /// The gateway has no such intent.
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +82,13 @@ pub trait PaymentGateway: Send + Sync {
     /// Starts the charge; the outcome arrives as a webhook.
     fn confirm(&self, intent_id: String) -> BoxFuture<'_, Result<(), GatewayError>>;
 
+    /// Cancels an intent that was never confirmed, so it can never be charged.
+    fn cancel(&self, intent_id: String) -> BoxFuture<'_, Result<(), GatewayError>>;
+
+    /// Where the intent stands (for payments whose webhook has not come).
+    fn intent_status(&self, intent_id: String)
+    -> BoxFuture<'_, Result<IntentStatus, GatewayError>>;
+
     /// Returns money; idempotent per payment. Returns the gateway's refund id.
     fn refund(&self, request: RefundRequest) -> BoxFuture<'_, Result<String, GatewayError>>;
 
@@ -70,4 +99,10 @@ pub trait PaymentGateway: Send + Sync {
         body: &[u8],
         now: Timestamp,
     ) -> Result<GatewayEvent, GatewayError>;
+
+    /// Work the gateway does in the background for as long as the node runs (the mock
+    /// delivers and re-delivers its webhooks); a real gateway's adapter has none.
+    fn run_background(self: Arc<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
+    }
 }

@@ -1,15 +1,25 @@
 //! A payment gateway that behaves like an external one, for development, tests and
-//! benchmarks. It keeps its own records (in memory: it stands for someone else's system),
-//! decides by test card token — `tok_visa` succeeds, `tok_chargeDeclined` is declined,
-//! `tok_delayed` succeeds after `payment.mock_delay_ms` — and reports every outcome as an
-//! HTTP webhook to `/api/v1/payments/webhooks/mock`, signed like Stripe's:
-//! `Mock-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. Deliveries
-//! that fail are retried with exponential backoff.
+//! benchmarks. It decides by test card token — `tok_visa` succeeds, `tok_chargeDeclined`
+//! is declined, `tok_delayed` succeeds after `payment.mock_delay_ms` — and reports every
+//! outcome as an HTTP webhook to `/api/v1/payments/webhooks/mock`, signed like Stripe's:
+//! `Mock-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+//!
+//! Like a real gateway it keeps its records: an intent is written (in its own table) when
+//! it is confirmed, before the confirmation is acknowledged, together with the webhook it
+//! owes. The webhook is delivered at once (or when a delayed charge settles) and then
+//! retried with exponential backoff until it is acknowledged, across restarts of the
+//! process: a background task re-delivers whatever is owed. Intents created but never
+//! confirmed are kept in memory only: nothing was charged for them, so forgetting one
+//! loses nothing (`intent_status` then says it is unknown).
+//!
+//! Deliveries are scheduled by the wall clock (this is someone else's system); webhook
+//! signatures carry the application's clock, which is what the receiver checks them
+//! against.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use axum::http::HeaderMap;
@@ -20,14 +30,36 @@ use http_body_util::Full;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use tokio::sync::Notify;
 
 use super::gateway::{
-    EventKind, GatewayError, GatewayEvent, IntentRequest, PaymentGateway, RefundRequest,
+    EventKind, GatewayError, GatewayEvent, IntentRequest, IntentStatus, PaymentGateway,
+    RefundRequest,
 };
-use crate::{clock::SharedClock, money::Money, time::Timestamp};
+use crate::{
+    clock::SharedClock,
+    db::{Db, Sql},
+    db_row,
+    money::{Currency, Money},
+    params,
+    time::Timestamp,
+};
 
 pub const SIGNATURE_HEADER: &str = "mock-signature";
-const DELIVERY_ATTEMPTS: u32 = 8;
+
+/// Delivery attempts before the gateway gives a webhook up (with the backoff below, about
+/// two days), like real gateways' retry windows.
+const MAX_ATTEMPTS: i64 = 20;
+/// The first retry after a failed delivery; each next one waits twice as long, capped.
+const FIRST_RETRY_MS: i64 = 500;
+const MAX_RETRY_MS: i64 = 3_600_000;
+/// A webhook not known to be delivered this long after it became due is delivered again
+/// (by whichever node's background task finds it): the node that owed it may have died.
+const REDELIVER_AFTER_MS: i64 = 2_000;
+/// How often the background task looks for owed webhooks and records deliveries.
+const BACKGROUND_PERIOD: Duration = Duration::from_millis(250);
+/// A node claiming an owed webhook holds it this long before another may take it.
+const CLAIM_MS: i64 = 30_000;
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -38,22 +70,24 @@ enum Outcome {
     SucceedLate,
 }
 
+/// An intent created and not confirmed yet (memory only: nothing charged).
 #[derive(Debug, Clone)]
-struct Intent {
-    id: String,
+struct Created {
     payment_id: String,
     amount: Money,
     outcome: Outcome,
-    confirmed: bool,
-    refunds: Vec<(String, i64)>,
 }
 
-/// The gateway's own records: intents by their id, and by our payment id (the idempotency
-/// key of `create_intent`).
 #[derive(Default)]
-struct Records {
-    intents: HashMap<String, Intent>,
+struct Pending {
+    /// Unconfirmed intents by id, and their ids by our payment id (the idempotency key
+    /// of `create_intent`).
+    created: HashMap<String, Created>,
     by_payment: HashMap<String, String>,
+    /// Webhooks this node is delivering now, so the background task leaves them alone.
+    in_flight: HashSet<String>,
+    /// Intents whose webhook was delivered and is not yet recorded as such.
+    delivered: Vec<String>,
 }
 
 pub struct MockGateway {
@@ -62,7 +96,9 @@ pub struct MockGateway {
     delay: Duration,
     tolerance_secs: i64,
     clock: SharedClock,
-    records: Mutex<Records>,
+    db: Db,
+    pending: Mutex<Pending>,
+    wake: Notify,
     client: HttpClient,
 }
 
@@ -83,6 +119,42 @@ pub struct MockEventData {
     pub amount: i64,
     pub currency: String,
     pub failure_reason: Option<String>,
+}
+
+db_row! {
+    /// An intent as the mock gateway keeps it once confirmed.
+    struct IntentRow {
+        amount: i64,
+        currency: String,
+        status: String,
+        failure_reason: Option<String>,
+        settles_at: i64,
+    }
+}
+
+db_row! {
+    /// A webhook still owed.
+    struct OwedRow {
+        id: String,
+        event_body: String,
+        attempts: i64,
+    }
+}
+
+const INTENT_COLUMNS: &str = "SELECT amount, currency, status, failure_reason, settles_at \
+     FROM mock_gateway_intents";
+
+/// Milliseconds of the wall clock.
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// When the attempt after `attempts` failed ones is due.
+fn retry_at(now: i64, attempts: i64) -> i64 {
+    let wait = FIRST_RETRY_MS.saturating_mul(1 << attempts.clamp(0, 30));
+    now + wait.min(MAX_RETRY_MS)
 }
 
 /// The `Mock-Signature` header value for a body sent at `timestamp_secs`.
@@ -151,6 +223,7 @@ impl MockGateway {
         delay: Duration,
         tolerance_secs: i64,
         clock: SharedClock,
+        db: Db,
     ) -> Arc<Self> {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
@@ -161,62 +234,143 @@ impl MockGateway {
             delay,
             tolerance_secs,
             clock,
-            records: Mutex::new(Records::default()),
+            db,
+            pending: Mutex::new(Pending::default()),
+            wake: Notify::new(),
             client,
         })
     }
 
-    fn event_for(&self, intent: &Intent) -> MockEvent {
-        let (kind, failure_reason) = match intent.outcome {
-            Outcome::Succeed | Outcome::SucceedLate => ("payment.succeeded", None),
-            Outcome::Decline => ("payment.failed", Some("card_declined".to_owned())),
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn intent(&self, id: &str) -> Result<Option<IntentRow>, GatewayError> {
+        let sql = format!("{INTENT_COLUMNS} WHERE id = $1");
+        self.db
+            .fetch_optional(&sql, params![id])
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Delivers one webhook (the intent's) once; on failure schedules the next attempt.
+    async fn deliver(self: Arc<Self>, intent_id: String, body: String, attempts: i64) {
+        let delivered = self.post(&body).await;
+        let failed = match delivered {
+            Ok(()) => {
+                let mut pending = self.pending();
+                pending.in_flight.remove(&intent_id);
+                pending.delivered.push(intent_id);
+                drop(pending);
+                self.wake.notify_one();
+                return;
+            }
+            Err(reason) => reason,
         };
-        MockEvent {
-            id: format!("evt_{}", ulid::Ulid::new()),
-            kind: kind.to_owned(),
-            created: self.clock.now().as_millis() / 1000,
-            data: MockEventData {
-                intent_id: intent.id.clone(),
-                payment_id: intent.payment_id.clone(),
-                amount: intent.amount.amount,
-                currency: intent.amount.currency.to_string(),
-                failure_reason,
-            },
+        self.pending().in_flight.remove(&intent_id);
+        let attempts = attempts + 1;
+        let now = wall_ms();
+        let give_up = attempts >= MAX_ATTEMPTS;
+        tracing::warn!(intent = %intent_id, attempts, give_up, reason = %failed, "mock gateway webhook not delivered");
+        let (next, given_up) = if give_up {
+            (now, Some(now))
+        } else {
+            (retry_at(now, attempts), None)
+        };
+        let recorded = self
+            .db
+            .write_statement(move |tx| {
+                tx.execute(
+                    "UPDATE mock_gateway_intents SET attempts = $2, next_attempt_at = $3, \
+                     given_up_at = $4 WHERE id = $1 AND delivered_at IS NULL",
+                    params![&intent_id, attempts, next, given_up],
+                )
+            })
+            .await;
+        if let Err(error) = recorded {
+            tracing::warn!(%error, "mock gateway could not record a failed delivery");
         }
     }
 
-    /// Delivers `event` like a gateway would: POST, retry with backoff until a 2xx.
-    async fn deliver(self: Arc<Self>, event: MockEvent) {
-        let Ok(body) = serde_json::to_vec(&event) else {
-            return;
-        };
-        let body = Bytes::from(body);
-        let mut backoff = Duration::from_millis(50);
-        for attempt in 1..=DELIVERY_ATTEMPTS {
-            // Signed at send time, so a retry carries a fresh timestamp.
-            let timestamp = self.clock.now().as_millis() / 1000;
-            let request = hyper::Request::post(&self.webhook_url)
-                .header("content-type", "application/json")
-                .header(
-                    SIGNATURE_HEADER,
-                    signature_header(&self.secret, timestamp, &body),
-                )
-                .body(Full::new(body.clone()));
-            let Ok(request) = request else { return };
-            match self.client.request(request).await {
-                Ok(response) if response.status().is_success() => return,
-                Ok(response) => {
-                    tracing::warn!(status = %response.status(), attempt, event = %event.id, "mock gateway webhook refused");
-                }
-                Err(error) => {
-                    tracing::warn!(%error, attempt, event = %event.id, "mock gateway webhook failed");
-                }
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+    /// One POST of a webhook body, signed now; `Ok` on a 2xx.
+    async fn post(&self, body: &str) -> Result<(), String> {
+        let body = Bytes::from(body.to_owned());
+        // Signed at send time, so a retry carries a fresh timestamp.
+        let timestamp = self.clock.now().as_millis() / 1000;
+        let request = hyper::Request::post(&self.webhook_url)
+            .header("content-type", "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                signature_header(&self.secret, timestamp, &body),
+            )
+            .body(Full::new(body))
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(Duration::from_secs(10), self.client.request(request)).await {
+            Ok(Ok(response)) if response.status().is_success() => Ok(()),
+            Ok(Ok(response)) => Err(format!("answered {}", response.status())),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("timed out".into()),
         }
-        tracing::error!(event = %event.id, "mock gateway gave up delivering a webhook");
     }
+
+    /// Records deliveries made since the last round, then claims and re-delivers the
+    /// webhooks that are owed (due and not known to be delivered).
+    async fn background_round(self: &Arc<Self>) -> sqlx::Result<()> {
+        const DELIVERED: Sql = Sql {
+            sqlite: "UPDATE mock_gateway_intents SET delivered_at = $1 \
+                     WHERE id IN (SELECT value FROM json_each($2)) AND delivered_at IS NULL",
+            postgres: "UPDATE mock_gateway_intents SET delivered_at = $1 \
+                       WHERE id = ANY($2) AND delivered_at IS NULL",
+        };
+        let delivered = std::mem::take(&mut self.pending().delivered);
+        if !delivered.is_empty() {
+            let now = wall_ms();
+            let marked = self
+                .db
+                .write_statement(move |tx| tx.execute(DELIVERED, params![now, &delivered]))
+                .await;
+            if let Err(error) = marked {
+                // Not recorded: those webhooks are simply delivered again later.
+                tracing::warn!(%error, "mock gateway could not record deliveries");
+            }
+        }
+        let now = wall_ms();
+        let owed: Vec<OwedRow> = self
+            .db
+            .fetch_all(
+                "SELECT id, event_body, attempts FROM mock_gateway_intents \
+                 WHERE delivered_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= $1 \
+                 ORDER BY next_attempt_at LIMIT 50",
+                params![now],
+            )
+            .await?;
+        for row in owed {
+            if self.pending().in_flight.contains(&row.id) {
+                continue;
+            }
+            // Claimed by one node at a time (several may share the records).
+            let id = row.id.clone();
+            let claimed = self
+                .db
+                .write_statement(move |tx| {
+                    tx.execute(
+                        "UPDATE mock_gateway_intents SET next_attempt_at = $2 \
+                         WHERE id = $1 AND next_attempt_at <= $3 AND delivered_at IS NULL",
+                        params![&id, now + CLAIM_MS, now],
+                    )
+                })
+                .await?;
+            if claimed == 1 {
+                self.pending().in_flight.insert(row.id.clone());
+                tokio::spawn(Arc::clone(self).deliver(row.id, row.event_body, row.attempts));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unavailable(error: sqlx::Error) -> GatewayError {
+    GatewayError::Unavailable(format!("the gateway's records: {error}"))
 }
 
 impl PaymentGateway for Arc<MockGateway> {
@@ -232,23 +386,31 @@ impl PaymentGateway for Arc<MockGateway> {
                 "tok_delayed" => Outcome::SucceedLate,
                 _ => return Err(GatewayError::InvalidCardToken),
             };
-            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(id) = records.by_payment.get(&request.payment_id) {
+            if let Some(id) = self.pending().by_payment.get(&request.payment_id) {
                 return Ok(id.clone());
             }
+            let confirmed: Option<String> = self
+                .db
+                .fetch_optional(
+                    "SELECT id FROM mock_gateway_intents WHERE payment_id = $1",
+                    params![&request.payment_id],
+                )
+                .await
+                .map_err(unavailable)?;
+            if let Some(id) = confirmed {
+                return Ok(id);
+            }
             let id = format!("pi_{}", ulid::Ulid::new());
-            records
+            let mut pending = self.pending();
+            pending
                 .by_payment
                 .insert(request.payment_id.clone(), id.clone());
-            records.intents.insert(
+            pending.created.insert(
                 id.clone(),
-                Intent {
-                    id: id.clone(),
+                Created {
                     payment_id: request.payment_id,
                     amount: request.amount,
                     outcome,
-                    confirmed: false,
-                    refunds: Vec::new(),
                 },
             );
             Ok(id)
@@ -257,50 +419,146 @@ impl PaymentGateway for Arc<MockGateway> {
 
     fn confirm(&self, intent_id: String) -> BoxFuture<'_, Result<(), GatewayError>> {
         Box::pin(async move {
-            let event = {
-                let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-                let intent = records
-                    .intents
-                    .get_mut(&intent_id)
-                    .ok_or_else(|| GatewayError::Unavailable("no such intent".into()))?;
-                if intent.confirmed {
-                    return Ok(());
-                }
-                intent.confirmed = true;
-                let delay = if intent.outcome == Outcome::SucceedLate {
-                    self.delay
-                } else {
-                    Duration::ZERO
+            let Some(created) = self.pending().created.get(&intent_id).cloned() else {
+                return match self.intent(&intent_id).await? {
+                    // Confirmed before: confirming again changes nothing.
+                    Some(_) => Ok(()),
+                    None => Err(GatewayError::Unavailable("no such intent".into())),
                 };
-                (self.event_for(intent), delay)
             };
+            let (status, kind, failure_reason) = match created.outcome {
+                Outcome::Succeed | Outcome::SucceedLate => ("succeeded", "payment.succeeded", None),
+                Outcome::Decline => ("failed", "payment.failed", Some("card_declined".to_owned())),
+            };
+            let delay = if created.outcome == Outcome::SucceedLate {
+                self.delay
+            } else {
+                Duration::ZERO
+            };
+            let event = MockEvent {
+                id: format!("evt_{}", ulid::Ulid::new()),
+                kind: kind.to_owned(),
+                created: self.clock.now().as_millis() / 1000,
+                data: MockEventData {
+                    intent_id: intent_id.clone(),
+                    payment_id: created.payment_id.clone(),
+                    amount: created.amount.amount,
+                    currency: created.amount.currency.to_string(),
+                    failure_reason: failure_reason.clone(),
+                },
+            };
+            let body = serde_json::to_string(&event)
+                .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+            let now = wall_ms();
+            let settles_at = now + delay.as_millis() as i64;
+            // Recorded before the confirmation is acknowledged: from here on the gateway
+            // owes the webhook, whatever happens to this process.
+            let row = (intent_id.clone(), created.clone(), body.clone(), event.id);
+            self.db
+                .write_statement(move |tx| {
+                    let (id, created, body, event_id) = &row;
+                    tx.execute(
+                        "INSERT INTO mock_gateway_intents (id, payment_id, amount, currency, \
+                         status, failure_reason, settles_at, event_id, event_body, \
+                         next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                         ON CONFLICT (payment_id) DO NOTHING",
+                        params![
+                            id,
+                            &created.payment_id,
+                            created.amount.amount,
+                            created.amount.currency.as_str(),
+                            status,
+                            &failure_reason,
+                            settles_at,
+                            event_id,
+                            body,
+                            settles_at + REDELIVER_AFTER_MS,
+                            now
+                        ],
+                    )
+                })
+                .await
+                .map_err(unavailable)?;
+            {
+                let mut pending = self.pending();
+                pending.created.remove(&intent_id);
+                pending.by_payment.remove(&created.payment_id);
+                pending.in_flight.insert(intent_id.clone());
+            }
             let gateway = Arc::clone(self);
             tokio::spawn(async move {
-                let (event, delay) = event;
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                gateway.deliver(event).await;
+                gateway.deliver(intent_id, body, 0).await;
             });
             Ok(())
         })
     }
 
+    fn cancel(&self, intent_id: String) -> BoxFuture<'_, Result<(), GatewayError>> {
+        Box::pin(async move {
+            let mut pending = self.pending();
+            if let Some(created) = pending.created.remove(&intent_id) {
+                pending.by_payment.remove(&created.payment_id);
+            }
+            Ok(())
+        })
+    }
+
+    fn intent_status(
+        &self,
+        intent_id: String,
+    ) -> BoxFuture<'_, Result<IntentStatus, GatewayError>> {
+        Box::pin(async move {
+            if self.pending().created.contains_key(&intent_id) {
+                return Ok(IntentStatus::RequiresConfirmation);
+            }
+            let Some(row) = self.intent(&intent_id).await? else {
+                return Ok(IntentStatus::Unknown);
+            };
+            if wall_ms() < row.settles_at {
+                return Ok(IntentStatus::Processing);
+            }
+            let amount = Money::new(
+                row.amount,
+                Currency::parse(&row.currency).unwrap_or(Currency::UNKNOWN),
+            );
+            Ok(match row.status.as_str() {
+                "succeeded" => IntentStatus::Settled(EventKind::Succeeded, amount),
+                "failed" => IntentStatus::Settled(
+                    EventKind::Failed {
+                        reason: row.failure_reason.unwrap_or_else(|| "declined".into()),
+                    },
+                    amount,
+                ),
+                "canceled" => IntentStatus::Canceled,
+                _ => IntentStatus::Processing,
+            })
+        })
+    }
+
     fn refund(&self, request: RefundRequest) -> BoxFuture<'_, Result<String, GatewayError>> {
         Box::pin(async move {
-            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-            // Another node's gateway may have taken the payment: the real thing is one
-            // shared service, so the mock accepts refunds it has no record of.
-            let intent_id = records.by_payment.get(&request.payment_id).cloned();
-            let Some(intent) = intent_id.and_then(|id| records.intents.get_mut(&id)) else {
-                return Ok(format!("re_{}", ulid::Ulid::new()));
-            };
-            if let Some((id, _)) = intent.refunds.first() {
-                return Ok(id.clone());
-            }
-            let id = format!("re_{}", ulid::Ulid::new());
-            intent.refunds.push((id.clone(), request.amount.amount));
-            Ok(id)
+            let candidate = format!("re_{}", ulid::Ulid::new());
+            let (payment, amount) = (request.payment_id.clone(), request.amount.amount);
+            let refund: Option<String> = self
+                .db
+                .write_statement(move |tx| {
+                    tx.fetch_optional(
+                        "UPDATE mock_gateway_intents \
+                         SET refund_id = COALESCE(refund_id, $2), \
+                             refunded_amount = COALESCE(refunded_amount, $3) \
+                         WHERE payment_id = $1 RETURNING refund_id",
+                        params![&payment, &candidate, amount],
+                    )
+                })
+                .await
+                .map_err(unavailable)?;
+            // A payment the gateway has no record of (it was never charged): accepted, as
+            // refunding nothing.
+            Ok(refund.unwrap_or_else(|| format!("re_{}", ulid::Ulid::new())))
         })
     }
 
@@ -333,6 +591,19 @@ impl PaymentGateway for Arc<MockGateway> {
             payment_id: event.data.payment_id,
             intent_id: event.data.intent_id,
             amount: event.data.amount,
+            currency: event.data.currency,
+        })
+    }
+
+    fn run_background(self: Arc<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let gateway: &Arc<MockGateway> = &self;
+            loop {
+                if let Err(error) = gateway.background_round().await {
+                    tracing::warn!(%error, "mock gateway background round failed");
+                }
+                let _ = tokio::time::timeout(BACKGROUND_PERIOD, gateway.wake.notified()).await;
+            }
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod gateway;
 pub mod mock;
 pub mod routes;
 pub mod service;
+pub mod store;
 
 use crate::{booking::BookingError, db::WriteError};
 
@@ -20,6 +21,17 @@ pub enum PaymentError {
     InvalidSignature(&'static str),
     #[error("no payment provider {0}")]
     UnknownProvider(String),
+    /// A correctly signed message whose contents do not match the payment it names
+    /// (another intent, amount or currency): refused, recorded, never applied.
+    #[error(
+        "the message does not match payment {payment}: {kind} (expected {expected}, got {received})"
+    )]
+    Mismatch {
+        payment: String,
+        kind: &'static str,
+        expected: String,
+        received: String,
+    },
     /// Internal: the booking cannot take the money (lapsed, cancelled, another amount,
     /// a seat no longer held by it); the payment is refunded instead.
     #[error("the booking cannot be confirmed")]

@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 
 use super::{
     PaymentError,
-    gateway::{EventKind, GatewayError, IntentRequest, RefundRequest},
+    gateway::{EventKind, GatewayError, GatewayEvent, IntentRequest, IntentStatus, RefundRequest},
+    store as payments_store,
 };
 use crate::{
     app::AppState,
@@ -154,7 +155,7 @@ enum Applied {
 }
 
 /// Verifies and applies one webhook. Duplicates and events about payments we do not know
-/// change nothing.
+/// change nothing; a message that does not match its payment is refused.
 pub async fn handle_webhook(
     app: &AppState,
     provider: &str,
@@ -164,64 +165,155 @@ pub async fn handle_webhook(
     if provider != app.gateway.provider() {
         return Err(PaymentError::UnknownProvider(provider.to_owned()));
     }
+    let event = app.gateway.verify_webhook(headers, body, app.clock.now())?;
+    apply_verdict(app, &event).await
+}
+
+/// Applies a verified verdict of the gateway (a webhook, or its answer when asked) to the
+/// payment it names: only if it is for that payment's intent, amount and currency;
+/// anything else is recorded as an anomaly and refused, and never confirms a booking.
+async fn apply_verdict(app: &AppState, event: &GatewayEvent) -> Result<(), PaymentError> {
     let now = app.clock.now();
-    let event = app.gateway.verify_webhook(headers, body, now)?;
     let Some((payment, show_id)) = store::payment_with_show(&app.db, &event.payment_id).await?
     else {
-        tracing::warn!(payment = %event.payment_id, event = %event.event_id, "webhook for an unknown payment");
+        tracing::warn!(payment = %event.payment_id, message = %event.event_id, "gateway verdict for an unknown payment");
         return Ok(());
     };
+    if let Some(mismatch) = payments_store::mismatch(&payment, event) {
+        tracing::warn!(payment = %payment.id, message = %event.event_id, kind = mismatch.kind, expected = %mismatch.expected, received = %mismatch.received, "gateway verdict refused: it does not match the payment");
+        let (provider, recorded, refused) =
+            (app.gateway.provider(), event.clone(), mismatch.clone());
+        app.db
+            .write(move |tx| {
+                payments_store::record_anomaly(tx, provider, &recorded, &refused, now.as_millis())
+            })
+            .await?;
+        return Err(PaymentError::Mismatch {
+            payment: payment.id,
+            kind: mismatch.kind,
+            expected: mismatch.expected,
+            received: mismatch.received,
+        });
+    }
     match &event.kind {
         EventKind::Failed { reason } => {
-            let reason = reason.clone();
-            let id = payment.id.clone();
-            let failed = app
-                .db
-                .write(move |tx| {
-                    let failed = store::set_payment_status(
-                        tx,
-                        &id,
-                        "pending",
-                        "failed",
-                        now.as_millis(),
-                        Some(&reason),
-                    )?;
-                    if let Some(p) = &failed {
-                        let event = Event::PaymentFailed {
-                            payment_id: p.id.clone(),
-                            booking_id: p.booking_id.clone(),
-                            reason: reason.clone(),
-                        };
-                        outbox::append(tx, &event, now.as_millis())?;
-                    }
-                    Ok::<_, PaymentError>(failed.is_some())
-                })
-                .await?;
-            if failed {
+            if fail_payment(app, &payment.id, reason, now).await? {
                 app.booking_watch.changed(&payment.booking_id);
             }
         }
-        EventKind::Succeeded => {
-            let applied = apply_success(app, &payment, &show_id, now).await?;
-            match applied {
-                Applied::Duplicate => {}
-                Applied::Confirmed => {
-                    app.cache.invalidate_show(&show_id);
-                    let change = Change::Confirmed {
-                        payment_id: payment.id.clone(),
-                        at: now,
-                    };
-                    app.booking_watch.changed_by(&payment.booking_id, change);
-                }
-                Applied::Refund => {
-                    app.cache.invalidate_show(&show_id);
-                    refund(app, &payment.id).await;
-                    app.booking_watch.changed(&payment.booking_id);
-                }
+        EventKind::Succeeded => match apply_success(app, &payment, &show_id, now).await? {
+            Applied::Duplicate => {}
+            Applied::Confirmed => {
+                app.cache.invalidate_show(&show_id);
+                let change = Change::Confirmed {
+                    payment_id: payment.id.clone(),
+                    at: now,
+                };
+                app.booking_watch.changed_by(&payment.booking_id, change);
             }
-        }
+            Applied::Refund => {
+                app.cache.invalidate_show(&show_id);
+                refund(app, &payment.id).await;
+                app.booking_watch.changed(&payment.booking_id);
+            }
+        },
     }
     Ok(())
+}
+
+/// A pending payment fails (declined, or never charged): `payment.failed`. False when it
+/// was not pending (a duplicate).
+async fn fail_payment(
+    app: &AppState,
+    payment_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<bool, PaymentError> {
+    let (id, reason) = (payment_id.to_owned(), reason.to_owned());
+    app.db
+        .write(move |tx| {
+            let failed = store::set_payment_status(
+                tx,
+                &id,
+                "pending",
+                "failed",
+                now.as_millis(),
+                Some(&reason),
+            )?;
+            if let Some(p) = &failed {
+                let event = Event::PaymentFailed {
+                    payment_id: p.id.clone(),
+                    booking_id: p.booking_id.clone(),
+                    reason: reason.clone(),
+                };
+                outbox::append(tx, &event, now.as_millis())?;
+            }
+            Ok::<_, PaymentError>(failed.is_some())
+        })
+        .await
+}
+
+/// Settles payments still `pending` long after they were made (`payment.reconcile_after_ms`)
+/// by asking the gateway where their intent stands: a verdict it has is applied as its
+/// webhook would have been (the webhook was lost, or is owed by a process that died); an
+/// intent it never charged — never confirmed (the process died between recording the
+/// payment and confirming it), cancelled or unknown to it — fails the payment, so the
+/// customer can pay again while the hold lasts. Returns how many payments it settled.
+pub async fn reconcile(app: &AppState) -> Result<usize, PaymentError> {
+    let now = app.clock.now().as_millis();
+    let before = now.saturating_sub(app.config.payment.reconcile_after_ms as i64);
+    let mut settled = 0;
+    for id in payments_store::pending_since(&app.db, before, 100).await? {
+        let Some(payment) = store::get_payment(&app.db, &id).await? else {
+            continue;
+        };
+        let Some(intent) = payment.intent_id.clone() else {
+            continue;
+        };
+        let status = match app.gateway.intent_status(intent.clone()).await {
+            Ok(status) => status,
+            Err(error) => {
+                tracing::warn!(%error, payment = %id, "cannot ask the gateway about a pending payment");
+                continue;
+            }
+        };
+        let never_charged = |reason: &str| {
+            tracing::warn!(payment = %id, intent = %intent, reason, "pending payment was never charged; failing it");
+        };
+        match status {
+            IntentStatus::Processing => continue,
+            IntentStatus::Settled(kind, amount) => {
+                let verdict = GatewayEvent {
+                    event_id: format!("status:{intent}"),
+                    kind,
+                    payment_id: payment.id.clone(),
+                    intent_id: intent.clone(),
+                    amount: amount.amount,
+                    currency: amount.currency.to_string(),
+                };
+                match apply_verdict(app, &verdict).await {
+                    Ok(()) | Err(PaymentError::Mismatch { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            IntentStatus::RequiresConfirmation => {
+                // Cancelled first, so a confirmation still on its way cannot charge it.
+                app.gateway.cancel(intent.clone()).await?;
+                never_charged("never confirmed");
+                fail_payment(app, &id, "not_confirmed", app.clock.now()).await?;
+            }
+            IntentStatus::Canceled | IntentStatus::Unknown => {
+                never_charged("unknown to the gateway or cancelled");
+                fail_payment(app, &id, "not_confirmed", app.clock.now()).await?;
+            }
+        }
+        app.booking_watch.changed(&payment.booking_id);
+        settled += 1;
+    }
+    if settled > 0 {
+        metrics::counter!("marquee_payments_reconciled_total").increment(settled as u64);
+    }
+    Ok(settled)
 }
 
 /// Money arrived for `payment`: confirm its booking (one statement on PostgreSQL), or, if

@@ -39,10 +39,55 @@ pub struct TestApp {
     pub state: AppState,
     /// Key of the mock gateway's webhook signatures.
     pub webhook_secret: Vec<u8>,
+    /// What the app was started with, for `restart`.
+    config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     pg_database: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// A running app's handles.
+struct Running {
+    base: String,
+    db: Db,
+    cache: Arc<ResponseCache>,
+    state: AppState,
+    webhook_secret: Vec<u8>,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Connects, migrates, builds and serves the app on `config`.
+async fn start(config: Config, clock: &ManualClock) -> Running {
+    let db = Db::connect(&config)
+        .await
+        .expect("connect to test database");
+    db.migrate().await.expect("migrate test database");
+    let app = App::build_with(config, db.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("build app");
+    let base = format!("http://{}", app.addr());
+    let cache = app.state().cache.clone();
+    let state = app.state().clone();
+    let webhook_secret = state.webhook_secret.clone();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Running {
+        base,
+        db,
+        cache,
+        state,
+        webhook_secret,
+        shutdown,
+        server,
+    }
 }
 
 impl TestApp {
@@ -77,39 +122,42 @@ impl TestApp {
         };
         configure(&mut config);
         let clock = ManualClock::new(test_epoch());
-        let db = Db::connect(&config)
-            .await
-            .expect("connect to test database");
-        db.migrate().await.expect("migrate test database");
-        let app = App::build_with(config, db.clone(), Arc::new(clock.clone()))
-            .await
-            .expect("build app");
-        let base = format!("http://{}", app.addr());
-        let cache = app.state().cache.clone();
-        let state = app.state().clone();
-        let webhook_secret = state.webhook_secret.clone();
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = app
-                .run_until(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let running = start(config.clone(), &clock).await;
         Some(TestApp {
-            base,
+            base: running.base,
             client: Client::new(),
             clock,
-            db,
+            db: running.db,
             engine,
-            cache,
-            state,
-            webhook_secret,
-            shutdown: Some(shutdown),
-            server: Some(server),
+            cache: running.cache,
+            state: running.state,
+            webhook_secret: running.webhook_secret,
+            config,
+            shutdown: Some(running.shutdown),
+            server: Some(running.server),
             pg_database,
             _dir: dir,
         })
+    }
+
+    /// Stops the app (gracefully) and starts it again on the same database and clock, on
+    /// a new port: what survives a restart survives this.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.db.close().await;
+        let running = start(self.config.clone(), &self.clock).await;
+        self.base = running.base;
+        self.db = running.db;
+        self.cache = running.cache;
+        self.state = running.state;
+        self.webhook_secret = running.webhook_secret;
+        self.shutdown = Some(running.shutdown);
+        self.server = Some(running.server);
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -42,7 +42,7 @@ async fn deliver(app: &TestApp, path: &str, signature: Option<&str>, body: &[u8]
 }
 
 /// A delivery signed with the app's webhook secret at the app's current time.
-async fn deliver_signed(app: &TestApp, body: &[u8]) -> Response {
+pub(crate) async fn deliver_signed(app: &TestApp, body: &[u8]) -> Response {
     let signature = signature_header(&app.webhook_secret, now_secs(app), body);
     deliver(app, WEBHOOK, Some(&signature), body).await
 }
@@ -72,14 +72,27 @@ fn documented(payments: &Value) -> Value {
 }
 
 fn event(id: &str, kind: &str, created: i64, payment_id: &str, amount: i64) -> Vec<u8> {
+    gateway_event(id, kind, created, payment_id, "pi_test", amount, "INR")
+}
+
+/// A webhook body as the mock gateway writes it.
+pub(crate) fn gateway_event(
+    id: &str,
+    kind: &str,
+    created: i64,
+    payment_id: &str,
+    intent_id: &str,
+    amount: i64,
+    currency: &str,
+) -> Vec<u8> {
     let failure = if kind == "payment.failed" {
         json!("card_declined")
     } else {
         Value::Null
     };
     json!({"id": id, "type": kind, "created": created,
-           "data": {"intent_id": "pi_test", "payment_id": payment_id, "amount": amount,
-                    "currency": "INR", "failure_reason": failure}})
+           "data": {"intent_id": intent_id, "payment_id": payment_id, "amount": amount,
+                    "currency": currency, "failure_reason": failure}})
     .to_string()
     .into_bytes()
 }
@@ -535,13 +548,30 @@ async fn redelivered_events_change_nothing(engine: Engine) {
     assert_eq!(get_booking(app, &ana, &id).await, confirmed);
     // Another success event for the payment that confirmed the booking: not a late success
     // to refund, just a duplicate.
-    let second = event("evt_second", "payment.succeeded", t, &payment_id, 26_250);
+    let intent = sent["data"]["intent_id"].as_str().unwrap();
+    let second = gateway_event(
+        "evt_second",
+        "payment.succeeded",
+        t,
+        &payment_id,
+        intent,
+        26_250,
+        "INR",
+    );
     assert_eq!(
         deliver_signed(app, &second).await.status(),
         StatusCode::NO_CONTENT
     );
     // A failure after the success cannot undo it.
-    let failed = event("evt_failed", "payment.failed", t, &payment_id, 26_250);
+    let failed = gateway_event(
+        "evt_failed",
+        "payment.failed",
+        t,
+        &payment_id,
+        intent,
+        26_250,
+        "INR",
+    );
     assert_eq!(
         deliver_signed(app, &failed).await.status(),
         StatusCode::NO_CONTENT
