@@ -12,6 +12,7 @@ mod cache;
 mod crash;
 mod errors;
 mod events;
+mod freeing;
 mod identity;
 mod multinode;
 mod notify;

@@ -24,7 +24,7 @@ use crate::{
 const WEBHOOK: &str = "/api/v1/payments/webhooks/mock";
 
 /// The app clock in Unix seconds.
-fn now_secs(app: &TestApp) -> i64 {
+pub(crate) fn now_secs(app: &TestApp) -> i64 {
     app.clock.now().as_millis() / 1000
 }
 
@@ -42,7 +42,7 @@ async fn deliver(app: &TestApp, path: &str, signature: Option<&str>, body: &[u8]
 }
 
 /// A delivery signed with the app's webhook secret at the app's current time.
-async fn deliver_signed(app: &TestApp, body: &[u8]) -> Response {
+pub(crate) async fn deliver_signed(app: &TestApp, body: &[u8]) -> Response {
     let signature = signature_header(&app.webhook_secret, now_secs(app), body);
     deliver(app, WEBHOOK, Some(&signature), body).await
 }
@@ -71,7 +71,7 @@ fn documented(payments: &Value) -> Value {
         .collect()
 }
 
-fn event(id: &str, kind: &str, created: i64, payment_id: &str, amount: i64) -> Vec<u8> {
+pub(crate) fn event(id: &str, kind: &str, created: i64, payment_id: &str, amount: i64) -> Vec<u8> {
     let failure = if kind == "payment.failed" {
         json!("card_declined")
     } else {
