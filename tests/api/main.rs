@@ -12,6 +12,7 @@ mod cache;
 mod crash;
 mod errors;
 mod events;
+mod freeing;
 mod gateway;
 mod identity;
 mod multinode;

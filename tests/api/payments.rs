@@ -24,7 +24,7 @@ use crate::{
 const WEBHOOK: &str = "/api/v1/payments/webhooks/mock";
 
 /// The app clock in Unix seconds.
-fn now_secs(app: &TestApp) -> i64 {
+pub(crate) fn now_secs(app: &TestApp) -> i64 {
     app.clock.now().as_millis() / 1000
 }
 

@@ -16,7 +16,7 @@ use crate::{
     helpers::{TestApp, assert_problem, send},
 };
 
-async fn join(app: &TestApp, token: &str, show: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn join(app: &TestApp, token: &str, show: &str, body: Value) -> reqwest::Response {
     send(
         app,
         Method::POST,
@@ -27,7 +27,7 @@ async fn join(app: &TestApp, token: &str, show: &str, body: Value) -> reqwest::R
     .await
 }
 
-async fn entry(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn entry(app: &TestApp, token: &str, id: &str) -> Value {
     let response = send(
         app,
         Method::GET,
@@ -41,7 +41,7 @@ async fn entry(app: &TestApp, token: &str, id: &str) -> Value {
 }
 
 /// Event types in outbox order, and the entries `waitlist.offered` named, in order.
-async fn events(app: &TestApp) -> (Vec<String>, Vec<String>) {
+pub(crate) async fn events(app: &TestApp) -> (Vec<String>, Vec<String>) {
     let all = outbox::all(&app.state.db).await.unwrap();
     let offered = all
         .iter()
