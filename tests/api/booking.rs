@@ -1815,3 +1815,64 @@ db_test!(overlapping_holds_never_share_a_seat, |app| {
     }
     assert_eq!(live, won);
 });
+
+db_test_with!(
+    a_show_whose_bookings_all_ended_is_not_deleted_but_can_be_cancelled,
+    |config| {
+        config.booking.sweep_interval_ms = 0;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let partner = owning_partner(app, "pat@example.com").await;
+        let ana = customer(app, "ana@example.com").await;
+        // One hold released by its customer, one left to lapse and swept: no live booking.
+        let released = id_of(&hold_ok(app, &ana, &f.noon, &["A1"]).await);
+        assert_eq!(cancel(app, &ana, &released).await.status(), StatusCode::OK);
+        hold_ok(app, &ana, &f.noon, &["B1"]).await;
+        app.clock.advance(chrono::Duration::seconds(301));
+        marquee::booking::sweeper::sweep_once(&app.state)
+            .await
+            .unwrap();
+
+        let path = format!("/api/v1/partner/shows/{}", f.noon);
+        let refused = send(app, Method::DELETE, &path, Some(&partner), None).await;
+        let problem = assert_problem(refused, 409, "show-has-history").await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("cancel it instead"),
+            "{problem}"
+        );
+        // Nothing went: the customer's history and the show are intact.
+        assert_eq!(
+            history(app, &ana).await["items"].as_array().unwrap().len(),
+            2
+        );
+        app.get_ok(&format!("/api/v1/shows/{}", f.noon)).await;
+
+        // Cancelling takes it off sale (and out of listings), keeping the history.
+        let cancelled = send(
+            app,
+            Method::POST,
+            &format!("/api/v1/partner/shows/{}/cancel", f.noon),
+            Some(&partner),
+            None,
+        )
+        .await;
+        assert_eq!(cancelled.status(), StatusCode::OK);
+        let body: Value = cancelled.json().await.unwrap();
+        assert_eq!(body["bookings_cancelled"], 0);
+        assert_eq!(body["refunds"], 0);
+        assert_problem(
+            hold(app, &ana, &f.noon, &["C1"]).await,
+            409,
+            "show-not-on-sale",
+        )
+        .await;
+        assert_eq!(
+            history(app, &ana).await["items"].as_array().unwrap().len(),
+            2
+        );
+    }
+);

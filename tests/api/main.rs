@@ -25,4 +25,5 @@ mod payments;
 mod relay;
 mod seat_map;
 mod seed;
+mod storage;
 mod waitlist;
