@@ -29,6 +29,8 @@ pub struct AppParts {
     pub config: Config,
     pub tokens: TokenSigner,
     pub login_limiter: LoginLimiter,
+    /// Holds, payments, registrations and quotes per account, booking or address.
+    pub limits: crate::limits::RateLimits,
     pub gateway: Arc<dyn PaymentGateway>,
     /// Signs ticket codes; derived from the shared signing secret, so every node agrees.
     pub ticket_key: Vec<u8>,
@@ -69,6 +71,7 @@ impl AppState {
         webhook_url: String,
     ) -> Self {
         let cache = Arc::new(ResponseCache::new(&config.cache, clock.clone()));
+        let limits = crate::limits::RateLimits::new(&config.limits);
         let login_limiter = LoginLimiter::new(
             config.auth.login_attempts_per_account_per_minute,
             config.auth.login_attempts_per_client_per_minute,
@@ -88,6 +91,7 @@ impl AppState {
             config,
             tokens,
             login_limiter,
+            limits,
             gateway,
             ticket_key: secrets.tickets,
             webhook_secret: secrets.webhook,

@@ -30,6 +30,30 @@ pub struct Config {
     pub payment: PaymentConfig,
     pub events: EventsConfig,
     pub notify: NotifyConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Per-minute rate limits (token buckets, bursts of the same size); see `crate::limits`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub holds_per_account_per_minute: u32,
+    pub payments_per_booking_per_minute: u32,
+    pub payments_per_account_per_minute: u32,
+    pub registrations_per_client_per_minute: u32,
+    pub quotes_per_client_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            holds_per_account_per_minute: 30,
+            payments_per_booking_per_minute: 5,
+            payments_per_account_per_minute: 20,
+            registrations_per_client_per_minute: 10,
+            quotes_per_client_per_minute: 120,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +76,9 @@ pub struct BookingConfig {
     pub sweep_interval_ms: u64,
     /// Most write commands SQLite commits together in one transaction (group commit).
     pub group_commit_max_batch: usize,
+    /// Seats one account may hold (unpaid, unexpired) in one show, and in all shows.
+    pub max_held_seats_per_show: usize,
+    pub max_held_seats_per_account: usize,
 }
 
 impl Default for BookingConfig {
@@ -65,6 +92,8 @@ impl Default for BookingConfig {
             bulk_cancel_max: 50,
             sweep_interval_ms: 1_000,
             group_commit_max_batch: 64,
+            max_held_seats_per_show: 20,
+            max_held_seats_per_account: 100,
         }
     }
 }
@@ -313,6 +342,7 @@ impl Default for Config {
             payment: PaymentConfig::default(),
             events: EventsConfig::default(),
             notify: NotifyConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -387,23 +417,15 @@ impl Config {
     /// (`MARQUEE_CONFIG`, `MARQUEE_ADMIN_PASSWORD`, the test suite's) are not configuration
     /// and are left alone; a misspelt key inside a known section is still an error.
     fn environment() -> Env {
-        const TOP_LEVEL: [&str; 12] = [
-            "database_url",
-            "addr",
-            "nats_url",
-            "database",
-            "http",
-            "cache",
-            "log",
-            "auth",
-            "schedule",
-            "pricing",
-            "booking",
-            "payment",
-        ];
-        Env::prefixed("MARQUEE_").split("__").filter(|key| {
+        // The top-level keys are the configuration's own fields, so a new section is
+        // reachable from the environment the moment it exists.
+        let top_level: Vec<String> = serde_json::to_value(Config::default())
+            .ok()
+            .and_then(|value| value.as_object().map(|o| o.keys().cloned().collect()))
+            .unwrap_or_default();
+        Env::prefixed("MARQUEE_").split("__").filter(move |key| {
             let first = key.as_str().split('.').next().unwrap_or("");
-            TOP_LEVEL
+            top_level
                 .iter()
                 .any(|known| first.eq_ignore_ascii_case(known))
         })
@@ -427,6 +449,30 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "booking limits, hold_secs, group_commit_max_batch and webhook_tolerance_secs must be positive".into(),
+            ));
+        }
+        if booking.max_held_seats_per_show < booking.max_seats
+            || booking.max_held_seats_per_account < booking.max_held_seats_per_show
+            || booking.max_held_seats_per_account < booking.bulk_max_seats
+        {
+            return Err(ConfigError::Invalid(
+                "booking.max_held_seats_per_show must be at least max_seats, and \
+                 max_held_seats_per_account at least max_held_seats_per_show and bulk_max_seats"
+                    .into(),
+            ));
+        }
+        let limits = &self.limits;
+        if [
+            limits.holds_per_account_per_minute,
+            limits.payments_per_booking_per_minute,
+            limits.payments_per_account_per_minute,
+            limits.registrations_per_client_per_minute,
+            limits.quotes_per_client_per_minute,
+        ]
+        .contains(&0)
+        {
+            return Err(ConfigError::Invalid(
+                "every limits.* must be at least 1".into(),
             ));
         }
         if self.database.max_connections == 0
@@ -520,9 +566,16 @@ mod tests {
             )?;
             jail.set_env("MARQUEE_CACHE__ENABLED", "false");
             jail.set_env("MARQUEE_DATABASE_URL", "postgres://x@127.0.0.1/db");
+            // Every section is reachable, the newest too.
+            jail.set_env("MARQUEE_EVENTS__LEASE_MS", "1234");
+            jail.set_env("MARQUEE_NOTIFY__FROM", "Box Office <box@example.com>");
+            jail.set_env("MARQUEE_LIMITS__QUOTES_PER_CLIENT_PER_MINUTE", "7");
             let config = Config::load(Some(Path::new("m.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.addr.port(), 9000);
             assert!(!config.cache.enabled);
+            assert_eq!(config.events.lease_ms, 1234);
+            assert_eq!(config.notify.from, "Box Office <box@example.com>");
+            assert_eq!(config.limits.quotes_per_client_per_minute, 7);
             assert_eq!(config.database_url, "postgres://x@127.0.0.1/db");
             Ok(())
         });

@@ -17,6 +17,7 @@ pub mod identity;
 pub mod ids;
 pub mod integration;
 pub mod inventory;
+pub mod limits;
 pub mod money;
 pub mod offers;
 pub mod payment;

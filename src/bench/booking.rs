@@ -94,6 +94,14 @@ fn print_errors(errors: &ErrorCounts) {
     for (key, n) in errors {
         println!("  {n:>7}  {key}");
     }
+    if errors.keys().any(|key| key.contains("429")) {
+        println!(
+            "  (429: the server's per-account limits on holds and payments stopped part of \
+             the load; for a benchmark start it with \
+             MARQUEE_LIMITS__HOLDS_PER_ACCOUNT_PER_MINUTE=1000000 \
+             MARQUEE_LIMITS__PAYMENTS_PER_ACCOUNT_PER_MINUTE=1000000)"
+        );
+    }
 }
 
 /// Makes the addresses of this run's accounts unique, so runs can repeat on one database.
@@ -139,7 +147,7 @@ async fn sign_up_customers(
 }
 
 /// Registers one account (an address already taken by an earlier try is fine) and logs in,
-/// waiting out the server's login rate limit.
+/// waiting out the server's rate limits on both.
 async fn sign_up(
     connection: &mut Connection,
     target: &Target,
@@ -154,9 +162,16 @@ async fn sign_up(
         "password": password,
         "display_name": format!("Bench customer {n}"),
     });
-    let (status, _, body) = connection
-        .post_json(target, "/api/v1/auth/register", &registration)
-        .await?;
+    let (status, body) = post_waiting_out_limits(
+        connection,
+        target,
+        "/api/v1/auth/register",
+        &registration,
+        "MARQUEE_LIMITS__REGISTRATIONS_PER_CLIENT_PER_MINUTE=100000",
+        warned,
+        deadline,
+    )
+    .await?;
     if status != StatusCode::CREATED && status != StatusCode::CONFLICT {
         bail!(
             "POST /api/v1/auth/register answered {status}: {}",
@@ -164,42 +179,61 @@ async fn sign_up(
         );
     }
     let credentials = json!({"email": email, "password": password});
+    let (status, body) = post_waiting_out_limits(
+        connection,
+        target,
+        "/api/v1/auth/login",
+        &credentials,
+        "MARQUEE_AUTH__LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE=100000",
+        warned,
+        deadline,
+    )
+    .await?;
+    if status != StatusCode::OK {
+        bail!(
+            "POST /api/v1/auth/login answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let pair: Value = serde_json::from_slice(&body)?;
+    pair["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("login answered no access_token"))
+}
+
+/// POSTs `body`, and while the server answers 429, waits as its `Retry-After` says (once
+/// saying how to start the server without the limit) and tries again.
+async fn post_waiting_out_limits(
+    connection: &mut Connection,
+    target: &Target,
+    path: &str,
+    body: &Value,
+    setting: &str,
+    warned: &AtomicBool,
+    deadline: Instant,
+) -> anyhow::Result<(StatusCode, bytes::Bytes)> {
     loop {
-        let (status, headers, body) = connection
-            .post_json(target, "/api/v1/auth/login", &credentials)
-            .await?;
-        match status {
-            StatusCode::OK => {
-                let pair: Value = serde_json::from_slice(&body)?;
-                return pair["access_token"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| anyhow!("login answered no access_token"));
-            }
-            StatusCode::TOO_MANY_REQUESTS => {
-                let wait = headers
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1);
-                let wait = Duration::from_secs(wait.max(1));
-                if Instant::now() + wait > deadline {
-                    bail!("logins still rate-limited when --max-seconds ran out");
-                }
-                if !warned.swap(true, Ordering::Relaxed) {
-                    eprintln!(
-                        "the server rate-limits logins per client address; waiting it out \
-                         (start the server with \
-                         MARQUEE_AUTH__LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE=1000 to skip this)"
-                    );
-                }
-                tokio::time::sleep(wait).await;
-            }
-            _ => bail!(
-                "POST /api/v1/auth/login answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            ),
+        let (status, headers, answer) = connection.post_json(target, path, body).await?;
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            return Ok((status, answer));
         }
+        let wait = headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1);
+        let wait = Duration::from_secs(wait.max(1));
+        if Instant::now() + wait > deadline {
+            bail!("POST {path} still rate-limited when --max-seconds ran out");
+        }
+        if !warned.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "the server rate-limits POST {path} from one address; waiting it out (start \
+                 the server with {setting} to skip this)"
+            );
+        }
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -31,6 +31,16 @@ pub enum BookingError {
     UnknownSeats(Vec<String>),
     #[error("these seats are not available: {}", .0.join(", "))]
     SeatsUnavailable(Vec<String>),
+    #[error(
+        "an account holds at most {per_show} seats of one show and {per_account} in all; \
+         you hold {in_show} of this show and {in_all} in all: pay for or release a hold first"
+    )]
+    HoldLimitReached {
+        in_show: i64,
+        in_all: i64,
+        per_show: i64,
+        per_account: i64,
+    },
     #[error("the booking's hold expired; hold the seats again")]
     Expired,
     #[error("the booking is {0}, not awaiting payment")]

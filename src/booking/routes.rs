@@ -25,6 +25,7 @@ use crate::{
         pagination::{Page, PageParams},
     },
     identity::extract::{Customer, Partner},
+    limits::Limit,
     payment::PaymentError,
     time::Timestamp,
 };
@@ -82,13 +83,17 @@ pub struct HoldRequest {
 }
 
 /// Hold seats: all of them or none, for `booking.hold_secs`, priced by the stored quote.
+/// An account holds at most `booking.max_held_seats_per_show` seats of one show and
+/// `booking.max_held_seats_per_account` in all (409 `hold-limit-reached`), and makes a
+/// limited number of holds a minute (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header)),
     request_body = HoldRequest,
     responses((status = 201, body = BookingView),
               (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn hold(
     State(app): State<AppState>,
     Customer(customer): Customer,
@@ -96,6 +101,7 @@ async fn hold(
 ) -> Result<Response, ApiError> {
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
+        app.limits.check(Limit::Hold, customer.user_id.as_str())?;
         let request = SeatRequest {
             show_id: json.body.show_id.clone(),
             seats: json.body.seats.clone(),
@@ -112,14 +118,16 @@ pub struct BulkHoldRequest {
     pub items: Vec<HoldRequest>,
 }
 
-/// Hold seats across shows in one all-or-nothing request (one booking per show).
+/// Hold seats across shows in one all-or-nothing request (one booking per show), within
+/// the same per-account limits as single holds.
 #[utoipa::path(post, path = "/api/v1/bookings/bulk", tag = "bookings",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header)),
     request_body = BulkHoldRequest,
     responses((status = 201, body = BulkBooking),
               (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn bulk_hold(
     State(app): State<AppState>,
     Customer(customer): Customer,
@@ -127,6 +135,7 @@ async fn bulk_hold(
 ) -> Result<Response, ApiError> {
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
+        app.limits.check(Limit::Hold, customer.user_id.as_str())?;
         let items = json
             .body
             .items

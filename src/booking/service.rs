@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{
     BookingError,
     model::{BookingRow, BookingStatus, BookingView, booking_view},
-    store::{self, HoldOutcome, KeyRecord},
+    store::{self, HoldCaps, HoldOutcome, KeyRecord},
     waitlist,
 };
 use crate::{
@@ -124,10 +124,15 @@ async fn commit_holds(
     now: Timestamp,
 ) -> Result<(), BookingError> {
     let shows: Vec<String> = plans.iter().map(|p| p.row.show_id.clone()).collect();
+    let limits = &app.config.booking;
     let work = HoldWork {
         plans,
         body,
         idempotency,
+        caps: HoldCaps {
+            per_show: limits.max_held_seats_per_show as i64,
+            per_account: limits.max_held_seats_per_account as i64,
+        },
         now,
     };
     if work.plans.len() > 1 {
@@ -147,6 +152,7 @@ struct HoldWork {
     plans: Vec<PlannedHold>,
     body: String,
     idempotency: Option<Idempotency>,
+    caps: HoldCaps,
     now: Timestamp,
 }
 
@@ -165,10 +171,19 @@ fn run_holds(tx: &mut Tx<'_>, work: &HoldWork) -> Result<(), BookingError> {
                 status: StatusCode::CREATED,
                 response: &work.body,
             });
-        match store::hold(tx, &plan.row, &plan.seats, key, work.now.as_millis())? {
+        let caps = work.caps;
+        match store::hold(tx, &plan.row, &plan.seats, key, caps, work.now.as_millis())? {
             HoldOutcome::Held => {}
             HoldOutcome::KeyTaken => return Err(BookingError::IdempotencyRace),
             HoldOutcome::NotOnSale => return Err(BookingError::ShowNotOnSale),
+            HoldOutcome::CapReached { in_show, in_all } => {
+                return Err(BookingError::HoldLimitReached {
+                    in_show,
+                    in_all,
+                    per_show: caps.per_show,
+                    per_account: caps.per_account,
+                });
+            }
             HoldOutcome::Unavailable(seats) => {
                 unavailable.extend(seats.into_iter().map(|s| {
                     if bulk {

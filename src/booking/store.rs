@@ -227,8 +227,42 @@ pub enum HoldOutcome {
     /// The idempotency key is already recorded (by an earlier or a concurrent request).
     KeyTaken,
     NotOnSale,
+    /// The customer already holds this many seats of the show, and in all: one more hold
+    /// of these seats would pass a cap.
+    CapReached {
+        in_show: i64,
+        in_all: i64,
+    },
     /// These seats are neither available nor held by a lapsed hold.
     Unavailable(Vec<String>),
+}
+
+/// Most seats one customer may hold (unpaid, unexpired) in one show, and in all shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldCaps {
+    pub per_show: i64,
+    pub per_account: i64,
+}
+
+/// Seats the customer holds now (unpaid, unexpired): in `show_id`, and in all shows.
+fn held_by(
+    tx: &mut Tx<'_>,
+    customer_id: &str,
+    show_id: &str,
+    now: i64,
+) -> sqlx::Result<(i64, i64)> {
+    const HELD: Sql = Sql {
+        sqlite: "SELECT COALESCE(SUM(CASE WHEN show_id = $2 THEN json_array_length(seats) \
+                   ELSE 0 END), 0), COALESCE(SUM(json_array_length(seats)), 0) \
+                 FROM bookings WHERE customer_id = $1 AND status = 'pending_payment' \
+                 AND expires_at > $3",
+        postgres: "SELECT COALESCE(SUM(CASE WHEN show_id = $2 \
+                     THEN json_array_length(seats::json) ELSE 0 END), 0)::BIGINT, \
+                   COALESCE(SUM(json_array_length(seats::json)), 0)::BIGINT \
+                   FROM bookings WHERE customer_id = $1 AND status = 'pending_payment' \
+                   AND expires_at > $3",
+    };
+    tx.fetch_one(HELD, params![customer_id, show_id, now])
 }
 
 /// Records the key (if any), inserts the booking and claims its seats: all of it or none.
@@ -249,6 +283,7 @@ pub fn hold(
     row: &BookingRow,
     seats: &[String],
     key: Option<KeyRecord<'_>>,
+    caps: HoldCaps,
     now: i64,
 ) -> sqlx::Result<HoldOutcome> {
     let event = Prepared::new(&Event::BookingHeld {
@@ -262,8 +297,8 @@ pub fn hold(
         waitlist_entry_id: None,
     });
     match tx.engine() {
-        Engine::Sqlite => hold_in_steps(tx, row, seats, key, &event, now),
-        Engine::Postgres => hold_in_one_statement(tx, row, seats, key, &event, now),
+        Engine::Sqlite => hold_in_steps(tx, row, seats, key, caps, &event, now),
+        Engine::Postgres => hold_in_one_statement(tx, row, seats, key, caps, &event, now),
     }
 }
 
@@ -272,6 +307,7 @@ fn hold_in_steps(
     row: &BookingRow,
     seats: &[String],
     key: Option<KeyRecord<'_>>,
+    caps: HoldCaps,
     event: &Prepared,
     now: i64,
 ) -> sqlx::Result<HoldOutcome> {
@@ -290,6 +326,16 @@ fn hold_in_steps(
             .record(tx, Timestamp::from_millis(now), k.status, k.response)?
     {
         return Ok(HoldOutcome::KeyTaken);
+    }
+    let (in_show, in_all) = held_by(tx, &row.customer_id, &row.show_id, now)?;
+    let wanted = seats.len() as i64;
+    if in_show + wanted > caps.per_show || in_all + wanted > caps.per_account {
+        return Ok(
+            match tx.fetch_optional::<i64>(ON_SALE, params![&row.show_id, now])? {
+                None => HoldOutcome::NotOnSale,
+                Some(_) => HoldOutcome::CapReached { in_show, in_all },
+            },
+        );
     }
     insert_booking(tx, row)?;
     let claimed: Vec<String> = tx.fetch_all(
@@ -312,6 +358,7 @@ fn hold_in_one_statement(
     row: &BookingRow,
     seats: &[String],
     key: Option<KeyRecord<'_>>,
+    caps: HoldCaps,
     event: &Prepared,
     now: i64,
 ) -> sqlx::Result<HoldOutcome> {
@@ -325,8 +372,17 @@ fn hold_in_one_statement(
                              WHERE show_id = $3 AND status = 'waiting'))), \
          on_sale AS ( \
            SELECT 1 FROM shows WHERE id = $3 AND status = 'scheduled' AND starts_at > $12), \
+         live AS ( \
+           SELECT COALESCE(SUM(CASE WHEN show_id = $3 THEN json_array_length(seats::json) \
+                    ELSE 0 END), 0)::BIGINT AS in_show, \
+                  COALESCE(SUM(json_array_length(seats::json)), 0)::BIGINT AS in_all \
+           FROM bookings WHERE customer_id = $2 AND status = 'pending_payment' \
+           AND expires_at > $12), \
+         within AS ( \
+           SELECT 1 FROM live WHERE in_show + $14 <= $26 AND in_all + $14 <= $27), \
          go AS ( \
-           SELECT 1 WHERE (SELECT count(*) FROM free) = $14 AND EXISTS (SELECT 1 FROM on_sale)), \
+           SELECT 1 WHERE (SELECT count(*) FROM free) = $14 AND EXISTS (SELECT 1 FROM on_sale) \
+             AND EXISTS (SELECT 1 FROM within)), \
          idem AS ( \
            INSERT INTO idempotency_keys (principal, key, fingerprint, status, response, created_at) \
            SELECT $15, $16, $17, $18, $19, $12 FROM go WHERE $15::text IS NOT NULL), \
@@ -341,9 +397,11 @@ fn hold_in_one_statement(
            INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, version, \
              payload, created_at) \
            SELECT $20, $21, $22, $23, $24, $25, $12 FROM go) \
-         SELECT EXISTS (SELECT 1 FROM on_sale), ARRAY(SELECT seat_label FROM free)";
+         SELECT EXISTS (SELECT 1 FROM on_sale), EXISTS (SELECT 1 FROM within), \
+           (SELECT in_show FROM live), (SELECT in_all FROM live), \
+           ARRAY(SELECT seat_label FROM free)";
     let (principal, idem_key, fingerprint, status, response) = key_columns(key.as_ref());
-    let attempt: sqlx::Result<(bool, Vec<String>)> = tx.fetch_one(
+    let attempt: sqlx::Result<(bool, bool, i64, i64, Vec<String>)> = tx.fetch_one(
         HOLD,
         params![
             &row.id,
@@ -370,15 +428,18 @@ fn hold_in_one_statement(
             &event.aggregate_id,
             &event.event_type,
             VERSION,
-            &event.payload
+            &event.payload,
+            caps.per_show,
+            caps.per_account
         ],
     );
     Ok(match attempt {
         Err(error) if is_key_taken(&error) => HoldOutcome::KeyTaken,
         Err(error) => return Err(error),
-        Ok((false, _)) => HoldOutcome::NotOnSale,
-        Ok((true, free)) if free.len() == seats.len() => HoldOutcome::Held,
-        Ok((true, free)) => HoldOutcome::Unavailable(missing(seats, &free)),
+        Ok((false, ..)) => HoldOutcome::NotOnSale,
+        Ok((true, false, in_show, in_all, _)) => HoldOutcome::CapReached { in_show, in_all },
+        Ok((true, true, .., free)) if free.len() == seats.len() => HoldOutcome::Held,
+        Ok((true, true, .., free)) => HoldOutcome::Unavailable(missing(seats, &free)),
     })
 }
 

@@ -75,6 +75,8 @@ pub enum ApiError {
     RouteNotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error(transparent)]
+    RateLimited(#[from] crate::limits::RateLimited),
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
     #[error("request timed out")]
@@ -88,6 +90,12 @@ impl ApiError {
     fn describe(&self) -> (StatusCode, &'static str, &'static str, Option<String>) {
         use StatusCode as S;
         match self {
+            ApiError::RateLimited(error) => (
+                S::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                Some(error.to_string()),
+            ),
             ApiError::Catalog(error) => match error {
                 CatalogError::CityNotFound(_)
                 | CatalogError::MovieNotFound(_)
@@ -483,6 +491,12 @@ fn booking_problem(
             "Unknown seats",
             detail,
         ),
+        BookingError::HoldLimitReached { .. } => (
+            S::CONFLICT,
+            "hold-limit-reached",
+            "Hold limit reached",
+            detail,
+        ),
         BookingError::SeatsUnavailable(_) => {
             (S::CONFLICT, "seat-unavailable", "Seats unavailable", detail)
         }
@@ -631,7 +645,10 @@ impl IntoResponse for ApiError {
         let mut response = problem.into_response();
         let headers = response.headers_mut();
         match &self {
-            ApiError::Identity(IdentityError::RateLimited { retry_after_secs }) => {
+            ApiError::Identity(IdentityError::RateLimited { retry_after_secs })
+            | ApiError::RateLimited(crate::limits::RateLimited {
+                retry_after_secs, ..
+            }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::Identity(

@@ -1,7 +1,11 @@
 //! Partner onboarding: an organisation signs up with its first member, an administrator
 //! approves it, and only then can it create theatres.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{ConnectInfo, State},
+    http::StatusCode,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -57,16 +61,21 @@ pub struct PartnerFilter {
 }
 
 /// Sign up a partner organisation with its first member. The account can sign in at once;
-/// the organisation can create theatres once an administrator approves it.
+/// the organisation can create theatres once an administrator approves it. Limited per
+/// client address, like customer registration.
 #[utoipa::path(post, path = "/api/v1/partner/signup", tag = "partner",
     request_body = PartnerSignup,
     responses((status = 201, body = Account),
               (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn signup(
     State(app): State<AppState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
     ApiJson(body): ApiJson<PartnerSignup>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
+    app.limits
+        .check(crate::limits::Limit::Registration, &client.ip().to_string())?;
     let account = service::signup_partner(
         &app.db,
         &body.organisation_name,

@@ -22,6 +22,7 @@ use crate::{
         error::{ApiError, Problem},
         extract::ApiJson,
     },
+    limits::Limit,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,15 +57,21 @@ pub struct RefreshRequest {
 }
 
 /// Create a customer account.
+///
+/// Limited per client address (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity",
     request_body = Registration,
     responses((status = 201, body = Account),
               (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn register(
     State(app): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
+    app.limits
+        .check(Limit::Registration, &client.ip().to_string())?;
     let account = service::create_account(
         &app.db,
         &body.email,

@@ -168,16 +168,21 @@ async fn public_offers(
 
 /// Preview the price of seats of a show: base price per category, each offer's discount,
 /// the convenience fee and the total. Holding the seats stores the quote made then.
+/// Limited per client address (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/quotes", tag = "offers",
     request_body = QuoteRequest,
     responses((status = 200, body = Quote),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn preview_quote(
     State(app): State<AppState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     ApiJson(body): ApiJson<QuoteRequest>,
 ) -> Result<Json<Quote>, ApiError> {
+    app.limits
+        .check(crate::limits::Limit::Quote, &client.ip().to_string())?;
     let quote = service::quote_for_show(&app, &body.show_id, &body.seats, app.clock.now()).await?;
     Ok(Json(quote))
 }

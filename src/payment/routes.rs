@@ -19,6 +19,7 @@ use crate::{
         idempotency::{Idempotency, IdempotentJson, stored_response},
     },
     identity::extract::Customer,
+    limits::Limit,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,13 +37,15 @@ pub struct PaymentRequest {
 }
 
 /// Pay for a held booking. The outcome arrives from the gateway; poll the booking.
+/// Attempts are limited per booking and per account (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/bookings/{booking_id}/payments", tag = "bookings",
     security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = PaymentRequest,
     responses((status = 201, body = PaymentCreated),
               (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn create_payment(
     State(app): State<AppState>,
     Customer(customer): Customer,
@@ -51,6 +54,10 @@ async fn create_payment(
 ) -> Result<Response, ApiError> {
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
+        // The narrower limit first: a refusal there spends nothing of the account's.
+        app.limits.check(Limit::PaymentPerBooking, &booking_id)?;
+        app.limits
+            .check(Limit::PaymentPerAccount, customer.user_id.as_str())?;
         let body = service::create_payment(
             &app,
             &customer.user_id,

@@ -5,6 +5,7 @@ mod helpers;
 mod pg_cluster;
 mod serve;
 
+mod abuse;
 mod admin;
 mod booking;
 mod browse;

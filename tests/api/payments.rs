@@ -693,38 +693,47 @@ db_test!(a_repeated_payment_with_the_same_key_charges_once, |app| {
     wait_for_status(app, &bob, &id_of(&his), "confirmed").await;
 });
 
-db_test!(racing_payments_for_one_booking_charge_once, |app| {
-    let f = fixtures::load(app).await;
-    let ana = customer(app, "ana@example.com").await;
-    let booking = hold_ok(app, &ana, &f.noon, &["B2"]).await;
-    let id = id_of(&booking);
-    let requests = (0..20)
-        .map(|_| (ana.clone(), json!({"card_token": "tok_visa"})))
-        .collect();
-    let answers = race(app, &format!("/api/v1/bookings/{id}/payments"), requests).await;
-    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
-    for (status, body) in &answers {
-        *by_status.entry(*status).or_default() += 1;
-        if *status == 409 {
-            let kind = body["type"].as_str().unwrap();
-            assert!(
-                kind.ends_with("/payment-in-progress") || kind.ends_with("/booking-not-pending"),
-                "{body}"
-            );
+db_test_with!(
+    racing_payments_for_one_booking_charge_once,
+    |config| {
+        // The race, not the rate limit, decides here.
+        config.limits.payments_per_booking_per_minute = 1_000;
+        config.limits.payments_per_account_per_minute = 1_000;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let ana = customer(app, "ana@example.com").await;
+        let booking = hold_ok(app, &ana, &f.noon, &["B2"]).await;
+        let id = id_of(&booking);
+        let requests = (0..20)
+            .map(|_| (ana.clone(), json!({"card_token": "tok_visa"})))
+            .collect();
+        let answers = race(app, &format!("/api/v1/bookings/{id}/payments"), requests).await;
+        let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+        for (status, body) in &answers {
+            *by_status.entry(*status).or_default() += 1;
+            if *status == 409 {
+                let kind = body["type"].as_str().unwrap();
+                assert!(
+                    kind.ends_with("/payment-in-progress")
+                        || kind.ends_with("/booking-not-pending"),
+                    "{body}"
+                );
+            }
         }
+        assert_eq!(
+            by_status,
+            BTreeMap::from([(201, 1), (409, 19)]),
+            "{answers:?}"
+        );
+        let done = wait_for_status(app, &ana, &id, "confirmed").await;
+        assert_eq!(done["payments"].as_array().unwrap().len(), 1);
+        assert_eq!(done["payments"][0]["status"], "succeeded");
+        // Nothing else lands later.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(get_booking(app, &ana, &id).await, done);
     }
-    assert_eq!(
-        by_status,
-        BTreeMap::from([(201, 1), (409, 19)]),
-        "{answers:?}"
-    );
-    let done = wait_for_status(app, &ana, &id, "confirmed").await;
-    assert_eq!(done["payments"].as_array().unwrap().len(), 1);
-    assert_eq!(done["payments"][0]["status"], "succeeded");
-    // Nothing else lands later.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(get_booking(app, &ana, &id).await, done);
-});
+);
 
 db_test_with!(
     waiting_for_a_booking_answers_when_the_payment_lands,

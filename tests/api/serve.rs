@@ -94,6 +94,16 @@ pub fn marquee(database_url: &str) -> Command {
         .env("MARQUEE_DATABASE_URL", database_url)
         .env("MARQUEE_LOG__FILTER", "info")
         .env("MARQUEE_DATABASE__MAX_CONNECTIONS", "8")
+        // Every simulated customer comes from 127.0.0.1: the per-address and per-account
+        // rate limits would stop the load, which is not what these tests are about.
+        .env(
+            "MARQUEE_LIMITS__REGISTRATIONS_PER_CLIENT_PER_MINUTE",
+            "100000",
+        )
+        .env("MARQUEE_LIMITS__QUOTES_PER_CLIENT_PER_MINUTE", "100000")
+        .env("MARQUEE_LIMITS__HOLDS_PER_ACCOUNT_PER_MINUTE", "100000")
+        .env("MARQUEE_LIMITS__PAYMENTS_PER_BOOKING_PER_MINUTE", "100000")
+        .env("MARQUEE_LIMITS__PAYMENTS_PER_ACCOUNT_PER_MINUTE", "100000")
         .kill_on_drop(true);
     command
 }
