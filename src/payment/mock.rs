@@ -386,19 +386,10 @@ impl PaymentGateway for Arc<MockGateway> {
                 "tok_delayed" => Outcome::SucceedLate,
                 _ => return Err(GatewayError::InvalidCardToken),
             };
+            // Our payment ids are new for every attempt, so an intent is only ever asked
+            // for again while it is still unconfirmed (a retried call).
             if let Some(id) = self.pending().by_payment.get(&request.payment_id) {
                 return Ok(id.clone());
-            }
-            let confirmed: Option<String> = self
-                .db
-                .fetch_optional(
-                    "SELECT id FROM mock_gateway_intents WHERE payment_id = $1",
-                    params![&request.payment_id],
-                )
-                .await
-                .map_err(unavailable)?;
-            if let Some(id) = confirmed {
-                return Ok(id);
             }
             let id = format!("pi_{}", ulid::Ulid::new());
             let mut pending = self.pending();

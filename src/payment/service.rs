@@ -125,9 +125,12 @@ pub async fn create_payment(
         })
         .await?;
     if let Err(error) = app.gateway.confirm(intent_id).await {
+        // The customer may pay again at once. Should the gateway have charged after all
+        // (an answer lost on the way), its success webhook finds the payment failed and
+        // refunds it (`apply_success`).
         tracing::warn!(%error, payment = %payment_id, "gateway refused to confirm");
         let id = payment_id.clone();
-        let _ = app
+        let failed = app
             .db
             .write(move |tx| {
                 store::set_payment_status(
@@ -140,6 +143,9 @@ pub async fn create_payment(
                 )
             })
             .await;
+        // Not even that could be written: the database is the problem (503); the payment
+        // stays pending until reconciliation asks the gateway about it.
+        failed?;
         return Err(error.into());
     }
     Ok(body)
@@ -344,6 +350,23 @@ async fn apply_success(
         .await;
     match outcome {
         Err(PaymentError::Unconfirmable) => {}
+        Ok(Applied::Duplicate) if payment.status == "failed" => {
+            // We had given this payment up (the gateway did not answer when it was
+            // confirmed), yet it was charged: the money goes back.
+            let id = payment.id.clone();
+            let refunding = app
+                .db
+                .write(move |tx| {
+                    store::set_payment_status(tx, &id, "failed", "refunding", now.as_millis(), None)
+                })
+                .await?;
+            return Ok(if refunding.is_some() {
+                tracing::warn!(payment = %payment.id, "a payment given up as failed was charged; refunding it");
+                Applied::Refund
+            } else {
+                Applied::Duplicate
+            });
+        }
         other => return other,
     }
     // Released seats go to the show's waitlist first, priced from this snapshot.

@@ -333,3 +333,48 @@ mod owed_webhooks_are_delivered_after_a_restart {
         super::owed_webhooks_survive_a_restart(Engine::Postgres).await;
     }
 }
+
+db_test_with!(
+    a_charge_for_a_payment_given_up_as_failed_is_refunded,
+    |config| {
+        config.payment.mock_delay_ms = 60_000;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let ana = customer(app, "ana@example.com").await;
+        let id = id_of(&hold_ok(app, &ana, &f.noon, &["B2"]).await);
+        let payment_id = id_of(&pay_ok(app, &ana, &id, "tok_delayed").await);
+        let intent = intent_of(app, &payment_id).await;
+        // As when the gateway did not answer the confirmation: the payment is given up.
+        let failed = payment_id.clone();
+        app.state
+            .db
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE payments SET status = 'failed', failure_reason = 'gateway_unavailable' \
+                     WHERE id = $1",
+                    marquee::params![&failed],
+                )
+            })
+            .await
+            .unwrap();
+        // …but it was charged: its success arrives.
+        let success = gateway_event(
+            "evt_charged_anyway",
+            "payment.succeeded",
+            now_secs(app),
+            &payment_id,
+            &intent,
+            26_250,
+            "INR",
+        );
+        assert_eq!(
+            deliver_signed(app, &success).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        let after = get_booking(app, &ana, &id).await;
+        assert_eq!(after["status"], "pending_payment");
+        assert_eq!(payment_in(&after, &payment_id)["status"], "refunded");
+        assert_eq!(states(app, &f.noon, &["B2"]).await, ["held"]);
+    }
+);
