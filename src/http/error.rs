@@ -5,7 +5,7 @@
 
 use axum::{
     Json,
-    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -69,6 +69,10 @@ pub enum ApiError {
     InvalidPath(String),
     #[error("invalid JSON body: {0}")]
     InvalidBody(String),
+    #[error("the {0} contains U+0000")]
+    NulInUri(&'static str),
+    #[error("request body too large")]
+    PayloadTooLarge,
     #[error("invalid pagination cursor")]
     InvalidCursor,
     #[error("no route for {0}")]
@@ -268,6 +272,20 @@ impl ApiError {
                 "invalid-body",
                 "Invalid request body",
                 Some(detail.clone()),
+            ),
+            ApiError::NulInUri(part) => (
+                S::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+                Some(format!(
+                    "the {part} contains U+0000 (NUL), which no parameter accepts"
+                )),
+            ),
+            ApiError::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+                Some("the request body is larger than this service accepts".into()),
             ),
             ApiError::InvalidCursor => (
                 S::BAD_REQUEST,
@@ -660,6 +678,20 @@ impl From<PathRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
+        ApiError::InvalidBody(rejection.body_text())
+    }
+}
+
+/// A body that could not be read: over the limit (a chunked body has no length to refuse
+/// it by up front, so the limit shows only while reading) or broken off.
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
         ApiError::InvalidBody(rejection.body_text())
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
+pub mod nul;
 pub mod ops;
 pub mod pagination;
 
@@ -212,8 +213,8 @@ struct Observer {
 
 impl Observer {
     /// A span carrying the request id (so every log line inside the request has it), the
-    /// request timeout, problem bodies for bare errors, metrics per matched route, and the
-    /// access log line.
+    /// refusal of U+0000 in the path or query (`nul`), the request timeout, problem bodies
+    /// for bare errors, metrics per matched route, and the access log line.
     async fn observe(self, request: Request, next: Next) -> Response {
         let started = Instant::now();
         let route = request
@@ -229,13 +230,16 @@ impl Observer {
             .unwrap_or("")
             .to_owned();
         let span = tracing::info_span!("request", method = %method, route = %route, request_id);
-        let response =
+        let response = if let Some(part) = nul::in_uri(request.uri()) {
+            ApiError::NulInUri(part).into_response()
+        } else {
             match tokio::time::timeout(self.timeout, next.run(request).instrument(span.clone()))
                 .await
             {
                 Ok(response) => problem_for_bare_errors(response),
                 Err(_) => ApiError::Timeout.into_response(),
-            };
+            }
+        };
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
         metrics::record(&method, route, status, elapsed);
