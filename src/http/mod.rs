@@ -273,12 +273,18 @@ where
     if is_problem {
         return response.map(Body::new);
     }
+    // The body limit's own refusal (a body whose Content-Length is over it) reads like the
+    // one a chunked body gets while it is read.
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        let mut replaced = ApiError::PayloadTooLarge.into_response();
+        copy_headers(&response, &mut replaced);
+        return replaced;
+    }
     let (code, title) = match status {
         StatusCode::BAD_REQUEST => ("invalid-request", "Invalid request"),
         StatusCode::NOT_FOUND => ("not-found", "Resource not found"),
         StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "Request timed out"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "Request body too large"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
         StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable", "Unprocessable request"),
         StatusCode::TOO_MANY_REQUESTS => ("rate-limited", "Too many requests"),
@@ -293,13 +299,17 @@ where
         extensions: Default::default(),
     }
     .into_response();
-    // Keep headers such as Retry-After or Allow.
-    for (name, value) in response.headers() {
+    copy_headers(&response, &mut replaced);
+    replaced
+}
+
+/// Keeps headers such as Retry-After or Allow on a replaced error response.
+fn copy_headers<B>(from: &Response<B>, to: &mut Response) {
+    for (name, value) in from.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replaced.headers_mut().insert(name.clone(), value.clone());
+            to.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    replaced
 }
 
 /// Shutdown grace for in-flight requests.

@@ -120,3 +120,69 @@ db_test!(
         }
     }
 );
+
+/// A body of `size` bytes sent in chunks, so no `Content-Length` announces its size.
+fn chunked(size: usize) -> reqwest::Body {
+    let chunks = (0..size.div_ceil(256))
+        .map(move |i| Ok::<_, std::io::Error>(vec![b' '; 256.min(size - i * 256)]));
+    reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+}
+
+crate::db_test_with!(
+    bodies_over_the_limit_are_413_chunked_or_sized,
+    |config| {
+        config.http.body_limit_bytes = 1024;
+    },
+    |app| {
+        fixtures::load(app).await;
+        let customer = customer(app, "big-body@example.test").await;
+        let partner = owning_partner(app, "big-body-partner@example.test").await;
+        // JSON bodies (ApiJson), an idempotent JSON body, the idempotency guard, and the
+        // webhook's raw bytes.
+        let targets = [
+            ("/api/v1/auth/login", None, None),
+            ("/api/v1/bookings", Some(&customer), None),
+            (
+                "/api/v1/partner/api-keys",
+                Some(&partner),
+                Some("big-key-1"),
+            ),
+            ("/api/v1/payments/webhooks/mock", None, None),
+        ];
+        for (path, token, key) in targets {
+            for sized in [false, true] {
+                let mut request = app
+                    .client
+                    .post(app.url(path))
+                    .header("content-type", "application/json");
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                if let Some(key) = key {
+                    request = request.header("idempotency-key", key);
+                }
+                request = if sized {
+                    request.body(vec![b' '; 1025])
+                } else {
+                    request.body(chunked(4096))
+                };
+                let response = request.send().await.expect("request");
+                let problem = assert_problem(response, 413, "payload-too-large").await;
+                assert!(problem["detail"].is_string(), "{path} sized={sized}");
+            }
+        }
+        // Within the limit, a chunked body is read as usual.
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures::stream::iter([
+                Ok::<_, std::io::Error>(b"{\"email\": \"big-body@example.test\", ".to_vec()),
+                Ok(b"\"password\": \"correct horse battery\"}".to_vec()),
+            ])))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+    }
+);
