@@ -7,6 +7,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod nul;
+pub mod openapi;
 pub mod ops;
 pub mod pagination;
 
@@ -36,48 +37,6 @@ use error::{ApiError, PROBLEM_BASE, Problem};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Marquee",
-        description = "Movie-ticket booking platform API. Errors are RFC 9457 problem+json \
-            with a stable `type`; money is integer minor units with an ISO 4217 currency; \
-            times are UTC with local equivalents in the theatre's timezone.",
-    ),
-    tags(
-        (name = "catalog", description = "Browse cities, movies, theatres and shows"),
-        (name = "inventory", description = "Seat maps"),
-        (name = "identity", description = "Accounts, sign-in and tokens"),
-        (name = "partner", description = "Theatre partners: onboarding, theatres, screens, shows, seat inventory (bearer token of a partner account)"),
-        (name = "offers", description = "Offers and price quotes"),
-        (name = "admin", description = "Platform administration (bearer token of an administrator)"),
-        (name = "operations", description = "Health, readiness, metrics"),
-    ),
-    components(schemas(Problem)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-/// Declares the `bearer` scheme that authenticated operations list under `security`.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("Access token from POST /api/v1/auth/login"))
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// Every route of the service with its middleware, and the OpenAPI document built from the
 /// same handlers.
 ///
@@ -88,7 +47,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
     // Creating partner and admin POSTs get `Idempotency-Key` from a middleware; bookings
     // and payments record keys inside their own transactions.
     let keyed = middleware::from_fn_with_state(state.clone(), idempotency::guard);
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(crate::catalog::routes::router())
         .merge(crate::inventory::routes::router())
         .merge(crate::identity::routes::router())
@@ -102,6 +61,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::payment::routes::router())
         .merge(ops::router())
         .split_for_parts();
+    openapi::complete(&mut openapi);
 
     let observer = Observer {
         access_level: if state.config.log.access_log {
