@@ -83,6 +83,8 @@ pub enum ApiError {
     Unavailable(#[source] sqlx::Error),
     #[error("request timed out")]
     Timeout,
+    #[error("too many open connections")]
+    Overloaded,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -312,6 +314,12 @@ impl ApiError {
                 Some("the service cannot reach its database; retry shortly".into()),
             ),
             ApiError::Timeout => (S::REQUEST_TIMEOUT, "timeout", "Request timed out", None),
+            ApiError::Overloaded => (
+                S::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Server overloaded",
+                Some("the server is at its connection limit; retry shortly".into()),
+            ),
             ApiError::Internal(_) => internal(),
         }
     }
@@ -629,7 +637,9 @@ fn database_problem(
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
-        if problem.status >= 500 {
+        // Shedding load is expected under a flood; one error line per refused connection
+        // would add to it.
+        if problem.status >= 500 && !matches!(self, ApiError::Overloaded) {
             // The request span carries the request id; the client sees only the problem.
             tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
         }

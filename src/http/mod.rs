@@ -10,6 +10,7 @@ pub mod nul;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
+pub mod server;
 
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,7 @@ mod admin;
 mod booking;
 mod browse;
 mod cache;
+mod connections;
 mod edge;
 mod errors;
 mod events;
