@@ -455,6 +455,8 @@ pub struct JoinWaitlist {
     request_body = JoinWaitlist,
     responses((status = 201, body = waitlist::EntryView),
               (status = 409, description = "enough seats are available, or you already wait",
+               body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "seats wanted out of range, or an unknown category",
                body = Problem, content_type = "application/problem+json")))]
 async fn join_waitlist(
     State(app): State<AppState>,

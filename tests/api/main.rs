@@ -11,6 +11,7 @@ mod connections;
 mod edge;
 mod errors;
 mod events;
+mod fuzz;
 mod identity;
 mod multinode;
 mod notify;
