@@ -87,6 +87,8 @@ pub struct HoldRequest {
     params(("Idempotency-Key" = Option<String>, Header)),
     request_body = HoldRequest,
     responses((status = 201, body = BookingView),
+              (status = 404, description = "a show named in the body does not exist",
+               body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn hold(
@@ -118,6 +120,8 @@ pub struct BulkHoldRequest {
     params(("Idempotency-Key" = Option<String>, Header)),
     request_body = BulkHoldRequest,
     responses((status = 201, body = BulkBooking),
+              (status = 404, description = "a show named in the body does not exist",
+               body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn bulk_hold(

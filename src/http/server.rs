@@ -434,7 +434,7 @@ type Inner = tower::util::Oneshot<super::Service, hyper::Request<Incoming>>;
 
 pin_project_lite::pin_project! {
     /// The service's response future, handing `InFlight` on to the response body.
-    pub struct Responding {
+    struct Responding {
         #[pin]
         inner: Inner,
         in_flight: Option<InFlight>,
@@ -460,7 +460,7 @@ impl Future for Responding {
 }
 
 /// A response body that holds its request's `InFlight` until hyper has written it.
-pub struct Tracked {
+struct Tracked {
     body: Body,
     _in_flight: Option<InFlight>,
 }
