@@ -103,7 +103,7 @@ async fn a_header_that_dribbles_in_is_cut_off_at_the_header_read_timeout() {
         assert!(lines < 10, "still open after {lines} header lines");
     };
     assert!(
-        closed_after >= Duration::from_millis(2_400) && closed_after < Duration::from_millis(4_000),
+        closed_after >= Duration::from_millis(2_400) && closed_after < Duration::from_millis(4_500),
         "closed after {closed_after:?} and {lines} lines"
     );
     assert!(closes_within(&mut silent, Duration::from_millis(500)).await);
@@ -137,7 +137,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     );
     let idle = started.elapsed();
     assert!(
-        idle >= Duration::from_millis(900) && idle < Duration::from_millis(2_000),
+        idle >= Duration::from_millis(900) && idle < Duration::from_millis(2_500),
         "closed after {idle:?} idle"
     );
     app.stop().await;
