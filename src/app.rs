@@ -220,16 +220,13 @@ impl App {
     ) -> std::io::Result<()> {
         let grace = http::shutdown_grace(&self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let service =
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(self.router);
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let limits = http::server::Limits::from_config(&self.state.config.http);
+        let server = http::server::serve(self.listener, self.router, limits, async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });
         tracing::info!(addr = %self.addr, database = self.state.db.engine().name(), "serving");
-        let server = tokio::spawn(async move { server.await });
+        let server = tokio::spawn(server);
         let sweep_every = self.state.config.booking.sweep_interval_ms;
         let sweeper = (sweep_every > 0).then(|| {
             tokio::spawn(crate::booking::sweeper::run(

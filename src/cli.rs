@@ -98,6 +98,7 @@ pub async fn run() -> ExitCode {
 async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
+            crate::http::server::raise_open_file_limit(config.http.max_connections);
             let app = App::build(config).await?;
             if args.demo {
                 let report = seed::seed_demo(&app.state().db, SystemClock.now()).await?;

@@ -291,6 +291,14 @@ pub struct HttpConfig {
     pub request_timeout_ms: u64,
     /// Seconds in-flight requests get to finish after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// A request's header must be complete this long after the connection opened (first
+    /// request) or after its first byte (later requests); else the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection waiting this long for its next request is closed.
+    pub idle_timeout_ms: u64,
+    /// Open connections at most; a connection beyond it is answered 503 `overloaded` and
+    /// closed.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -364,6 +372,9 @@ impl Default for HttpConfig {
             body_limit_bytes: 256 * 1024,
             request_timeout_ms: 15_000,
             shutdown_grace_secs: 20,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
         }
     }
 }
@@ -459,6 +470,17 @@ impl Config {
                 "booking.max_held_seats_per_show must be at least max_seats, and \
                  max_held_seats_per_account at least max_held_seats_per_show and bulk_max_seats"
                     .into(),
+            ));
+        }
+        let http = &self.http;
+        if http.header_read_timeout_ms == 0
+            || http.idle_timeout_ms == 0
+            || http.request_timeout_ms == 0
+            || http.max_connections == 0
+            || http.body_limit_bytes == 0
+        {
+            return Err(ConfigError::Invalid(
+                "http timeouts, max_connections and body_limit_bytes must be positive".into(),
             ));
         }
         let limits = &self.limits;

@@ -91,6 +91,8 @@ pub struct HoldRequest {
     params(("Idempotency-Key" = Option<String>, Header)),
     request_body = HoldRequest,
     responses((status = 201, body = BookingView),
+              (status = 404, description = "a show named in the body does not exist",
+               body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json"),
               (status = 429, body = Problem, content_type = "application/problem+json")))]
@@ -125,6 +127,8 @@ pub struct BulkHoldRequest {
     params(("Idempotency-Key" = Option<String>, Header)),
     request_body = BulkHoldRequest,
     responses((status = 201, body = BulkBooking),
+              (status = 404, description = "a show named in the body does not exist",
+               body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json"),
               (status = 429, body = Problem, content_type = "application/problem+json")))]
@@ -464,6 +468,8 @@ pub struct JoinWaitlist {
     request_body = JoinWaitlist,
     responses((status = 201, body = waitlist::EntryView),
               (status = 409, description = "enough seats are available, or you already wait",
+               body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "seats wanted out of range, or an unknown category",
                body = Problem, content_type = "application/problem+json")))]
 async fn join_waitlist(
     State(app): State<AppState>,

@@ -133,6 +133,8 @@ async fn create_show(
     security(("bearer" = [])),
     request_body = BulkShows,
     responses((status = 201, body = CreatedShows),
+              (status = 404, description = "a screen named in the body is missing or another organisation's (`unknown-screen`)",
+               body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create_shows_in_bulk(
     State(app): State<AppState>,

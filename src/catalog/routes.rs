@@ -135,7 +135,9 @@ pub(crate) fn show_id(text: &str) -> Result<ShowId, CatalogError> {
 /// List cities, alphabetically.
 #[utoipa::path(get, path = "/api/v1/cities", tag = "catalog",
     params(CityFilter, PageParams),
-    responses((status = 200, body = Page<City>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<City>),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
+              (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn list_cities(
     State(app): State<AppState>,
     ApiQuery(filter): ApiQuery<CityFilter>,
@@ -157,7 +159,9 @@ async fn list_cities(
 /// One city.
 #[utoipa::path(get, path = "/api/v1/cities/{city_id}", tag = "catalog",
     params(("city_id" = String, Path, description = "City id")),
-    responses((status = 200, body = City), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = City),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_city(
     State(app): State<AppState>,
     ApiPath(city): ApiPath<String>,
@@ -179,6 +183,7 @@ async fn get_city(
     params(("city_id" = String, Path, description = "City id"), MovieFilter, PageParams,
            ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
     responses((status = 200, body = Page<MovieSummary>),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn movies_in_city(
@@ -221,6 +226,7 @@ async fn movies_in_city(
            ShowtimeFilter, PageParams,
            ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
     responses((status = 200, body = MovieShowtimes),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn movie_showtimes(
@@ -268,6 +274,7 @@ async fn movie_showtimes(
 #[utoipa::path(get, path = "/api/v1/cities/{city_id}/theatres", tag = "catalog",
     params(("city_id" = String, Path, description = "City id"), PageParams),
     responses((status = 200, body = Page<Theatre>),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn theatres_in_city(
@@ -291,7 +298,9 @@ async fn theatres_in_city(
 /// One theatre.
 #[utoipa::path(get, path = "/api/v1/theatres/{theatre_id}", tag = "catalog",
     params(("theatre_id" = String, Path, description = "Theatre id")),
-    responses((status = 200, body = Theatre), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Theatre),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_theatre(
     State(app): State<AppState>,
     ApiPath(theatre): ApiPath<String>,
@@ -313,6 +322,7 @@ async fn get_theatre(
     params(("theatre_id" = String, Path, description = "Theatre id"), ShowtimeFilter,
            ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
     responses((status = 200, body = TheatreSchedule),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn theatre_schedule(
@@ -342,7 +352,9 @@ async fn theatre_schedule(
 #[utoipa::path(get, path = "/api/v1/movies/{movie_id}", tag = "catalog",
     params(("movie_id" = String, Path, description = "Movie id"),
            ("Accept-Language" = Option<String>, Header, description = "Preferred locales")),
-    responses((status = 200, body = MovieDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = MovieDetail),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_movie(
     State(app): State<AppState>,
     ApiPath(movie): ApiPath<String>,
@@ -365,6 +377,7 @@ async fn get_movie(
     params(SearchParams, PageParams,
            ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
     responses((status = 200, body = Page<MovieSummary>),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn search(
@@ -410,7 +423,9 @@ async fn search(
 #[utoipa::path(get, path = "/api/v1/shows/{show_id}", tag = "catalog",
     params(("show_id" = String, Path, description = "Show id"),
            ("Accept-Language" = Option<String>, Header, description = "Preferred title locales")),
-    responses((status = 200, body = ShowDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ShowDetail),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_show(
     State(app): State<AppState>,
     ApiPath(show): ApiPath<String>,

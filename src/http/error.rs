@@ -5,7 +5,7 @@
 
 use axum::{
     Json,
-    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -69,6 +69,10 @@ pub enum ApiError {
     InvalidPath(String),
     #[error("invalid JSON body: {0}")]
     InvalidBody(String),
+    #[error("the {0} contains U+0000")]
+    NulInUri(&'static str),
+    #[error("request body too large")]
+    PayloadTooLarge,
     #[error("invalid pagination cursor")]
     InvalidCursor,
     #[error("no route for {0}")]
@@ -81,6 +85,8 @@ pub enum ApiError {
     Unavailable(#[source] sqlx::Error),
     #[error("request timed out")]
     Timeout,
+    #[error("too many open connections")]
+    Overloaded,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -277,6 +283,20 @@ impl ApiError {
                 "Invalid request body",
                 Some(detail.clone()),
             ),
+            ApiError::NulInUri(part) => (
+                S::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+                Some(format!(
+                    "the {part} contains U+0000 (NUL), which no parameter accepts"
+                )),
+            ),
+            ApiError::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+                Some("the request body is larger than this service accepts".into()),
+            ),
             ApiError::InvalidCursor => (
                 S::BAD_REQUEST,
                 "invalid-cursor",
@@ -302,6 +322,12 @@ impl ApiError {
                 Some("the service cannot reach its database; retry shortly".into()),
             ),
             ApiError::Timeout => (S::REQUEST_TIMEOUT, "timeout", "Request timed out", None),
+            ApiError::Overloaded => (
+                S::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Server overloaded",
+                Some("the server is at its connection limit; retry shortly".into()),
+            ),
             ApiError::Internal(_) => internal(),
         }
     }
@@ -638,7 +664,9 @@ fn database_problem(
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
-        if problem.status >= 500 {
+        // Shedding load is expected under a flood; one error line per refused connection
+        // would add to it.
+        if problem.status >= 500 && !matches!(self, ApiError::Overloaded) {
             // The request span carries the request id; the client sees only the problem.
             tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
         }
@@ -690,6 +718,20 @@ impl From<PathRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
+        ApiError::InvalidBody(rejection.body_text())
+    }
+}
+
+/// A body that could not be read: over the limit (a chunked body has no length to refuse
+/// it by up front, so the limit shows only while reading) or broken off.
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
         ApiError::InvalidBody(rejection.body_text())
     }
 }

@@ -6,7 +6,6 @@
 //! it can be retried with the same key. Keys are scoped to the account that sent them.
 
 use axum::{
-    Json,
     body::Body,
     extract::{FromRequest, Request},
     http::{HeaderValue, StatusCode, header},
@@ -15,7 +14,10 @@ use axum::{
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
+use super::{
+    error::ApiError,
+    extract::{ApiJson, read_body},
+};
 use crate::{
     db::{Db, Tx},
     params,
@@ -47,7 +49,7 @@ where
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(request, state).await?;
         // serde_json's map is ordered by key, so this text is canonical.
         let fingerprint = fingerprint(method.as_str(), &path, value.to_string().as_bytes());
         let body = serde_json::from_value(value)
@@ -202,9 +204,9 @@ pub async fn guard(
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, app.config.http.body_limit_bytes).await {
+    let bytes = match read_body(body, app.config.http.body_limit_bytes).await {
         Ok(bytes) => bytes,
-        Err(error) => return ApiError::InvalidBody(error.to_string()).into_response(),
+        Err(error) => return error.into_response(),
     };
     let canonical = serde_json::from_slice::<serde_json::Value>(&bytes)
         .map(|v| v.to_string().into_bytes())

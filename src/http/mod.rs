@@ -6,8 +6,11 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
+pub mod nul;
+pub mod openapi;
 pub mod ops;
 pub mod pagination;
+pub mod server;
 
 use std::time::{Duration, Instant};
 
@@ -35,48 +38,6 @@ use error::{ApiError, PROBLEM_BASE, Problem};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Marquee",
-        description = "Movie-ticket booking platform API. Errors are RFC 9457 problem+json \
-            with a stable `type`; money is integer minor units with an ISO 4217 currency; \
-            times are UTC with local equivalents in the theatre's timezone.",
-    ),
-    tags(
-        (name = "catalog", description = "Browse cities, movies, theatres and shows"),
-        (name = "inventory", description = "Seat maps"),
-        (name = "identity", description = "Accounts, sign-in and tokens"),
-        (name = "partner", description = "Theatre partners: onboarding, theatres, screens, shows, seat inventory (bearer token of a partner account)"),
-        (name = "offers", description = "Offers and price quotes"),
-        (name = "admin", description = "Platform administration (bearer token of an administrator)"),
-        (name = "operations", description = "Health, readiness, metrics"),
-    ),
-    components(schemas(Problem)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-/// Declares the `bearer` scheme that authenticated operations list under `security`.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("Access token from POST /api/v1/auth/login"))
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// Every route of the service with its middleware, and the OpenAPI document built from the
 /// same handlers.
 ///
@@ -87,7 +48,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
     // Creating partner and admin POSTs get `Idempotency-Key` from a middleware; bookings
     // and payments record keys inside their own transactions.
     let keyed = middleware::from_fn_with_state(state.clone(), idempotency::guard);
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(crate::catalog::routes::router())
         .merge(crate::inventory::routes::router())
         .merge(crate::identity::routes::router())
@@ -101,6 +62,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::payment::routes::router())
         .merge(ops::router())
         .split_for_parts();
+    openapi::complete(&mut openapi);
 
     let observer = Observer {
         access_level: if state.config.log.access_log {
@@ -212,8 +174,8 @@ struct Observer {
 
 impl Observer {
     /// A span carrying the request id (so every log line inside the request has it), the
-    /// request timeout, problem bodies for bare errors, metrics per matched route, and the
-    /// access log line.
+    /// refusal of U+0000 in the path or query (`nul`), the request timeout, problem bodies
+    /// for bare errors, metrics per matched route, and the access log line.
     async fn observe(self, request: Request, next: Next) -> Response {
         let started = Instant::now();
         let route = request
@@ -229,13 +191,16 @@ impl Observer {
             .unwrap_or("")
             .to_owned();
         let span = tracing::info_span!("request", method = %method, route = %route, request_id);
-        let response =
+        let response = if let Some(part) = nul::in_uri(request.uri()) {
+            ApiError::NulInUri(part).into_response()
+        } else {
             match tokio::time::timeout(self.timeout, next.run(request).instrument(span.clone()))
                 .await
             {
                 Ok(response) => problem_for_bare_errors(response),
                 Err(_) => ApiError::Timeout.into_response(),
-            };
+            }
+        };
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
         metrics::record(&method, route, status, elapsed);
@@ -269,12 +234,18 @@ where
     if is_problem {
         return response.map(Body::new);
     }
+    // The body limit's own refusal (a body whose Content-Length is over it) reads like the
+    // one a chunked body gets while it is read.
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        let mut replaced = ApiError::PayloadTooLarge.into_response();
+        copy_headers(&response, &mut replaced);
+        return replaced;
+    }
     let (code, title) = match status {
         StatusCode::BAD_REQUEST => ("invalid-request", "Invalid request"),
         StatusCode::NOT_FOUND => ("not-found", "Resource not found"),
         StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "Request timed out"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "Request body too large"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
         StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable", "Unprocessable request"),
         StatusCode::TOO_MANY_REQUESTS => ("rate-limited", "Too many requests"),
@@ -289,13 +260,17 @@ where
         extensions: Default::default(),
     }
     .into_response();
-    // Keep headers such as Retry-After or Allow.
-    for (name, value) in response.headers() {
+    copy_headers(&response, &mut replaced);
+    replaced
+}
+
+/// Keeps headers such as Retry-After or Allow on a replaced error response.
+fn copy_headers<B>(from: &Response<B>, to: &mut Response) {
+    for (name, value) in from.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replaced.headers_mut().insert(name.clone(), value.clone());
+            to.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    replaced
 }
 
 /// Shutdown grace for in-flight requests.

@@ -15,8 +15,10 @@ pub const MAX_LIMIT: u32 = 100;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` from the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -23,7 +23,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Never staler than the last seat change made through the node that answers.
 #[utoipa::path(get, path = "/api/v1/shows/{show_id}/seats", tag = "inventory",
     params(("show_id" = String, Path, description = "Show id")),
-    responses((status = 200, body = SeatMap), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SeatMap),
+              (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn seat_map(
     State(app): State<AppState>,
     ApiPath(show): ApiPath<String>,

@@ -15,7 +15,7 @@ use crate::{
     booking::routes::respond_idempotently,
     http::{
         error::{ApiError, Problem},
-        extract::ApiPath,
+        extract::{ApiPath, read_body},
         idempotency::{Idempotency, IdempotentJson, stored_response},
     },
     identity::extract::Customer,
@@ -84,9 +84,8 @@ async fn webhook(
 ) -> Result<StatusCode, ApiError> {
     let (parts, body) = request.into_parts();
     let limit = app.config.http.body_limit_bytes;
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+    // The raw bytes, untouched: the signature covers them.
+    let body = read_body(body, limit).await?;
     service::handle_webhook(&app, &provider, &parts.headers, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -194,6 +194,13 @@ impl TestApp {
         serde_json::from_str(&body).expect("JSON body")
     }
 
+    /// Sends the shutdown signal (as SIGTERM would) without waiting for the server to stop.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     /// Stops the server and drops the PostgreSQL database.
     pub async fn stop(mut self) {
         self.shutdown_now().await;

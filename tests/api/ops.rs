@@ -104,3 +104,61 @@ db_test!(readiness_fails_with_503_when_the_database_is_gone, |app| {
     // Liveness does not depend on the database.
     assert_eq!(app.get("/healthz").await.status(), 200);
 });
+
+/// Every operation lists the errors the edge can answer to any request (400, 408, 413,
+/// 500, 503), 401/403 when it needs a token and 404 when its path names an id, each with
+/// the problem+json body the service sends.
+#[tokio::test]
+async fn every_operation_documents_the_shared_error_responses() {
+    let Some(app) = crate::helpers::TestApp::spawn(marquee::db::Engine::Sqlite).await else {
+        return;
+    };
+    let doc = app.get_ok("/openapi.json").await;
+    let shared = &doc["components"]["responses"];
+    let mut missing = Vec::new();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let secured = operation["security"].as_array().is_some_and(|all| {
+                all.iter()
+                    .any(|r| r.as_object().is_some_and(|r| !r.is_empty()))
+            });
+            let mut wanted = vec!["400", "408", "413", "500", "503"];
+            if secured {
+                wanted.extend(["401", "403"]);
+            }
+            if path.contains('{') {
+                wanted.push("404");
+            }
+            let responses = operation["responses"].as_object().unwrap();
+            for status in wanted {
+                if !responses.contains_key(status) {
+                    missing.push(format!("{method} {path}: no {status}"));
+                }
+            }
+            for (status, response) in responses {
+                if status.as_str() < "400" {
+                    continue;
+                }
+                let response = match response["$ref"].as_str() {
+                    Some(name) => &shared[name.trim_start_matches("#/components/responses/")],
+                    None => response,
+                };
+                let content = response["content"].as_object();
+                let problem = content
+                    .filter(|content| content.len() == 1)
+                    .and_then(|content| content.get("application/problem+json"));
+                if problem.is_none_or(|p| p["schema"]["$ref"] != "#/components/schemas/Problem") {
+                    missing.push(format!("{method} {path}: {status} is not a Problem"));
+                }
+            }
+        }
+    }
+    assert!(operations > 50, "only {operations} operations documented");
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    app.stop().await;
+}
