@@ -75,7 +75,7 @@ impl SmtpSink {
 
     /// Waits (bounded) until `address` has received `n` messages; returns them.
     pub async fn wait_for(&self, address: &str, n: usize) -> Vec<Mail> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let mails = self.mails_to(address);
             if mails.len() >= n {
@@ -248,7 +248,7 @@ async fn paid_booking_mails_its_customer_once(engine: Engine) {
         .find(|e| is_confirmation(e))
         .unwrap();
     // Redelivery comes after the first delivery finished (its processed-event record).
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !outbox::was_processed(&app.db, notify::CONSUMER, &event.event_id)
         .await
         .unwrap()
