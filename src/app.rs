@@ -250,6 +250,7 @@ impl App {
             sweeper.abort();
         }
         gateway.abort();
+        self.state.gateway.flush().await;
         events.stop().await;
         self.state.db.close().await;
         tracing::info!("stopped");

@@ -105,4 +105,9 @@ pub trait PaymentGateway: Send + Sync {
     fn run_background(self: Arc<Self>) -> BoxFuture<'static, ()> {
         Box::pin(std::future::pending())
     }
+
+    /// Writes down whatever the adapter keeps in memory, at a clean shutdown.
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }

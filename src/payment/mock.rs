@@ -4,13 +4,21 @@
 //! outcome as an HTTP webhook to `/api/v1/payments/webhooks/mock`, signed like Stripe's:
 //! `Mock-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 //!
-//! Like a real gateway it keeps its records: an intent is written (in its own table) when
-//! it is confirmed, before the confirmation is acknowledged, together with the webhook it
-//! owes. The webhook is delivered at once (or when a delayed charge settles) and then
-//! retried with exponential backoff until it is acknowledged, across restarts of the
-//! process: a background task re-delivers whatever is owed. Intents created but never
-//! confirmed are kept in memory only: nothing was charged for them, so forgetting one
-//! loses nothing (`intent_status` then says it is unknown).
+//! Like a real gateway it keeps its records: a confirmed intent is written (in its own
+//! table) together with the webhook it owes. The webhook is delivered at once (or when a
+//! delayed charge settles) and then retried with exponential backoff until it is
+//! acknowledged, across restarts of the process: a background task re-delivers whatever is
+//! owed. Intents created but never confirmed are kept in memory only: nothing was charged
+//! for them, so forgetting one loses nothing (`intent_status` then says it is unknown).
+//!
+//! One difference from a real gateway, made on purpose: the mock runs on the server's own
+//! cores and database, so it records confirmed intents in batches (within
+//! `RECORD_WINDOW` of the confirmation, one write for all) instead of one commit before
+//! acknowledging each. A crash inside that window loses intents the mock had confirmed:
+//! as far as the mock is concerned they were never charged, and Marquee's reconciliation
+//! finds them unknown and fails their payments — nothing is left pending, and nobody is
+//! charged without a ticket. (A real gateway's confirmation costs a round trip to it and
+//! nothing of our own.)
 //!
 //! Deliveries are scheduled by the wall clock (this is someone else's system); webhook
 //! signatures carry the application's clock, which is what the receiver checks them
@@ -60,6 +68,8 @@ const REDELIVER_AFTER_MS: i64 = 2_000;
 const BACKGROUND_PERIOD: Duration = Duration::from_millis(250);
 /// A node claiming an owed webhook holds it this long before another may take it.
 const CLAIM_MS: i64 = 30_000;
+/// How long confirmed intents wait to be recorded together.
+const RECORD_WINDOW: Duration = Duration::from_millis(10);
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -78,12 +88,29 @@ struct Created {
     outcome: Outcome,
 }
 
+/// A confirmed intent with the webhook it owes, as the mock records it.
+#[derive(Debug, Clone)]
+struct Confirmed {
+    id: String,
+    payment_id: String,
+    amount: Money,
+    status: &'static str,
+    failure_reason: Option<String>,
+    /// Wall-clock ms.
+    settles_at: i64,
+    event_id: String,
+    event_body: String,
+    created_at: i64,
+}
+
 #[derive(Default)]
 struct Pending {
     /// Unconfirmed intents by id, and their ids by our payment id (the idempotency key
     /// of `create_intent`).
     created: HashMap<String, Created>,
     by_payment: HashMap<String, String>,
+    /// Confirmed intents not yet recorded, by id.
+    unrecorded: HashMap<String, Confirmed>,
     /// Webhooks this node is delivering now, so the background task leaves them alone.
     in_flight: HashSet<String>,
     /// Intents whose webhook was delivered and is not yet recorded as such.
@@ -313,27 +340,77 @@ impl MockGateway {
         }
     }
 
-    /// Records deliveries made since the last round, then claims and re-delivers the
-    /// webhooks that are owed (due and not known to be delivered).
-    async fn background_round(self: &Arc<Self>) -> sqlx::Result<()> {
+    /// Records, in one unit of work, the intents confirmed and the webhooks delivered since
+    /// the last time.
+    async fn record(&self) -> sqlx::Result<()> {
+        const INSERT: &str = "INSERT INTO mock_gateway_intents (id, payment_id, amount, \
+             currency, status, failure_reason, settles_at, event_id, event_body, \
+             next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (payment_id) DO NOTHING";
         const DELIVERED: Sql = Sql {
             sqlite: "UPDATE mock_gateway_intents SET delivered_at = $1 \
                      WHERE id IN (SELECT value FROM json_each($2)) AND delivered_at IS NULL",
             postgres: "UPDATE mock_gateway_intents SET delivered_at = $1 \
                        WHERE id = ANY($2) AND delivered_at IS NULL",
         };
-        let delivered = std::mem::take(&mut self.pending().delivered);
-        if !delivered.is_empty() {
-            let now = wall_ms();
-            let marked = self
-                .db
-                .write_statement(move |tx| tx.execute(DELIVERED, params![now, &delivered]))
-                .await;
-            if let Err(error) = marked {
-                // Not recorded: those webhooks are simply delivered again later.
-                tracing::warn!(%error, "mock gateway could not record deliveries");
+        let (confirmed, delivered) = {
+            let mut pending = self.pending();
+            let confirmed: Vec<Confirmed> = pending.unrecorded.values().cloned().collect();
+            (confirmed, std::mem::take(&mut pending.delivered))
+        };
+        if confirmed.is_empty() && delivered.is_empty() {
+            return Ok(());
+        }
+        let now = wall_ms();
+        let (inserted, marked) = (confirmed.clone(), delivered.clone());
+        let recorded = self
+            .db
+            .write(move |tx| {
+                for c in &inserted {
+                    tx.execute(
+                        INSERT,
+                        params![
+                            &c.id,
+                            &c.payment_id,
+                            c.amount.amount,
+                            c.amount.currency.as_str(),
+                            c.status,
+                            &c.failure_reason,
+                            c.settles_at,
+                            &c.event_id,
+                            &c.event_body,
+                            c.settles_at + REDELIVER_AFTER_MS,
+                            c.created_at
+                        ],
+                    )?;
+                }
+                if !marked.is_empty() {
+                    tx.execute(DELIVERED, params![now, &marked])?;
+                }
+                Ok::<_, sqlx::Error>(())
+            })
+            .await;
+        let mut pending = self.pending();
+        match recorded {
+            Ok(()) => {
+                for c in &confirmed {
+                    pending.unrecorded.remove(&c.id);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                // Kept for the next round; delivered marks that could not be written only
+                // mean those webhooks are delivered again later.
+                pending.delivered.extend(delivered);
+                Err(error)
             }
         }
+    }
+
+    /// Claims and re-delivers the webhooks that are owed (due and not known to be
+    /// delivered).
+    async fn redeliver_owed(self: &Arc<Self>) -> sqlx::Result<()> {
         let now = wall_ms();
         let owed: Vec<OwedRow> = self
             .db
@@ -411,6 +488,9 @@ impl PaymentGateway for Arc<MockGateway> {
     fn confirm(&self, intent_id: String) -> BoxFuture<'_, Result<(), GatewayError>> {
         Box::pin(async move {
             let Some(created) = self.pending().created.get(&intent_id).cloned() else {
+                if self.pending().unrecorded.contains_key(&intent_id) {
+                    return Ok(());
+                }
                 return match self.intent(&intent_id).await? {
                     // Confirmed before: confirming again changes nothing.
                     Some(_) => Ok(()),
@@ -441,42 +521,25 @@ impl PaymentGateway for Arc<MockGateway> {
             let body = serde_json::to_string(&event)
                 .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
             let now = wall_ms();
-            let settles_at = now + delay.as_millis() as i64;
-            // Recorded before the confirmation is acknowledged: from here on the gateway
-            // owes the webhook, whatever happens to this process.
-            let row = (intent_id.clone(), created.clone(), body.clone(), event.id);
-            self.db
-                .write_statement(move |tx| {
-                    let (id, created, body, event_id) = &row;
-                    tx.execute(
-                        "INSERT INTO mock_gateway_intents (id, payment_id, amount, currency, \
-                         status, failure_reason, settles_at, event_id, event_body, \
-                         next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                         ON CONFLICT (payment_id) DO NOTHING",
-                        params![
-                            id,
-                            &created.payment_id,
-                            created.amount.amount,
-                            created.amount.currency.as_str(),
-                            status,
-                            &failure_reason,
-                            settles_at,
-                            event_id,
-                            body,
-                            settles_at + REDELIVER_AFTER_MS,
-                            now
-                        ],
-                    )
-                })
-                .await
-                .map_err(unavailable)?;
+            let confirmed = Confirmed {
+                id: intent_id.clone(),
+                payment_id: created.payment_id.clone(),
+                amount: created.amount,
+                status,
+                failure_reason,
+                settles_at: now + delay.as_millis() as i64,
+                event_id: event.id,
+                event_body: body.clone(),
+                created_at: now,
+            };
             {
                 let mut pending = self.pending();
                 pending.created.remove(&intent_id);
                 pending.by_payment.remove(&created.payment_id);
+                pending.unrecorded.insert(intent_id.clone(), confirmed);
                 pending.in_flight.insert(intent_id.clone());
             }
+            self.wake.notify_one();
             let gateway = Arc::clone(self);
             tokio::spawn(async move {
                 if !delay.is_zero() {
@@ -503,11 +566,28 @@ impl PaymentGateway for Arc<MockGateway> {
         intent_id: String,
     ) -> BoxFuture<'_, Result<IntentStatus, GatewayError>> {
         Box::pin(async move {
-            if self.pending().created.contains_key(&intent_id) {
+            let (created, unrecorded) = {
+                let pending = self.pending();
+                (
+                    pending.created.contains_key(&intent_id),
+                    pending.unrecorded.get(&intent_id).map(|c| IntentRow {
+                        amount: c.amount.amount,
+                        currency: c.amount.currency.to_string(),
+                        status: c.status.to_owned(),
+                        failure_reason: c.failure_reason.clone(),
+                        settles_at: c.settles_at,
+                    }),
+                )
+            };
+            if created {
                 return Ok(IntentStatus::RequiresConfirmation);
             }
-            let Some(row) = self.intent(&intent_id).await? else {
-                return Ok(IntentStatus::Unknown);
+            let row = match unrecorded {
+                Some(row) => row,
+                None => match self.intent(&intent_id).await? {
+                    Some(row) => row,
+                    None => return Ok(IntentStatus::Unknown),
+                },
             };
             if wall_ms() < row.settles_at {
                 return Ok(IntentStatus::Processing);
@@ -586,14 +666,35 @@ impl PaymentGateway for Arc<MockGateway> {
         })
     }
 
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.record().await {
+                tracing::warn!(%error, "mock gateway could not record its intents at shutdown");
+            }
+        })
+    }
+
     fn run_background(self: Arc<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let gateway: &Arc<MockGateway> = &self;
+            let mut last_scan = std::time::Instant::now() - BACKGROUND_PERIOD;
             loop {
-                if let Err(error) = gateway.background_round().await {
-                    tracing::warn!(%error, "mock gateway background round failed");
+                let woken = tokio::time::timeout(BACKGROUND_PERIOD, gateway.wake.notified())
+                    .await
+                    .is_ok();
+                if woken {
+                    // Let the confirmations of the next few milliseconds join this write.
+                    tokio::time::sleep(RECORD_WINDOW).await;
                 }
-                let _ = tokio::time::timeout(BACKGROUND_PERIOD, gateway.wake.notified()).await;
+                if let Err(error) = gateway.record().await {
+                    tracing::warn!(%error, "mock gateway could not record its intents");
+                }
+                if last_scan.elapsed() >= BACKGROUND_PERIOD {
+                    last_scan = std::time::Instant::now();
+                    if let Err(error) = gateway.redeliver_owed().await {
+                        tracing::warn!(%error, "mock gateway could not look for owed webhooks");
+                    }
+                }
             }
         })
     }
