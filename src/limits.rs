@@ -6,10 +6,7 @@
 
 use std::{num::NonZeroU32, time::Duration};
 
-use governor::{
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
-    clock::{Clock, DefaultClock},
-};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 use crate::config::LimitsConfig;
 
@@ -95,9 +92,9 @@ impl RateLimits {
         if limiter.len() > MAX_TRACKED_KEYS {
             limiter.retain_recent();
         }
-        let now = DefaultClock::default().now();
         limiter.check_key(&key.to_owned()).map_err(|not_until| {
-            let wait: Duration = not_until.wait_time_from(now);
+            // The limiter's own clock: making a new one calibrates it (costly).
+            let wait: Duration = not_until.wait_time_from(limiter.clock().now());
             RateLimited {
                 what: limit.what(),
                 retry_after_secs: wait.as_secs().max(1),

@@ -4,10 +4,7 @@
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
-use governor::{
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
-    clock::{Clock, DefaultClock},
-};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 use super::IdentityError;
 
@@ -38,16 +35,16 @@ impl LoginLimiter {
         if self.per_client.len() > MAX_TRACKED_KEYS {
             self.per_client.retain_recent();
         }
-        let now = DefaultClock::default().now();
         let refused = |wait: Duration| IdentityError::RateLimited {
             retry_after_secs: wait.as_secs().max(1),
         };
-        self.per_client
-            .check_key(&client)
-            .map_err(|not_until| refused(not_until.wait_time_from(now)))?;
+        // The limiters' own clock: making a new one calibrates it (costly).
+        self.per_client.check_key(&client).map_err(|not_until| {
+            refused(not_until.wait_time_from(self.per_client.clock().now()))
+        })?;
         self.per_account
             .check_key(&account.to_lowercase())
-            .map_err(|not_until| refused(not_until.wait_time_from(now)))
+            .map_err(|not_until| refused(not_until.wait_time_from(self.per_account.clock().now())))
     }
 }
 

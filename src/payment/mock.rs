@@ -70,6 +70,10 @@ const BACKGROUND_PERIOD: Duration = Duration::from_millis(250);
 const CLAIM_MS: i64 = 30_000;
 /// How long confirmed intents wait to be recorded together.
 const RECORD_WINDOW: Duration = Duration::from_millis(10);
+/// Delivered webhooks' intents are kept this long (wall-clock ms), then forgotten.
+const KEEP_DELIVERED_MS: i64 = 7 * 24 * 3_600_000;
+/// How often the mock forgets old delivered intents.
+const PURGE_PERIOD: Duration = Duration::from_secs(600);
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -347,7 +351,7 @@ impl MockGateway {
              currency, status, failure_reason, settles_at, event_id, event_body, \
              next_attempt_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (payment_id) DO NOTHING";
+             ON CONFLICT (id) DO NOTHING";
         const DELIVERED: Sql = Sql {
             sqlite: "UPDATE mock_gateway_intents SET delivered_at = $1 \
                      WHERE id IN (SELECT value FROM json_each($2)) AND delivered_at IS NULL",
@@ -613,7 +617,11 @@ impl PaymentGateway for Arc<MockGateway> {
     fn refund(&self, request: RefundRequest) -> BoxFuture<'_, Result<String, GatewayError>> {
         Box::pin(async move {
             let candidate = format!("re_{}", ulid::Ulid::new());
-            let (payment, amount) = (request.payment_id.clone(), request.amount.amount);
+            let Some(intent) = request.intent_id.clone() else {
+                // Never confirmed, so never charged: nothing to return.
+                return Ok(candidate);
+            };
+            let amount = request.amount.amount;
             let refund: Option<String> = self
                 .db
                 .write_statement(move |tx| {
@@ -621,8 +629,8 @@ impl PaymentGateway for Arc<MockGateway> {
                         "UPDATE mock_gateway_intents \
                          SET refund_id = COALESCE(refund_id, $2), \
                              refunded_amount = COALESCE(refunded_amount, $3) \
-                         WHERE payment_id = $1 RETURNING refund_id",
-                        params![&payment, &candidate, amount],
+                         WHERE id = $1 RETURNING refund_id",
+                        params![&intent, &candidate, amount],
                     )
                 })
                 .await
@@ -678,6 +686,7 @@ impl PaymentGateway for Arc<MockGateway> {
         Box::pin(async move {
             let gateway: &Arc<MockGateway> = &self;
             let mut last_scan = std::time::Instant::now() - BACKGROUND_PERIOD;
+            let mut last_purge = std::time::Instant::now();
             loop {
                 let woken = tokio::time::timeout(BACKGROUND_PERIOD, gateway.wake.notified())
                     .await
@@ -693,6 +702,22 @@ impl PaymentGateway for Arc<MockGateway> {
                     last_scan = std::time::Instant::now();
                     if let Err(error) = gateway.redeliver_owed().await {
                         tracing::warn!(%error, "mock gateway could not look for owed webhooks");
+                    }
+                }
+                if last_purge.elapsed() >= PURGE_PERIOD {
+                    last_purge = std::time::Instant::now();
+                    let before = wall_ms() - KEEP_DELIVERED_MS;
+                    let purged = gateway
+                        .db
+                        .write(move |tx| {
+                            tx.execute(
+                                "DELETE FROM mock_gateway_intents WHERE delivered_at < $1",
+                                params![before],
+                            )
+                        })
+                        .await;
+                    if let Err(error) = purged {
+                        tracing::warn!(%error, "mock gateway could not forget old intents");
                     }
                 }
             }
