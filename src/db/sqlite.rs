@@ -75,10 +75,15 @@ impl Committer {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(to_sqlx)?;
+        // A small page cache on purpose: every commit after a b-tree split walks the whole
+        // page-cache hash table (SQLite parks a page under the lock-page number while it
+        // rebalances, and drops it at commit), and that table only grows, to about the
+        // number of pages the cache once held. 8 MiB keeps the walk short; pages not in
+        // it come from the memory map or the WAL.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 10000; PRAGMA temp_store = memory; \
-             PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
+             PRAGMA cache_size = -8192; PRAGMA mmap_size = 268435456;",
         )
         .map_err(to_sqlx)?;
         conn.set_prepared_statement_cache_capacity(256);
