@@ -686,6 +686,11 @@ impl IntoResponse for ApiError {
             ) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            // The rest of the body is never read, so the connection cannot carry another
+            // request; saying so keeps a client from sending its next one on it.
+            ApiError::PayloadTooLarge => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         response

@@ -194,14 +194,15 @@ async fn connection(
     let mut builder = http1::Builder::new();
     // Kept here (see the module comment), not by hyper.
     builder.header_read_timeout(None);
-    let mut conn = pin!(builder.serve_connection(io, service));
+    let mut conn = builder.serve_connection(io, service);
     let mut stopping_seen = false;
     loop {
         tokio::select! {
-            result = conn.as_mut() => {
+            result = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "connection ended with an error");
                 }
+                linger(conn.into_parts().io.into_inner().stream).await;
                 break;
             }
             reason = activity.expired(limits) => {
@@ -212,12 +213,40 @@ async fn connection(
             changed = stopping.changed(), if !stopping_seen => {
                 stopping_seen = true;
                 if changed.is_ok() {
-                    conn.as_mut().graceful_shutdown();
+                    Pin::new(&mut conn).graceful_shutdown();
                 }
             }
         }
     }
     metrics::gauge!("marquee_http_connections").decrement(1.0);
+}
+
+/// How long, and how much of a request nobody will read, a closing connection still
+/// takes in after its last response.
+const LINGER_FOR: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Closes a connection the way a client can read its last response: the response was sent
+/// before the request's body was read to the end (a 413, say), and closing a socket with
+/// unread bytes makes the kernel answer with a reset, which can destroy the response
+/// before the client reads it. So the write side is shut first and what still arrives is
+/// read and dropped, for a short while and up to a bound.
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 8192];
+    let mut taken = 0;
+    let _ = tokio::time::timeout(LINGER_FOR, async {
+        while taken < LINGER_BYTES {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => taken += n,
+            }
+        }
+    })
+    .await;
 }
 
 /// A connection over the cap: answers its request 503 `overloaded` and closes.
