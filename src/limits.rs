@@ -4,7 +4,7 @@
 //! minute, with bursts of the same size. Refusals are 429 with `Retry-After`. Per node,
 //! like the login limits (`identity::rate_limit`).
 
-use std::{num::NonZeroU32, time::Duration};
+use std::{hash::Hash, num::NonZeroU32, time::Duration};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
@@ -12,6 +12,28 @@ use crate::config::LimitsConfig;
 
 /// Entries kept before forgetting keys whose buckets are full again.
 const MAX_TRACKED_KEYS: usize = 100_000;
+
+/// A token bucket per key holding `n` per minute (bursts of the same size; at least 1).
+pub(crate) fn per_minute<K: Hash + Eq + Clone>(n: u32) -> DefaultKeyedRateLimiter<K> {
+    let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_minute(n))
+}
+
+/// Takes one token from `key`'s bucket, or says in how many whole seconds (at least 1) the
+/// next one comes. Keeps the number of tracked keys bounded.
+pub(crate) fn take<K: Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Result<(), u64> {
+    if limiter.len() > MAX_TRACKED_KEYS {
+        limiter.retain_recent();
+    }
+    limiter.check_key(key).map_err(|not_until| {
+        // The limiter's own clock: making a new one calibrates it (costly).
+        let wait: Duration = not_until.wait_time_from(limiter.clock().now());
+        wait.as_secs().max(1)
+    })
+}
 
 /// What is limited, and by which key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +97,7 @@ impl RateLimits {
     pub fn new(config: &LimitsConfig) -> Self {
         let limiters = Limit::ALL
             .iter()
-            .map(|limit| {
-                let n = NonZeroU32::new(limit.per_minute(config).max(1)).unwrap_or(NonZeroU32::MIN);
-                RateLimiter::keyed(Quota::per_minute(n))
-            })
+            .map(|limit| per_minute(limit.per_minute(config)))
             .collect();
         Self { limiters }
     }
@@ -89,16 +108,9 @@ impl RateLimits {
         let Some(limiter) = self.limiters.get(index) else {
             return Ok(());
         };
-        if limiter.len() > MAX_TRACKED_KEYS {
-            limiter.retain_recent();
-        }
-        limiter.check_key(&key.to_owned()).map_err(|not_until| {
-            // The limiter's own clock: making a new one calibrates it (costly).
-            let wait: Duration = not_until.wait_time_from(limiter.clock().now());
-            RateLimited {
-                what: limit.what(),
-                retry_after_secs: wait.as_secs().max(1),
-            }
+        take(limiter, &key.to_owned()).map_err(|retry_after_secs| RateLimited {
+            what: limit.what(),
+            retry_after_secs,
         })
     }
 }

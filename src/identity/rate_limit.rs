@@ -2,14 +2,12 @@
 //! checked (Argon2 is deliberately expensive, so unlimited attempts would also be a way to
 //! burn CPU). Limits are per node: they slow guessing, they do not guard data.
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::net::IpAddr;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use governor::DefaultKeyedRateLimiter;
 
 use super::IdentityError;
-
-/// Entries kept before forgetting keys whose buckets are full again.
-const MAX_TRACKED_KEYS: usize = 100_000;
+use crate::limits::{per_minute, take};
 
 pub struct LoginLimiter {
     per_account: DefaultKeyedRateLimiter<String>,
@@ -19,32 +17,17 @@ pub struct LoginLimiter {
 impl LoginLimiter {
     /// `per_account` and `per_client` attempts per minute (bursts of the same size).
     pub fn new(per_account: u32, per_client: u32) -> Self {
-        let quota =
-            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         Self {
-            per_account: RateLimiter::keyed(quota(per_account)),
-            per_client: RateLimiter::keyed(quota(per_client)),
+            per_account: per_minute(per_account),
+            per_client: per_minute(per_client),
         }
     }
 
     /// Counts one attempt; refused when either limit is exhausted.
     pub fn check(&self, account: &str, client: IpAddr) -> Result<(), IdentityError> {
-        if self.per_account.len() > MAX_TRACKED_KEYS {
-            self.per_account.retain_recent();
-        }
-        if self.per_client.len() > MAX_TRACKED_KEYS {
-            self.per_client.retain_recent();
-        }
-        let refused = |wait: Duration| IdentityError::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        };
-        // The limiters' own clock: making a new one calibrates it (costly).
-        self.per_client.check_key(&client).map_err(|not_until| {
-            refused(not_until.wait_time_from(self.per_client.clock().now()))
-        })?;
-        self.per_account
-            .check_key(&account.to_lowercase())
-            .map_err(|not_until| refused(not_until.wait_time_from(self.per_account.clock().now())))
+        let refused = |retry_after_secs| IdentityError::RateLimited { retry_after_secs };
+        take(&self.per_client, &client).map_err(refused)?;
+        take(&self.per_account, &account.to_lowercase()).map_err(refused)
     }
 }
 

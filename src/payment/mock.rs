@@ -622,6 +622,7 @@ impl PaymentGateway for Arc<MockGateway> {
                 return Ok(candidate);
             };
             let amount = request.amount.amount;
+            let offered = candidate.clone();
             let refund: Option<String> = self
                 .db
                 .write_statement(move |tx| {
@@ -630,14 +631,14 @@ impl PaymentGateway for Arc<MockGateway> {
                          SET refund_id = COALESCE(refund_id, $2), \
                              refunded_amount = COALESCE(refunded_amount, $3) \
                          WHERE id = $1 RETURNING refund_id",
-                        params![&intent, &candidate, amount],
+                        params![&intent, &offered, amount],
                     )
                 })
                 .await
                 .map_err(unavailable)?;
             // A payment the gateway has no record of (it was never charged): accepted, as
             // refunding nothing.
-            Ok(refund.unwrap_or_else(|| format!("re_{}", ulid::Ulid::new())))
+            Ok(refund.unwrap_or(candidate))
         })
     }
 
