@@ -77,9 +77,18 @@ pub struct CachedResponse {
 }
 
 impl CachedResponse {
+    /// Whether this entry may answer a request that read `catalog_epoch` and
+    /// `show_generation` before it looked. Versions only grow, so an entry computed from
+    /// versions at least as new as the request's has seen every write the request must
+    /// see: a load that started after this request (a concurrent reader's, after a write)
+    /// serves it too, instead of being thrown away and loaded again.
     fn is_current(&self, catalog_epoch: u64, show_generation: Option<u64>, now: Timestamp) -> bool {
-        self.catalog_epoch == catalog_epoch
-            && self.show_generation == show_generation
+        self.catalog_epoch >= catalog_epoch
+            && match (self.show_generation, show_generation) {
+                (Some(entry), Some(request)) => entry >= request,
+                (None, None) => true,
+                _ => false,
+            }
             && now.as_millis() < self.expires_at_ms
     }
 
@@ -172,7 +181,11 @@ impl ResponseCache {
                     return Ok(entry);
                 }
                 Ok(_stale) => {
-                    entries.remove(&key);
+                    // Only an entry that is still stale: a newer one may have been stored
+                    // since the lookup.
+                    entries.remove_if(&key, |entry| {
+                        !entry.is_current(catalog_epoch, show_generation, now)
+                    });
                 }
                 Err(guard) => {
                     metrics::counter!("marquee_cache_lookups_total", "result" => "miss")
@@ -388,6 +401,27 @@ mod tests {
         assert_eq!(load(&cache, Scope::Catalog, &calls, None).await, "1");
         clock.advance(chrono::Duration::seconds(60));
         assert_eq!(load(&cache, Scope::Catalog, &calls, None).await, "2");
+    }
+
+    #[tokio::test]
+    async fn an_entry_newer_than_the_request_serves_it_and_an_older_one_does_not() {
+        let (cache, clock) = cache();
+        let calls = AtomicUsize::new(0);
+        // A request reads its versions, then a write commits, then another request loads
+        // the entry: the first request must be served that entry, not throw it away.
+        let epoch = cache.catalog_epoch();
+        let generation = cache.stripe("shw_a").load(Ordering::Acquire);
+        cache.invalidate_show("shw_a");
+        assert_eq!(load(&cache, Scope::Show("shw_a"), &calls, None).await, "0");
+        let entry = cache.entries.as_ref().unwrap().get("k").unwrap();
+        let now = clock.now();
+        assert!(entry.is_current(epoch, Some(generation), now));
+        assert!(entry.is_current(epoch, Some(generation + 1), now));
+        assert!(!entry.is_current(epoch, Some(generation + 2), now));
+        assert!(!entry.is_current(epoch + 1, Some(generation + 1), now));
+        assert!(!entry.is_current(epoch, None, now));
+        assert_eq!(load(&cache, Scope::Show("shw_a"), &calls, None).await, "0");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
