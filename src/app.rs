@@ -42,6 +42,8 @@ pub struct AppParts {
     pub show_facts: crate::inventory::facts::ShowFactsCache,
     /// Customers waiting for their booking to change.
     pub booking_watch: crate::booking::watch::BookingWatch,
+    /// Shows whose holds just collided: their holds check seats on the read path first.
+    pub hold_contention: crate::booking::contention::HoldContention,
     /// Accounts recently checked active.
     pub active_accounts: crate::identity::active::ActiveAccounts,
 }
@@ -98,6 +100,7 @@ impl AppState {
             offer_book: Default::default(),
             active_accounts: Default::default(),
             booking_watch: Default::default(),
+            hold_contention: Default::default(),
             show_facts: Default::default(),
         }))
     }

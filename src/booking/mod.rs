@@ -6,6 +6,7 @@
 //! work (`Db::write`), so on SQLite it shares group commits and on PostgreSQL it retries
 //! deadlocks.
 
+pub mod contention;
 pub mod model;
 pub mod routes;
 pub mod service;

@@ -211,9 +211,24 @@ pub async fn hold(
     check_labels(&request.seats, app.config.booking.max_seats)?;
     let now = app.clock.now();
     let plan = plan_hold(app, customer, &request, None, now).await?;
+    let show_id = plan.row.show_id.clone();
+    if app.hold_contention.is_contended(&show_id, now) {
+        let taken = store::taken_seats(&app.db, &show_id, &plan.seats, now.as_millis()).await?;
+        if !taken.is_empty() {
+            metrics::counter!("marquee_holds_refused_before_writer_total").increment(1);
+            return Err(BookingError::SeatsUnavailable(taken));
+        }
+    }
     let body = serde_json::to_string(&booking_view(&plan.row, &[])).unwrap_or_default();
-    commit_holds(app, vec![plan], body.clone(), idempotency, now).await?;
-    Ok(body)
+    match commit_holds(app, vec![plan], body.clone(), idempotency, now).await {
+        Ok(()) => Ok(body),
+        Err(error) => {
+            if matches!(error, BookingError::SeatsUnavailable(_)) {
+                app.hold_contention.record_collision(&show_id, now);
+            }
+            Err(error)
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -265,6 +265,33 @@ fn held_by(
     tx.fetch_one(HELD, params![customer_id, show_id, now])
 }
 
+/// Which of `seats` (of `show_id`) are taken at `now`, in the order asked: held and not
+/// lapsed, booked, blocked or withheld. A read, so the answer may be out of date by the
+/// time a hold reaches the writer; it serves only to refuse early what the writer would
+/// refuse (see `contention`). A lapsed hold counts as free here, as a seat the writer may
+/// give to a waitlist counts as free: the writer decides those.
+pub async fn taken_seats(
+    db: &Db,
+    show_id: &str,
+    seats: &[String],
+    now: i64,
+) -> sqlx::Result<Vec<String>> {
+    const TAKEN: Sql = Sql {
+        sqlite: "SELECT seat_label FROM show_seats \
+             WHERE show_id = $1 AND seat_label IN (SELECT value FROM json_each($2)) \
+             AND state <> 'available' AND NOT (state = 'held' AND held_until <= $3)",
+        postgres: "SELECT seat_label FROM show_seats \
+             WHERE show_id = $1 AND seat_label = ANY($2) \
+             AND state <> 'available' AND NOT (state = 'held' AND held_until <= $3)",
+    };
+    let taken: Vec<String> = db.fetch_all(TAKEN, params![show_id, seats, now]).await?;
+    Ok(seats
+        .iter()
+        .filter(|seat| taken.contains(seat))
+        .cloned()
+        .collect())
+}
+
 /// Records the key (if any), inserts the booking and claims its seats: all of it or none.
 ///
 /// The claim: every listed seat that is available, or held by a hold that has lapsed

@@ -757,6 +757,94 @@ db_test_with!(
     }
 );
 
+db_test_with!(
+    a_show_whose_holds_collide_refuses_taken_seats_early_as_the_writer_would,
+    |config| {
+        config.booking.sweep_interval_ms = 0;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let ana = customer(app, "ana@example.com").await;
+        let bob = customer(app, "bob@example.com").await;
+        let show = f.noon.to_string();
+        let contended = |app: &TestApp| {
+            app.state
+                .hold_contention
+                .is_contended(&show, marquee::clock::Clock::now(&app.clock))
+        };
+        confirmed(app, &ana, &f.noon, &["C1"]).await;
+        hold_ok(app, &ana, &f.noon, &["A1", "A2"]).await;
+        fixtures::set_seat(app, &f.noon, "C2", "blocked", None).await;
+        fixtures::set_seat(app, &f.noon, "B4", "withheld", None).await;
+        assert!(!contended(app), "nothing has collided yet");
+
+        // The writer refuses the first colliding hold, and the show is marked.
+        let problem = assert_problem(
+            hold(app, &bob, &f.noon, &["A2"]).await,
+            409,
+            "seat-unavailable",
+        )
+        .await;
+        assert_eq!(strings(&problem["seats"]), ["A2"]);
+        assert!(contended(app));
+
+        // From now on taken seats are refused on the read path: the same answer (seats in
+        // the quote's order, as the writer lists them), and nothing held.
+        let asked_taken = [
+            (vec!["A3", "A2", "A1"], vec!["A1", "A2"]),
+            (vec!["C2", "B3", "C1"], vec!["C1", "C2"]),
+            (vec!["B4"], vec!["B4"]),
+        ];
+        for (asked, taken) in &asked_taken {
+            let problem = assert_problem(
+                hold(app, &bob, &f.noon, asked).await,
+                409,
+                "seat-unavailable",
+            )
+            .await;
+            assert_eq!(strings(&problem["seats"]), *taken, "{asked:?}");
+            let mut asked: Vec<String> = asked.iter().map(|s| s.to_string()).collect();
+            asked.sort();
+            let now = marquee::clock::Clock::now(&app.clock).as_millis();
+            let read = marquee::booking::store::taken_seats(&app.db, &show, &asked, now)
+                .await
+                .unwrap();
+            assert_eq!(read, *taken, "{asked:?}");
+        }
+        assert_eq!(
+            states(app, &f.noon, &["A3", "B3"]).await,
+            ["available", "available"]
+        );
+        assert_eq!(history(app, &bob).await["items"], json!([]));
+        // Free seats still go through the writer and are held.
+        hold_ok(app, &bob, &f.noon, &["B3"]).await;
+
+        // The mark lapses a few seconds after the last collision.
+        app.clock.advance(chrono::Duration::seconds(301));
+        assert!(!contended(app));
+        assert_problem(
+            hold(app, &bob, &f.noon, &["C2"]).await,
+            409,
+            "seat-unavailable",
+        )
+        .await;
+        assert!(contended(app));
+        // Ana's hold has lapsed and nothing has swept it: the early check counts its seats
+        // as free, and the writer gives them to Bob.
+        let stored: Vec<String> = app
+            .db
+            .fetch_all(
+                "SELECT state FROM show_seats WHERE show_id = $1 AND seat_label IN ('A1', 'A2')",
+                marquee::params![&show],
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, ["held", "held"], "not swept");
+        let held = hold_ok(app, &bob, &f.noon, &["A1", "A2"]).await;
+        assert_eq!(sorted(strings(&held["seats"])), ["A1", "A2"]);
+    }
+);
+
 db_test!(the_sweeper_expires_lapsed_holds_on_its_own, |app| {
     let f = fixtures::load(app).await;
     let ana = customer(app, "ana@example.com").await;
