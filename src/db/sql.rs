@@ -215,7 +215,12 @@ impl<'a> QueryBuilder<'a> {
 
 /// A row of either engine, read by column name or position.
 pub enum Row<'r> {
-    Sqlite(&'r rusqlite::Row<'r>),
+    Sqlite {
+        row: &'r rusqlite::Row<'r>,
+        /// The statement's column names, read once per statement: rusqlite finds a column
+        /// by name by reading and measuring every column's name again, on every row.
+        columns: &'r [String],
+    },
     Postgres(&'r PgRow),
 }
 
@@ -242,7 +247,20 @@ impl Row<'_> {
     pub fn get<'i, T: Column>(&self, index: impl Into<Index<'i>>) -> sqlx::Result<T> {
         let index = index.into();
         match self {
-            Row::Sqlite(row) => T::from_sqlite(row, index).map_err(super::sqlite::to_sqlx),
+            Row::Sqlite { row, columns } => {
+                let position = match index {
+                    Index::Position(position) => position,
+                    Index::Name(name) => columns
+                        .iter()
+                        .position(|column| column.eq_ignore_ascii_case(name))
+                        .ok_or_else(|| {
+                            super::sqlite::to_sqlx(rusqlite::Error::InvalidColumnName(
+                                name.to_owned(),
+                            ))
+                        })?,
+                };
+                T::from_sqlite(row, Index::Position(position)).map_err(super::sqlite::to_sqlx)
+            }
             Row::Postgres(row) => T::from_postgres(row, index),
         }
     }

@@ -324,10 +324,14 @@ pub(super) fn fetch_all<T: FromRow>(
     params: &[Value<'_>],
 ) -> sqlx::Result<Vec<T>> {
     let mut statement = prepare(conn, sql, params)?;
+    let columns = column_names(&statement);
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(to_sqlx)? {
-        out.push(T::from_row(&Row::Sqlite(row))?);
+        out.push(T::from_row(&Row::Sqlite {
+            row,
+            columns: &columns,
+        })?);
     }
     Ok(out)
 }
@@ -338,11 +342,23 @@ pub(super) fn fetch_optional<T: FromRow>(
     params: &[Value<'_>],
 ) -> sqlx::Result<Option<T>> {
     let mut statement = prepare(conn, sql, params)?;
+    let columns = column_names(&statement);
     let mut rows = statement.raw_query();
     match rows.next().map_err(to_sqlx)? {
-        Some(row) => Ok(Some(T::from_row(&Row::Sqlite(row))?)),
+        Some(row) => Ok(Some(T::from_row(&Row::Sqlite {
+            row,
+            columns: &columns,
+        })?)),
         None => Ok(None),
     }
+}
+
+fn column_names(statement: &CachedStatement<'_>) -> Vec<String> {
+    statement
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 // ---- readers ---------------------------------------------------------------------------
