@@ -59,6 +59,8 @@ pub enum BookingError {
     /// A concurrent request with the same idempotency key committed first.
     #[error("a request with this idempotency key is in progress")]
     IdempotencyRace,
+    #[error("no proposal: the show has not {0}")]
+    NoSeatsToPropose(String),
     #[error("{0} seats are available now: book them instead of waiting")]
     SeatsAvailable(i64),
     #[error("you are already on this show's waitlist ({0})")]

@@ -526,6 +526,12 @@ fn booking_problem(
         BookingError::SeatsUnavailable(_) => {
             (S::CONFLICT, "seat-unavailable", "Seats unavailable", detail)
         }
+        BookingError::NoSeatsToPropose(_) => (
+            S::CONFLICT,
+            "no-seats-to-propose",
+            "No seats to propose",
+            detail,
+        ),
         BookingError::Expired => (S::CONFLICT, "booking-expired", "Booking expired", detail),
         BookingError::NotPending(_) => (
             S::CONFLICT,

@@ -130,3 +130,148 @@ db_test!(seat_map_goes_off_sale_when_the_show_starts, |app| {
     );
     assert_eq!(app.get_ok(&path).await["on_sale"], false);
 });
+
+// ---------------------------------------------------------------------------------------
+// Best available
+// ---------------------------------------------------------------------------------------
+
+async fn best(
+    app: &crate::helpers::TestApp,
+    show: &marquee::ids::ShowId,
+    body: Value,
+) -> reqwest::Response {
+    crate::helpers::send(
+        app,
+        reqwest::Method::POST,
+        &format!("/api/v1/shows/{show}/best-available"),
+        None,
+        Some(body),
+    )
+    .await
+}
+
+async fn best_ok(
+    app: &crate::helpers::TestApp,
+    show: &marquee::ids::ShowId,
+    body: Value,
+) -> (Vec<String>, bool, u64) {
+    let response = best(app, show, body.clone()).await;
+    assert_eq!(response.status(), 200, "{body}");
+    let proposal: Value = response.json().await.unwrap();
+    let labels = proposal["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap().to_owned())
+        .collect();
+    (
+        labels,
+        proposal["together"].as_bool().unwrap(),
+        proposal["stranded"].as_u64().unwrap(),
+    )
+}
+
+db_test!(
+    best_available_proposes_neighbours_nearest_the_focal_point,
+    |app| {
+        use crate::booking::{customer, hold_ok};
+        use crate::helpers::assert_problem;
+        let f = fixtures::load(app).await;
+        // Rows A and B: two pairs split by an aisle; row C: C1 (accessible) C2, one column in.
+        // The focal point is between rows B and C on the centre column, where C1–C2 sit.
+        let (seats, together, stranded) = best_ok(app, &f.noon, json!({"count": 2})).await;
+        assert_eq!(
+            (seats, together, stranded),
+            (vec!["C1".into(), "C2".into()], true, 0)
+        );
+        let response = best(app, &f.noon, json!({"count": 2, "category": "premium"})).await;
+        let proposal: Value = response.json().await.unwrap();
+        assert_eq!(
+            proposal["seats"][0],
+            json!({"label": "B1", "row": "B", "grid_row": 1, "grid_col": 0, "category": "premium",
+            "state": "available", "price": {"amount": 25000, "currency": "INR"}, "accessible": false})
+        );
+        assert_eq!(proposal["seats"][1]["label"], "B2");
+        // Four: no block that long, so the four of row B (nearer than row A), not together.
+        assert_eq!(
+            best_ok(app, &f.noon, json!({"count": 4})).await,
+            (
+                vec!["B1".into(), "B2".into(), "B3".into(), "B4".into()],
+                false,
+                0
+            )
+        );
+        // One regular seat always strands its pair's other seat: the inner seat, left first.
+        assert_eq!(
+            best_ok(app, &f.noon, json!({"count": 1, "category": "regular"})).await,
+            (vec!["A2".into()], true, 1)
+        );
+        assert_eq!(
+            best_ok(app, &f.noon, json!({"count": 2, "accessible": true})).await,
+            (vec!["C1".into(), "C2".into()], true, 0)
+        );
+
+        // Held seats are not proposed; the proposal follows the seat map.
+        let ana = customer(app, "ana@example.com").await;
+        hold_ok(app, &ana, &f.noon, &["C2", "B1"]).await;
+        assert_eq!(
+            best_ok(app, &f.noon, json!({"count": 2})).await,
+            (vec!["B3".into(), "B4".into()], true, 0)
+        );
+        assert_eq!(
+            best_ok(app, &f.noon, json!({"count": 1, "accessible": true})).await,
+            (vec!["C1".into()], true, 0)
+        );
+        let problem = assert_problem(
+            best(app, &f.noon, json!({"count": 2, "accessible": true})).await,
+            409,
+            "no-seats-to-propose",
+        )
+        .await;
+        assert_eq!(
+            problem["detail"],
+            "no proposal: the show has not 2 free seats together, one of them accessible"
+        );
+        assert_problem(
+            best(app, &f.noon, json!({"count": 3, "category": "recliner"})).await,
+            409,
+            "no-seats-to-propose",
+        )
+        .await;
+
+        // Bad requests.
+        for (body, status, code) in [
+            (json!({"count": 0}), 422, "invalid-booking"),
+            (json!({"count": 11}), 422, "invalid-booking"),
+            (
+                json!({"count": 2, "category": "balcony"}),
+                400,
+                "invalid-body",
+            ),
+            (json!({"count": 2, "seats": ["A1"]}), 400, "invalid-body"),
+            (json!({}), 400, "invalid-body"),
+        ] {
+            assert_problem(best(app, &f.noon, body).await, status, code).await;
+        }
+        let missing = marquee::ids::ShowId::generate();
+        assert_problem(
+            best(app, &missing, json!({"count": 1})).await,
+            404,
+            "not-found",
+        )
+        .await;
+
+        // Once the show has started nothing is proposed.
+        app.clock.set(
+            chrono::DateTime::parse_from_rfc3339("2026-11-22T07:00:00Z")
+                .unwrap()
+                .into(),
+        );
+        assert_problem(
+            best(app, &f.noon, json!({"count": 1})).await,
+            409,
+            "show-not-on-sale",
+        )
+        .await;
+    }
+);
