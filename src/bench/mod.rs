@@ -27,6 +27,7 @@ use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
+mod best_available;
 mod booking;
 
 #[derive(Debug, Args)]
@@ -70,6 +71,8 @@ pub enum Scenario {
     Booking,
     /// `--buyers` customers released at once on one 300-seat show; checks for double booking.
     FlashSale,
+    /// `POST /shows/{id}/best-available` on the largest seat map, over and over.
+    BestAvailable,
 }
 
 /// The browse steps, in the order a customer takes them.
@@ -118,6 +121,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Browse => run_browse(&args, target).await,
         Scenario::Booking => booking::run_booking(&args, target).await,
         Scenario::FlashSale => booking::run_flash_sale(&args, target).await,
+        Scenario::BestAvailable => best_available::run_best_available(&args, target).await,
     }
 }
 
