@@ -3,7 +3,12 @@
 
 use std::{future::Future, time::Duration};
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -38,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(bulk_hold))
         .routes(routes!(bulk_cancel))
         .routes(routes!(ticket))
+        .routes(routes!(ticket_svg))
         .routes(routes!(verify_ticket))
         .routes(routes!(cancel_show))
         .routes(routes!(show_bookings))
@@ -339,7 +345,39 @@ async fn ticket(
     Customer(customer): Customer,
     ApiPath(booking_id): ApiPath<String>,
 ) -> Result<Json<Ticket>, ApiError> {
-    let row = service::own_booking(&app, &customer.user_id, &booking_id).await?;
+    Ok(Json(ticket_of(&app, &customer.user_id, &booking_id).await?))
+}
+
+/// The ticket's code as a QR code (SVG), to show at the door.
+#[utoipa::path(get, path = "/api/v1/bookings/{booking_id}/ticket.svg", tag = "bookings",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path)),
+    responses((status = 200, body = String, content_type = "image/svg+xml",
+               description = "the ticket code as a QR code"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn ticket_svg(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(booking_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let ticket = ticket_of(&app, &customer.user_id, &booking_id).await?;
+    let svg = tickets::qr_svg(&ticket.code)
+        .ok_or_else(|| ApiError::Internal("the ticket code does not fit a QR code".into()))?;
+    let headers = [
+        (header::CONTENT_TYPE, "image/svg+xml"),
+        // A ticket admits its holder: no shared cache keeps it.
+        (header::CACHE_CONTROL, "private, no-store"),
+    ];
+    Ok((headers, svg).into_response())
+}
+
+/// The ticket of the customer's confirmed booking.
+async fn ticket_of(
+    app: &AppState,
+    customer: &crate::ids::UserId,
+    booking_id: &str,
+) -> Result<Ticket, ApiError> {
+    let row = service::own_booking(app, customer, booking_id).await?;
     let status = row.status();
     if status != BookingStatus::Confirmed {
         return Err(BookingError::TicketUnavailable(status.as_str()).into());
@@ -353,13 +391,13 @@ async fn ticket(
             seats: seats.clone(),
         },
     );
-    Ok(Json(Ticket {
+    Ok(Ticket {
         booking_id: row.id,
         show_id: row.show_id,
         seats,
         starts_at: Timestamp::from_millis(row.starts_at),
         code,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

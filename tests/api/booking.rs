@@ -1610,6 +1610,44 @@ db_test!(unpaid_bookings_have_no_ticket, |app| {
     .await;
 });
 
+db_test!(the_ticket_comes_as_a_qr_code_for_its_owner_only, |app| {
+    let f = fixtures::load(app).await;
+    let ana = customer(app, "ana@example.com").await;
+    let bob = customer(app, "bob@example.com").await;
+    let held = hold_ok(app, &ana, &f.noon, &["A1", "A2"]).await;
+    let id = id_of(&held);
+    let path = format!("/api/v1/bookings/{id}/ticket.svg");
+    let svg = |token: String| {
+        let path = path.clone();
+        async move { send(app, Method::GET, &path, Some(&token), None).await }
+    };
+    assert_problem(svg(ana.clone()).await, 409, "ticket-unavailable").await;
+    pay_ok(app, &ana, &id, "tok_visa").await;
+    wait_for_status(app, &ana, &id, "confirmed").await;
+
+    let response = svg(ana.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
+    let body = response.text().await.unwrap();
+    // The image is the QR code of exactly the code the JSON ticket carries.
+    let code: Value = ticket(app, &ana, &id).await.json().await.unwrap();
+    let code = code["code"].as_str().unwrap();
+    assert_eq!(body, marquee::booking::tickets::qr_svg(code).unwrap());
+    assert!(body.starts_with("<?xml") && body.contains("<svg"));
+
+    assert_problem(svg(bob.clone()).await, 404, "not-found").await;
+    let anonymous = send(
+        app,
+        Method::GET,
+        &format!("/api/v1/bookings/{id}/ticket.svg"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+});
+
 // ---------------------------------------------------------------------------------------
 // Idempotency of holds
 // ---------------------------------------------------------------------------------------
