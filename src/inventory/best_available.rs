@@ -81,7 +81,7 @@ pub fn best_available<'a>(
             if wanted.accessible && !window.iter().any(|s| s.accessible) {
                 continue;
             }
-            consider(&mut best, window.to_vec(), &map, focal, 0);
+            consider(&mut best, window, &map, focal, 0);
         }
     }
     if let Some((key, chosen)) = best {
@@ -104,7 +104,7 @@ pub fn best_available<'a>(
                 continue;
             }
             let spread = window[window.len() - 1].col - window[0].col;
-            consider(&mut best, window.to_vec(), &map, focal, u32::from(spread));
+            consider(&mut best, window, &map, focal, u32::from(spread));
         }
     }
     if let Some((key, chosen)) = best {
@@ -151,23 +151,24 @@ struct Key {
     col: u16,
 }
 
+/// Keeps `option` as `best` if it ranks better; copied only then.
 fn consider<'a>(
     best: &mut Option<(Key, Vec<MapSeat<'a>>)>,
-    option: Vec<MapSeat<'a>>,
+    option: &[MapSeat<'a>],
     map: &SeatIndex<'a>,
     focal: Focal,
     spread: u32,
 ) {
     let (first, last) = (option[0], option[option.len() - 1]);
     let key = Key {
-        stranded: map.stranded_by(&option),
+        stranded: map.stranded_by(option),
         spread,
         distance: focal.distance(first.row, first.col, last.col),
         row: first.row,
         col: first.col,
     };
     if best.as_ref().is_none_or(|(current, _)| key < *current) {
-        *best = Some((key, option));
+        *best = Some((key, option.to_vec()));
     }
 }
 
