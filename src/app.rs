@@ -46,6 +46,8 @@ pub struct AppParts {
     pub hold_contention: crate::booking::contention::HoldContention,
     /// Accounts recently checked active.
     pub active_accounts: crate::identity::active::ActiveAccounts,
+    /// Open live seat maps, fed by this node's outbox tail.
+    pub seat_streams: Arc<crate::inventory::stream::SeatStreams>,
 }
 
 impl std::ops::Deref for AppState {
@@ -102,6 +104,7 @@ impl AppState {
             booking_watch: Default::default(),
             hold_contention: Default::default(),
             show_facts: Default::default(),
+            seat_streams: Default::default(),
         }))
     }
 
@@ -224,8 +227,11 @@ impl App {
         let grace = http::shutdown_grace(&self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let limits = http::server::Limits::from_config(&self.state.config.http);
+        let streams = self.state.seat_streams.clone();
         let server = http::server::serve(self.listener, self.router, limits, async move {
             shutdown.await;
+            // Live seat maps never finish by themselves: end them so the rest can.
+            streams.stop();
             let _ = stopping_tx.send(());
         });
         tracing::info!(addr = %self.addr, database = self.state.db.engine().name(), "serving");

@@ -31,6 +31,16 @@ pub struct Config {
     pub events: EventsConfig,
     pub notify: NotifyConfig,
     pub limits: LimitsConfig,
+    pub web: WebConfig,
+}
+
+/// The customer web app (`web/`, embedded in the binary).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Serve the app's files from this directory instead of the embedded copies, read on
+    /// each request (for working on the pages without rebuilding).
+    pub assets_dir: Option<std::path::PathBuf>,
 }
 
 /// Per-minute rate limits (token buckets, bursts of the same size); see `crate::limits`.
@@ -140,6 +150,16 @@ pub struct EventsConfig {
     pub nats_stream: String,
     /// Subjects are `<prefix>.<aggregate type>.<event type>`.
     pub nats_subject_prefix: String,
+    /// How often each node reads the outbox for its live seat streams
+    /// (`GET /shows/{id}/seats/stream`); a taken seat reaches open maps within about this.
+    pub seat_stream_poll_ms: u64,
+    /// On PostgreSQL an outbox number can commit after a higher one (or never, when its
+    /// transaction rolls back): the seat streams wait this long for a missing number before
+    /// passing over it, so that streams stay in order.
+    pub seat_stream_gap_wait_ms: u64,
+    /// A seat stream is closed after this long; its browser reconnects at once with its
+    /// last event id and misses nothing. Keeps long-lived connections spread over nodes.
+    pub seat_stream_max_secs: u64,
 }
 
 impl Default for EventsConfig {
@@ -149,6 +169,9 @@ impl Default for EventsConfig {
             lease_ms: 10_000,
             nats_stream: "MARQUEE_EVENTS".into(),
             nats_subject_prefix: "marquee.events".into(),
+            seat_stream_poll_ms: 100,
+            seat_stream_gap_wait_ms: 500,
+            seat_stream_max_secs: 600,
         }
     }
 }
@@ -351,6 +374,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             notify: NotifyConfig::default(),
             limits: LimitsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -446,6 +470,16 @@ impl Config {
         if crate::db::Engine::of_url(&self.database_url).is_none() {
             return Err(ConfigError::Invalid(
                 "database_url must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        if !(10..=10_000).contains(&self.events.seat_stream_poll_ms) {
+            return Err(ConfigError::Invalid(
+                "events.seat_stream_poll_ms must be 10 to 10000".into(),
+            ));
+        }
+        if self.events.seat_stream_max_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "events.seat_stream_max_secs must be at least 1".into(),
             ));
         }
         let booking = &self.booking;

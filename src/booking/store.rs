@@ -180,18 +180,29 @@ pub async fn get_payment(db: &Db, id: &str) -> sqlx::Result<Option<PaymentRow>> 
 }
 
 /// A payment with the show of its booking: what a gateway's verdict is checked against.
-pub async fn payment_with_show(db: &Db, id: &str) -> sqlx::Result<Option<(PaymentRow, String)>> {
-    struct Joined(PaymentRow, String);
-    impl crate::db::FromRow for Joined {
-        fn from_row(row: &crate::db::Row<'_>) -> sqlx::Result<Self> {
-            Ok(Joined(PaymentRow::from_row(row)?, row.get("show_id")?))
-        }
-    }
+pub async fn payment_with_show(db: &Db, id: &str) -> sqlx::Result<Option<PaymentOfShow>> {
     const SQL: &str = "SELECT p.id, p.booking_id, p.provider, p.intent_id, p.status, p.amount, \
-         p.currency, p.refund_amount, p.failure_reason, p.created_at, b.show_id \
+         p.currency, p.refund_amount, p.failure_reason, p.created_at, b.show_id, b.seats \
          FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE p.id = $1";
-    let row: Option<Joined> = db.fetch_optional(SQL, params![id]).await?;
-    Ok(row.map(|Joined(payment, show)| (payment, show)))
+    db.fetch_optional(SQL, params![id]).await
+}
+
+/// A payment with the show and seats of its booking.
+pub struct PaymentOfShow {
+    pub payment: PaymentRow,
+    pub show_id: String,
+    pub seats: Vec<String>,
+}
+
+impl crate::db::FromRow for PaymentOfShow {
+    fn from_row(row: &crate::db::Row<'_>) -> sqlx::Result<Self> {
+        let seats: String = row.get("seats")?;
+        Ok(PaymentOfShow {
+            payment: PaymentRow::from_row(row)?,
+            show_id: row.get("show_id")?,
+            seats: serde_json::from_str(&seats).unwrap_or_default(),
+        })
+    }
 }
 
 /// The organisation running a show's theatre.
@@ -422,8 +433,8 @@ fn hold_in_one_statement(
            FROM free, go WHERE s.show_id = $3 AND s.seat_label = free.seat_label), \
          event AS ( \
            INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, version, \
-             payload, created_at) \
-           SELECT $20, $21, $22, $23, $24, $25, $12 FROM go) \
+             payload, created_at, show_id) \
+           SELECT $20, $21, $22, $23, $24, $25, $12, $3 FROM go) \
          SELECT EXISTS (SELECT 1 FROM on_sale), EXISTS (SELECT 1 FROM within), \
            (SELECT in_show FROM live), (SELECT in_all FROM live), \
            ARRAY(SELECT seat_label FROM free)";
@@ -886,8 +897,8 @@ fn confirm_in_one_statement(
            WHERE w.booking_id = ok.id AND w.status = 'offered'), \
          event AS ( \
            INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, version, \
-             payload, created_at) \
-           SELECT $3, $4, $5, $6, $7, $8, $2 FROM ok) \
+             payload, created_at, show_id) \
+           SELECT $3, $4, $5, $6, $7, $8, $2, ok.show_id FROM ok) \
          SELECT EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM ok)";
     let (pending, confirmed): (bool, bool) = tx.fetch_one(
         CONFIRM,

@@ -586,6 +586,16 @@ pub async fn change_inventory(
                 refused.sort();
                 return Err(ManageError::SeatsUnavailable(refused));
             }
+            for (state, seats) in [("withheld", withhold), ("blocked", block)] {
+                if !seats.is_empty() {
+                    let event = Event::SeatsWithdrawn {
+                        show_id: show_id.clone(),
+                        seats: seats.clone(),
+                        state: state.into(),
+                    };
+                    outbox::append(tx, &event, now.as_millis())?;
+                }
+            }
             if let Some(pricing) = &pricing {
                 let event = Event::SeatsReleased {
                     show_id: show_id.clone(),

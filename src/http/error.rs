@@ -71,6 +71,8 @@ pub enum ApiError {
     InvalidBody(String),
     #[error("the {0} contains U+0000")]
     NulInUri(&'static str),
+    #[error("invalid header: {0}")]
+    InvalidHeader(String),
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("invalid pagination cursor")]
@@ -281,6 +283,12 @@ impl ApiError {
                 S::BAD_REQUEST,
                 "invalid-body",
                 "Invalid request body",
+                Some(detail.clone()),
+            ),
+            ApiError::InvalidHeader(detail) => (
+                S::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
                 Some(detail.clone()),
             ),
             ApiError::NulInUri(part) => (

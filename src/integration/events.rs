@@ -24,11 +24,15 @@ pub enum Event {
         expires_at: i64,
         waitlist_entry_id: Option<String>,
     },
+    /// The booking was paid: its seats are sold. `seats` was added after the first
+    /// release (absent, it reads as empty: a consumer needing them reads the booking).
     #[serde(rename = "booking.confirmed")]
     BookingConfirmed {
         booking_id: String,
         show_id: String,
         payment_id: String,
+        #[serde(default)]
+        seats: Vec<String>,
     },
     /// A hold lapsed unpaid (or money came too late and is being refunded).
     #[serde(rename = "booking.expired")]
@@ -48,6 +52,14 @@ pub enum Event {
         show_id: String,
         seats: Vec<String>,
         reason: String,
+    },
+    /// The partner took seats off sale: `state` is `blocked` (broken, reserved for the
+    /// house) or `withheld` (kept for the box office).
+    #[serde(rename = "seats.withdrawn")]
+    SeatsWithdrawn {
+        show_id: String,
+        seats: Vec<String>,
+        state: String,
     },
     #[serde(rename = "show.created")]
     ShowCreated { show_id: String, starts_at: i64 },
@@ -90,6 +102,7 @@ impl Event {
             | Event::BookingExpired { booking_id, .. }
             | Event::BookingCancelled { booking_id, .. } => ("booking", booking_id),
             Event::SeatsReleased { show_id, .. }
+            | Event::SeatsWithdrawn { show_id, .. }
             | Event::ShowCreated { show_id, .. }
             | Event::ShowChanged { show_id }
             | Event::ShowCancelled { show_id } => ("show", show_id),
@@ -97,6 +110,24 @@ impl Event {
             Event::PaymentFailed { payment_id, .. } | Event::PaymentRefunded { payment_id, .. } => {
                 ("payment", payment_id)
             }
+        }
+    }
+
+    /// The show whose seats or listing the event concerns, if any: the outbox stores it
+    /// beside the event so that a show's events can be read in order (live seat maps).
+    pub fn show_id(&self) -> Option<&str> {
+        match self {
+            Event::BookingHeld { show_id, .. }
+            | Event::BookingConfirmed { show_id, .. }
+            | Event::BookingExpired { show_id, .. }
+            | Event::BookingCancelled { show_id, .. }
+            | Event::SeatsReleased { show_id, .. }
+            | Event::SeatsWithdrawn { show_id, .. }
+            | Event::ShowCreated { show_id, .. }
+            | Event::ShowChanged { show_id }
+            | Event::ShowCancelled { show_id }
+            | Event::WaitlistOffered { show_id, .. } => Some(show_id),
+            Event::PaymentFailed { .. } | Event::PaymentRefunded { .. } => None,
         }
     }
 
@@ -165,15 +196,22 @@ mod tests {
             booking_id: "bkg_1".into(),
             show_id: "shw_1".into(),
             payment_id: "pay_1".into(),
+            seats: vec!["A1".into(), "A2".into()],
         };
         let (event_type, payload) = event.parts();
         assert_eq!(event_type, "booking.confirmed");
         assert_eq!(
             payload,
-            r#"{"booking_id":"bkg_1","payment_id":"pay_1","show_id":"shw_1"}"#
+            r#"{"booking_id":"bkg_1","payment_id":"pay_1","seats":["A1","A2"],"show_id":"shw_1"}"#
         );
         assert_eq!(Event::from_parts(&event_type, &payload), Some(event));
         assert_eq!(Event::from_parts("booking.teleported", &payload), None);
+        // Stored before `seats` was added: still this event, with no seats.
+        let earlier = r#"{"booking_id":"bkg_1","payment_id":"pay_1","show_id":"shw_1"}"#;
+        assert!(matches!(
+            Event::from_parts("booking.confirmed", earlier),
+            Some(Event::BookingConfirmed { seats, .. }) if seats.is_empty()
+        ));
     }
 
     #[test]

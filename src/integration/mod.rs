@@ -74,6 +74,13 @@ pub fn start(app: &AppState) -> Running {
         let interval = Duration::from_millis(every.max(50));
         tasks.push(spawn_stoppable(|stop| cache_tail::run(app, interval, stop)));
     }
+    let events = &app.config.events;
+    let (db, streams) = (app.db.clone(), app.seat_streams.clone());
+    let poll = Duration::from_millis(events.seat_stream_poll_ms);
+    let gap_wait = Duration::from_millis(events.seat_stream_gap_wait_ms);
+    tasks.push(spawn_stoppable(move |stop| {
+        crate::inventory::stream::run(db, streams, poll, gap_wait, stop)
+    }));
     Running { tasks }
 }
 

@@ -486,6 +486,7 @@ mod tests {
             booking_id: "bkg_1".into(),
             show_id: "shw_1".into(),
             payment_id: "pay_1".into(),
+            seats: vec!["A1".into(), "A2".into()],
         };
         let notice = compose(&event, &booking(), "MQ1.code.sig").unwrap();
         assert_eq!(notice.kind, "booking_confirmation");

@@ -10,7 +10,7 @@ use crate::{
 };
 
 const INSERT: &str = "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, \
-     version, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+     version, payload, created_at, show_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// An event ready to be written: its id and stored parts.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct Prepared {
     pub aggregate_id: String,
     pub event_type: String,
     pub payload: String,
+    /// The show the event concerns (`Event::show_id`), stored to read a show's events.
+    pub show_id: Option<String>,
 }
 
 impl Prepared {
@@ -32,6 +34,7 @@ impl Prepared {
             aggregate_id: aggregate_id.to_owned(),
             event_type,
             payload,
+            show_id: event.show_id().map(str::to_owned),
         }
     }
 }
@@ -52,7 +55,8 @@ pub fn append_prepared(tx: &mut Tx<'_>, event: &Prepared, now: i64) -> sqlx::Res
             &event.event_type,
             VERSION,
             &event.payload,
-            now
+            now,
+            event.show_id.as_deref()
         ],
     )?;
     Ok(())

@@ -54,6 +54,16 @@ pub async fn seat_map(db: &Db, show_id: &str, layout_id: &str) -> sqlx::Result<V
     db.fetch_all(SQL, params![show_id, layout_id]).await
 }
 
+/// Every seat of a show with its stored state and hold expiry, by label.
+pub async fn seat_states(
+    db: &Db,
+    show_id: &str,
+) -> sqlx::Result<Vec<(String, String, Option<i64>)>> {
+    const SQL: &str = "SELECT seat_label, state, held_until FROM show_seats \
+        WHERE show_id = $1 ORDER BY seat_label";
+    db.fetch_all(SQL, params![show_id]).await
+}
+
 pub async fn layout_dims(db: &Db, layout_id: &str) -> sqlx::Result<Option<LayoutDims>> {
     const SQL: &str = "SELECT row_count, col_count FROM seat_layouts WHERE id = $1";
     db.fetch_optional(SQL, params![layout_id]).await

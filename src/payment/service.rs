@@ -180,7 +180,11 @@ pub async fn handle_webhook(
 /// anything else is recorded as an anomaly and refused, and never confirms a booking.
 async fn apply_verdict(app: &AppState, event: &GatewayEvent) -> Result<(), PaymentError> {
     let now = app.clock.now();
-    let Some((payment, show_id)) = store::payment_with_show(&app.db, &event.payment_id).await?
+    let Some(store::PaymentOfShow {
+        payment,
+        show_id,
+        seats,
+    }) = store::payment_with_show(&app.db, &event.payment_id).await?
     else {
         tracing::warn!(payment = %event.payment_id, message = %event.event_id, "gateway verdict for an unknown payment");
         return Ok(());
@@ -207,7 +211,7 @@ async fn apply_verdict(app: &AppState, event: &GatewayEvent) -> Result<(), Payme
                 app.booking_watch.changed(&payment.booking_id);
             }
         }
-        EventKind::Succeeded => match apply_success(app, &payment, &show_id, now).await? {
+        EventKind::Succeeded => match apply_success(app, &payment, &show_id, seats, now).await? {
             Applied::Duplicate => {}
             Applied::Confirmed => {
                 app.cache.invalidate_show(&show_id);
@@ -329,12 +333,14 @@ async fn apply_success(
     app: &AppState,
     payment: &PaymentRow,
     show_id: &str,
+    seats: Vec<String>,
     now: Timestamp,
 ) -> Result<Applied, PaymentError> {
     let confirmed = Event::BookingConfirmed {
         booking_id: payment.booking_id.clone(),
         show_id: show_id.to_owned(),
         payment_id: payment.id.clone(),
+        seats,
     };
     let paid = payment.clone();
     let outcome = app

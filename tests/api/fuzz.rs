@@ -79,6 +79,8 @@ fn start(database_url: &str) -> Server {
         .env("MARQUEE_DATABASE_URL", database_url)
         .env("MARQUEE_ADDR", "127.0.0.1:0")
         .env("MARQUEE_LOG__FILTER", "warn,marquee::app=info")
+        // Seat streams never end by themselves; each case would wait out the timeout.
+        .env("MARQUEE_EVENTS__SEAT_STREAM_MAX_SECS", "1")
         .args(["serve", "--demo"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -28,6 +28,7 @@ mod partner;
 mod payments;
 mod relay;
 mod seat_map;
+mod seat_stream;
 mod seed;
 mod storage;
 mod waitlist;

@@ -201,6 +201,7 @@ async fn paid_booking_mails_its_customer_once(engine: Engine) {
             booking_id: id.clone(),
             show_id: f.noon.to_string(),
             payment_id,
+            seats: vec![],
         };
         let now = app.clock.now().as_millis();
         app.db

@@ -128,6 +128,7 @@ fn sample_events(n: usize) -> Vec<Event> {
                 booking_id: format!("bkg_{i}"),
                 show_id: format!("shw_{}", i / 3),
                 payment_id: format!("pay_{i}"),
+                seats: vec![format!("B{i}")],
             },
             _ => Event::SeatsReleased {
                 show_id: format!("shw_{}", i / 3),

@@ -142,6 +142,7 @@ async fn the_same_story_writes_the_same_events_on_both_engines() {
             "payment.failed",
             "payment.refunded",
             "seats.released",
+            "seats.withdrawn",
             "show.cancelled",
             "waitlist.offered",
         ]
