@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
 
     let routes = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi.clone()))
+        .merge(crate::web::router())
         .fallback(|request: Request| async move {
             ApiError::RouteNotFound(request.uri().path().to_owned())
         })

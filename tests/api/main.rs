@@ -9,6 +9,7 @@ mod abuse;
 mod admin;
 mod booking;
 mod browse;
+mod browser;
 mod cache;
 mod connections;
 mod crash;
