@@ -74,9 +74,18 @@ pub struct CachedResponse {
     catalog_epoch: u64,
     show_generation: Option<u64>,
     expires_at_ms: i64,
+    /// The value the body was made from, for entries loaded with `get_or_load_kept`: a
+    /// reader that computes from the view (best available from the seat map) skips both
+    /// the database and parsing the body back.
+    kept: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl CachedResponse {
+    /// The value the body was made from, if the entry kept it and it is a `T`.
+    pub fn kept<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.kept.clone()?.downcast::<T>().ok()
+    }
+
     /// Whether this entry may answer a request that read `catalog_epoch` and
     /// `show_generation` before it looked. Versions only grow, so an entry computed from
     /// versions at least as new as the request's has seen every write the request must
@@ -150,7 +159,37 @@ impl ResponseCache {
         load: impl FnOnce() -> Fut,
     ) -> Result<Arc<CachedResponse>, E>
     where
-        T: Serialize,
+        T: Serialize + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fresh<T>, E>>,
+    {
+        self.lookup(key, scope, false, load).await
+    }
+
+    /// Like `get_or_load`, and the entry keeps the value too (`CachedResponse::kept`).
+    /// Every reader of a key should use the same one of the two: an entry without the
+    /// value serves `get_or_load_kept` with `kept()` = `None`.
+    pub async fn get_or_load_kept<T, E, Fut>(
+        &self,
+        key: String,
+        scope: Scope<'_>,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<CachedResponse>, E>
+    where
+        T: Serialize + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fresh<T>, E>>,
+    {
+        self.lookup(key, scope, true, load).await
+    }
+
+    async fn lookup<T, E, Fut>(
+        &self,
+        key: String,
+        scope: Scope<'_>,
+        keep: bool,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<CachedResponse>, E>
+    where
+        T: Serialize + Send + Sync + 'static,
         Fut: Future<Output = Result<Fresh<T>, E>>,
     {
         // Versions first: see the module comment for why the order matters.
@@ -165,6 +204,7 @@ impl ResponseCache {
             return Ok(Arc::new(self.build(
                 fresh,
                 scope,
+                keep,
                 catalog_epoch,
                 show_generation,
                 now,
@@ -191,8 +231,14 @@ impl ResponseCache {
                     metrics::counter!("marquee_cache_lookups_total", "result" => "miss")
                         .increment(1);
                     let fresh = load().await?;
-                    let entry =
-                        Arc::new(self.build(fresh, scope, catalog_epoch, show_generation, now));
+                    let entry = Arc::new(self.build(
+                        fresh,
+                        scope,
+                        keep,
+                        catalog_epoch,
+                        show_generation,
+                        now,
+                    ));
                     let _ = guard.insert(entry.clone());
                     return Ok(entry);
                 }
@@ -203,16 +249,18 @@ impl ResponseCache {
         Ok(Arc::new(self.build(
             fresh,
             scope,
+            keep,
             catalog_epoch,
             show_generation,
             now,
         )))
     }
 
-    fn build<T: Serialize>(
+    fn build<T: Serialize + Send + Sync + 'static>(
         &self,
         fresh: Fresh<T>,
         scope: Scope<'_>,
+        keep: bool,
         catalog_epoch: u64,
         show_generation: Option<u64>,
         now: Timestamp,
@@ -238,6 +286,7 @@ impl ResponseCache {
             catalog_epoch,
             show_generation,
             expires_at_ms,
+            kept: keep.then(|| Arc::new(fresh.value) as Arc<dyn std::any::Any + Send + Sync>),
         }
     }
 }
@@ -437,6 +486,35 @@ mod tests {
         assert_eq!(entry.body(), "\"old\"");
         let calls = AtomicUsize::new(0);
         assert_eq!(load(&cache, Scope::Show("shw_a"), &calls, None).await, "0");
+    }
+
+    #[tokio::test]
+    async fn a_kept_entry_gives_back_its_value_until_a_write_makes_it_stale() {
+        let (cache, _clock) = cache();
+        let load = |n: u32| async move { Ok::<_, ()>(Fresh::forever(vec![n, n + 1])) };
+        let first = cache
+            .get_or_load_kept("map".into(), Scope::Show("shw_1"), || load(1))
+            .await
+            .unwrap();
+        assert_eq!(first.kept::<Vec<u32>>().as_deref(), Some(&vec![1, 2]));
+        assert_eq!(first.body().as_ref(), b"[1,2]");
+        assert!(first.kept::<String>().is_none(), "only as its own type");
+        let hit = cache
+            .get_or_load_kept("map".into(), Scope::Show("shw_1"), || load(7))
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &hit));
+        cache.invalidate_show("shw_1");
+        let reloaded = cache
+            .get_or_load_kept("map".into(), Scope::Show("shw_1"), || load(7))
+            .await
+            .unwrap();
+        assert_eq!(reloaded.kept::<Vec<u32>>().as_deref(), Some(&vec![7, 8]));
+        let plain = cache
+            .get_or_load("other".into(), Scope::Catalog, || load(3))
+            .await
+            .unwrap();
+        assert!(plain.kept::<Vec<u32>>().is_none());
     }
 
     #[test]

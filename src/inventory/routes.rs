@@ -42,15 +42,26 @@ async fn seat_map(
     headers: HeaderMap,
 ) -> Result<CachedJson, ApiError> {
     let show = show_id(&show)?;
-    let key = format!("{:?}", ("seats", show.as_str()));
-    let now = app.clock.now();
-    let entry = app
-        .cache
-        .get_or_load(key, Scope::Show(show.as_str()), || {
-            service::seat_map(&app.db, show.as_str(), now)
-        })
-        .await?;
+    let entry = cached_seat_map(&app, show.as_str()).await?;
     Ok(CachedJson::new(entry, &headers))
+}
+
+/// The show's seat map as `GET …/seats` serves it, with the view kept beside the bytes so
+/// best available computes from it without the database. As current as the answer to
+/// `GET …/seats`: every seat change through this node is seen at once, other nodes'
+/// within the cache tail's poll (the hold, not the map, decides who gets a seat).
+async fn cached_seat_map(
+    app: &AppState,
+    show: &str,
+) -> Result<std::sync::Arc<crate::http::cache::CachedResponse>, ApiError> {
+    let key = format!("{:?}", ("seats", show));
+    let now = app.clock.now();
+    Ok(app
+        .cache
+        .get_or_load_kept(key, Scope::Show(show), || {
+            service::seat_map(&app.db, show, now)
+        })
+        .await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -99,9 +110,15 @@ async fn best_seats(
     if count == 0 || count > max {
         return Err(BookingError::Invalid(format!("choose 1 to {max} seats")).into());
     }
-    let map = service::seat_map(&app.db, show.as_str(), app.clock.now())
-        .await?
-        .value;
+    let entry = cached_seat_map(&app, show.as_str()).await?;
+    let map = match entry.kept::<SeatMap>() {
+        Some(map) => map,
+        None => std::sync::Arc::new(
+            service::seat_map(&app.db, show.as_str(), app.clock.now())
+                .await?
+                .value,
+        ),
+    };
     if !map.on_sale {
         return Err(BookingError::ShowNotOnSale.into());
     }
