@@ -33,3 +33,4 @@ mod seat_stream;
 mod seed;
 mod storage;
 mod waitlist;
+mod web;

@@ -171,3 +171,53 @@ async fn race(database_url: &str) {
     expected.insert("A1".into());
     assert_eq!(held, expected);
 }
+
+/// A seat map open on one node sees a hold made through the other within a second: the
+/// streams follow the shared outbox, not the node's own writes.
+#[tokio::test]
+async fn a_live_seat_map_on_one_node_sees_a_hold_made_through_another() {
+    let _machine = crate::serve::exclusive().await;
+    let Some(database) = ProcessDatabase::create(Engine::Postgres).await else {
+        return;
+    };
+    seed_demo(&database.url).await;
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let node = ServeProcess::start(&database.url, &ServeOptions::default()).await;
+        nodes.push(node.unwrap_or_else(|e| panic!("{e}")));
+    }
+    let writer = Api::new(&nodes[1].base, Duration::from_secs(30));
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let token = writer.customer(&format!("live-{run}@example.com")).await;
+    let (show, seat) = writer.available_seats(1).await.remove(0);
+
+    let mut stream = Client::new()
+        .get(format!(
+            "{}/api/v1/shows/{show}/seats/stream",
+            nodes[0].base
+        ))
+        .send()
+        .await
+        .expect("open the stream on node 0");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut text = String::new();
+    let mut read_until = async |stream: &mut reqwest::Response, needle: &str, limit: Duration| {
+        let deadline = std::time::Instant::now() + limit;
+        while !text.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match tokio::time::timeout(left, stream.chunk()).await {
+                Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                other => panic!("no {needle:?} within {limit:?} ({other:?}); got:\n{text}"),
+            }
+        }
+    };
+    read_until(&mut stream, "event: snapshot", Duration::from_secs(10)).await;
+
+    let held = writer
+        .hold(&token, &show, std::slice::from_ref(&seat), None)
+        .await
+        .expect("hold through node 1");
+    assert_eq!(held.status, StatusCode::CREATED, "{:?}", held.body);
+    let delta = format!(r#""state":"held","seats":["{seat}"]"#);
+    read_until(&mut stream, &delta, Duration::from_secs(1)).await;
+}
