@@ -96,6 +96,7 @@ define_id!(EventId, "evt");
 define_id!(WaitlistEntryId, "wl");
 define_id!(NotificationId, "ntf");
 define_id!(AnomalyId, "anm");
+define_id!(CounterSaleId, "cts");
 
 #[cfg(test)]
 mod tests {

@@ -70,6 +70,12 @@ pub enum ManageError {
     UnknownSeats(Vec<String>),
     #[error("these seats cannot change now (held or sold, or not in the state the change needs): {}", .0.join(", "))]
     SeatsUnavailable(Vec<String>),
+    #[error("the sale id {0:?} was already used for another sale (another show or other seats)")]
+    ExternalIdReused(String),
+    #[error("show {0} is not selling: it was cancelled or has ended")]
+    ShowNotSelling(String),
+    #[error("no box-office sale with id {0:?}")]
+    UnknownCounterSale(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }

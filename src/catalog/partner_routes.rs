@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_inventory))
 }
 
-fn org_of(partner: &Partner) -> Result<&PartnerOrgId, ApiError> {
+pub(crate) fn org_of(partner: &Partner) -> Result<&PartnerOrgId, ApiError> {
     partner.0.org_id.as_ref().ok_or_else(|| {
         IdentityError::Forbidden("this account belongs to no partner organisation").into()
     })

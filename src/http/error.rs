@@ -497,6 +497,16 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
         ManageError::SeatsUnavailable(_) => {
             (S::CONFLICT, "seat-unavailable", "Seats unavailable", detail)
         }
+        ManageError::ExternalIdReused(_) => (
+            S::CONFLICT,
+            "external-id-reused",
+            "External id already used",
+            detail,
+        ),
+        ManageError::ShowNotSelling(_) => {
+            (S::CONFLICT, "show-not-on-sale", "Show not on sale", detail)
+        }
+        ManageError::UnknownCounterSale(_) => (S::NOT_FOUND, "not-found", "Not found", detail),
         ManageError::Database(source) => database_problem(source),
     }
 }

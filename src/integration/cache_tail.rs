@@ -20,7 +20,7 @@ pub fn invalidate(app: &AppState, event: &Envelope) {
                 app.cache.invalidate_catalog();
             }
         }
-        "booking" | "waitlist_entry" => {
+        "booking" | "waitlist_entry" | "counter_sale" => {
             let payload: serde_json::Value =
                 serde_json::from_str(&event.payload).unwrap_or_default();
             if let Some(show) = payload["show_id"].as_str() {

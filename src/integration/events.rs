@@ -61,6 +61,22 @@ pub enum Event {
         seats: Vec<String>,
         state: String,
     },
+    /// The theatre sold seats at its box office (reported by its system): they are sold.
+    #[serde(rename = "counter_sale.recorded")]
+    CounterSaleRecorded {
+        sale_id: String,
+        show_id: String,
+        external_sale_id: String,
+        seats: Vec<String>,
+    },
+    /// The theatre voided a box-office sale; its seats are released (`seats.released`).
+    #[serde(rename = "counter_sale.voided")]
+    CounterSaleVoided {
+        sale_id: String,
+        show_id: String,
+        external_sale_id: String,
+        seats: Vec<String>,
+    },
     #[serde(rename = "show.created")]
     ShowCreated { show_id: String, starts_at: i64 },
     #[serde(rename = "show.changed")]
@@ -107,6 +123,8 @@ impl Event {
             | Event::ShowChanged { show_id }
             | Event::ShowCancelled { show_id } => ("show", show_id),
             Event::WaitlistOffered { entry_id, .. } => ("waitlist_entry", entry_id),
+            Event::CounterSaleRecorded { sale_id, .. }
+            | Event::CounterSaleVoided { sale_id, .. } => ("counter_sale", sale_id),
             Event::PaymentFailed { payment_id, .. } | Event::PaymentRefunded { payment_id, .. } => {
                 ("payment", payment_id)
             }
@@ -126,7 +144,9 @@ impl Event {
             | Event::ShowCreated { show_id, .. }
             | Event::ShowChanged { show_id }
             | Event::ShowCancelled { show_id }
-            | Event::WaitlistOffered { show_id, .. } => Some(show_id),
+            | Event::WaitlistOffered { show_id, .. }
+            | Event::CounterSaleRecorded { show_id, .. }
+            | Event::CounterSaleVoided { show_id, .. } => Some(show_id),
             Event::PaymentFailed { .. } | Event::PaymentRefunded { .. } => None,
         }
     }

@@ -8,11 +8,13 @@
 //! harmless. The catalogue of events is `events`; the contract is `docs/events.md`.
 
 pub mod cache_tail;
+pub mod counter_sales;
 pub mod dispatcher;
 pub mod events;
 pub mod notify;
 pub mod outbox;
 pub mod relay;
+pub mod routes;
 pub mod subscriber;
 
 use std::{sync::Arc, time::Duration};

@@ -91,7 +91,9 @@ pub fn item_of(envelope: &Envelope) -> Option<StreamItem> {
             seq,
             reason: "unknown-seats",
         }),
-        Event::BookingConfirmed { seats, .. } => delta("booked", seats, None),
+        Event::BookingConfirmed { seats, .. } | Event::CounterSaleRecorded { seats, .. } => {
+            delta("booked", seats, None)
+        }
         Event::SeatsReleased { seats, .. } => delta("available", seats, None),
         Event::SeatsWithdrawn { seats, state, .. } => delta(&state, seats, None),
         Event::ShowChanged { .. } => Some(StreamItem::Reload {
@@ -104,6 +106,7 @@ pub fn item_of(envelope: &Envelope) -> Option<StreamItem> {
         Event::BookingExpired { .. }
         | Event::BookingCancelled { .. }
         | Event::WaitlistOffered { .. }
+        | Event::CounterSaleVoided { .. }
         | Event::ShowCreated { .. }
         | Event::PaymentFailed { .. }
         | Event::PaymentRefunded { .. } => None,
@@ -412,6 +415,15 @@ mod tests {
                     state: "blocked".into(),
                 },
                 Some(seats(1, "blocked", &["C1"], None)),
+            ),
+            (
+                Event::CounterSaleRecorded {
+                    sale_id: "cts_1".into(),
+                    show_id: show(),
+                    external_sale_id: "BO-1".into(),
+                    seats: labels(&["C2"]),
+                },
+                Some(seats(1, "booked", &["C2"], None)),
             ),
             (
                 Event::ShowChanged { show_id: show() },

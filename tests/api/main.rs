@@ -12,6 +12,7 @@ mod browse;
 mod browser;
 mod cache;
 mod connections;
+mod counter_sales;
 mod crash;
 mod edge;
 mod errors;

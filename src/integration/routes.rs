@@ -1,0 +1,87 @@
+//! Routes for theatres' own systems (API key or partner token): box-office sales.
+
+use axum::{Json, extract::State, http::StatusCode};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::counter_sales::{self, CounterSale, CounterSaleRequest, Recorded};
+use crate::{
+    app::AppState,
+    catalog::partner_routes::org_of,
+    http::{
+        error::{ApiError, Problem},
+        extract::{ApiJson, ApiPath},
+    },
+    identity::extract::Partner,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(record_counter_sale))
+        .routes(routes!(get_counter_sale))
+        .routes(routes!(void_counter_sale))
+}
+
+/// Report seats sold at the theatre's box office, so they are never sold online. All the
+/// seats or none: a seat held or sold online (or blocked) refuses the sale with 409
+/// `seat-unavailable` listing those seats. Withheld seats (kept for the box office) can be
+/// sold. Idempotent by `external_sale_id`: the same report again answers 200 with the
+/// sale; another show or other seats under the same id is 409 `external-id-reused`.
+#[utoipa::path(post, path = "/api/v1/partner/counter-sales", tag = "integration",
+    security(("bearer" = [])),
+    request_body = CounterSaleRequest,
+    responses((status = 201, body = CounterSale, description = "Recorded: the seats are sold"),
+              (status = 200, body = CounterSale, description = "Reported before; nothing changed"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn record_counter_sale(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiJson(request): ApiJson<CounterSaleRequest>,
+) -> Result<(StatusCode, Json<CounterSale>), ApiError> {
+    Ok(
+        match counter_sales::record(&app, org_of(&partner)?, request).await? {
+            Recorded::Created(sale) => (StatusCode::CREATED, Json(sale)),
+            Recorded::AlreadyRecorded(sale) => (StatusCode::OK, Json(sale)),
+        },
+    )
+}
+
+/// A box-office sale by the theatre's own id for it.
+#[utoipa::path(get, path = "/api/v1/partner/counter-sales/{external_sale_id}", tag = "integration",
+    security(("bearer" = [])),
+    params(("external_sale_id" = String, Path, description = "The theatre's id for the sale")),
+    responses((status = 200, body = CounterSale),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_counter_sale(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(external_sale_id): ApiPath<String>,
+) -> Result<Json<CounterSale>, ApiError> {
+    Ok(Json(
+        counter_sales::get(&app, org_of(&partner)?, &external_sale_id).await?,
+    ))
+}
+
+/// Void a box-office sale: its seats become available again (offered to the waitlist
+/// first). Voiding a voided sale answers it unchanged.
+#[utoipa::path(post, path = "/api/v1/partner/counter-sales/{external_sale_id}/void", tag = "integration",
+    security(("bearer" = [])),
+    params(("external_sale_id" = String, Path, description = "The theatre's id for the sale")),
+    responses((status = 200, body = CounterSale),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn void_counter_sale(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(external_sale_id): ApiPath<String>,
+) -> Result<Json<CounterSale>, ApiError> {
+    Ok(Json(
+        counter_sales::void(&app, org_of(&partner)?, &external_sale_id).await?,
+    ))
+}
