@@ -74,6 +74,8 @@ pub enum ManageError {
     ExternalIdReused(String),
     #[error("show {0} is not selling: it was cancelled or has ended")]
     ShowNotSelling(String),
+    #[error("{0}")]
+    SyncRefused(String),
     #[error("no box-office sale with id {0:?}")]
     UnknownCounterSale(String),
     #[error("database error")]
@@ -219,6 +221,7 @@ pub async fn create_theatre(
                 city_id: city.as_str(),
                 name,
                 address,
+                external_id: None,
             };
             store::insert_theatre(tx, &theatre, now)
         })

@@ -544,6 +544,8 @@ pub struct NewTheatre<'a> {
     pub city_id: &'a str,
     pub name: &'a str,
     pub address: &'a str,
+    /// The theatre's own id, when its system created it (`integration::sync`).
+    pub external_id: Option<&'a str>,
 }
 
 pub fn insert_theatre(
@@ -551,8 +553,8 @@ pub fn insert_theatre(
     theatre: &NewTheatre<'_>,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
-    const SQL: &str = "INSERT INTO theatres (id, org_id, city_id, name, address, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING";
+    const SQL: &str = "INSERT INTO theatres (id, org_id, city_id, name, address, created_at, \
+        updated_at, external_id) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (id) DO NOTHING";
     let done = tx.execute(
         SQL,
         params![
@@ -561,7 +563,8 @@ pub fn insert_theatre(
             theatre.city_id,
             theatre.name,
             theatre.address,
-            now.as_millis()
+            now.as_millis(),
+            theatre.external_id
         ],
     )?;
     Ok(done == 1)

@@ -506,6 +506,9 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
         ManageError::ShowNotSelling(_) => {
             (S::CONFLICT, "show-not-on-sale", "Show not on sale", detail)
         }
+        ManageError::SyncRefused(_) => {
+            (S::CONFLICT, "sync-change-refused", "Change refused", detail)
+        }
         ManageError::UnknownCounterSale(_) => (S::NOT_FOUND, "not-found", "Not found", detail),
         ManageError::Database(source) => database_problem(source),
     }

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod relay;
 pub mod routes;
 pub mod subscriber;
+pub mod sync;
 
 use std::{sync::Arc, time::Duration};
 

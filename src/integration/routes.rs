@@ -1,9 +1,13 @@
-//! Routes for theatres' own systems (API key or partner token): box-office sales.
+//! Routes for theatres' own systems (API key or partner token): box-office sales and the
+//! inbound sync of what the theatre's system holds, by its own ids.
 
 use axum::{Json, extract::State, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::counter_sales::{self, CounterSale, CounterSaleRequest, Recorded};
+use super::{
+    counter_sales::{self, CounterSale, CounterSaleRequest, Recorded},
+    sync::{self, SyncOutcome, SyncedTheatre, TheatreDocument},
+};
 use crate::{
     app::AppState,
     catalog::partner_routes::org_of,
@@ -19,6 +23,40 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(record_counter_sale))
         .routes(routes!(get_counter_sale))
         .routes(routes!(void_counter_sale))
+        .routes(routes!(sync_theatre))
+}
+
+fn status_of(outcome: SyncOutcome) -> StatusCode {
+    match outcome {
+        SyncOutcome::Created => StatusCode::CREATED,
+        SyncOutcome::Updated | SyncOutcome::Unchanged => StatusCode::OK,
+    }
+}
+
+/// Create or update a theatre by the theatre system's own id. Sending the same document
+/// again changes nothing (`outcome: unchanged`); a changed name or address is updated; a
+/// different city is refused (409 `sync-change-refused`). The Marquee id in the answer is
+/// the same for every send.
+#[utoipa::path(put, path = "/api/v1/partner/sync/theatres/{external_id}", tag = "integration",
+    security(("bearer" = [])),
+    params(("external_id" = String, Path,
+            description = "The theatre system's id: 1-64 letters, digits or . _ ~ : -")),
+    request_body = TheatreDocument,
+    responses((status = 201, body = SyncedTheatre, description = "Created"),
+              (status = 200, body = SyncedTheatre, description = "Updated or unchanged"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn sync_theatre(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(external_id): ApiPath<String>,
+    ApiJson(document): ApiJson<TheatreDocument>,
+) -> Result<(StatusCode, Json<SyncedTheatre>), ApiError> {
+    let synced = sync::upsert_theatre(&app, org_of(&partner)?, &external_id, &document).await?;
+    Ok((status_of(synced.outcome), Json(synced)))
 }
 
 /// Report seats sold at the theatre's box office, so they are never sold online. All the

@@ -595,6 +595,7 @@ fn write_demo(
                 city_id: city_id.as_str(),
                 name,
                 address,
+                external_id: None,
             };
             if catalog::insert_theatre(tx, &new_theatre, now)? {
                 report.theatres += 1;

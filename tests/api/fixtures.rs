@@ -265,6 +265,7 @@ fn insert(tx: &mut Tx<'_>, f: &Fixture, now: Timestamp) {
             city_id: city.as_str(),
             name,
             address: "1 Test Street",
+            external_id: None,
         };
         assert!(catalog::insert_theatre(tx, &new, now).unwrap());
         let (screen_id, layout_id) = (

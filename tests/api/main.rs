@@ -33,5 +33,6 @@ mod seat_map;
 mod seat_stream;
 mod seed;
 mod storage;
+mod sync;
 mod waitlist;
 mod web;

@@ -1,0 +1,219 @@
+//! Inbound sync: a theatre's own system sends what it has under its own ids, and Marquee
+//! creates it, updates what may change, or answers that nothing changed. Marquee's id for
+//! each thing is derived from the organisation and the theatre's id (`derived_id`), so a
+//! repeated or concurrent send of a new thing finds the row the first one made instead of
+//! making a second: the unit that creates it also re-reads it.
+//!
+//! Built so far: theatres. Screens, shows and the schedule batch follow (issue 13).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    app::AppState,
+    catalog::{
+        manage::{ManageError, ensure_approved, text_field},
+        store::{self as catalog_store, NewTheatre},
+    },
+    db::{Sql, Tx},
+    ids::{CityId, PartnerOrgId, TheatreId},
+    params,
+    time::Timestamp,
+};
+
+/// Longest id a theatre's system may use for a theatre, screen or show.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 64;
+
+/// What a send did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncOutcome {
+    Created,
+    Updated,
+    /// The document matched what Marquee holds; nothing was written.
+    Unchanged,
+}
+
+/// The theatre's own ids travel in URL paths: letters, digits and `. _ ~ : -`. Pure.
+pub fn check_external_id(what: &str, id: &str) -> Result<(), ManageError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_EXTERNAL_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ManageError::InvalidInput(format!(
+            "the {what} id must be 1 to {MAX_EXTERNAL_ID_CHARS} letters, digits or . _ ~ : -"
+        )))
+    }
+}
+
+/// Marquee's natural key for a thing the organisation's system names `path` (its kind and
+/// id, and for a screen or show, the theatre's id first). JSON, so no two paths collide.
+fn natural_key(org_id: &str, path: &[&str]) -> String {
+    serde_json::json!(["sync", org_id, path]).to_string()
+}
+
+pub fn theatre_id(org_id: &str, external_id: &str) -> TheatreId {
+    TheatreId::derived(&natural_key(org_id, &["theatre", external_id]))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TheatreDocument {
+    /// The city (fixed once created: a theatre does not move).
+    pub city_id: String,
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SyncedTheatre {
+    /// Marquee's id (`thr_…`), the same for every send of this external id.
+    pub id: String,
+    pub external_id: String,
+    pub city_id: String,
+    pub name: String,
+    pub address: String,
+    pub outcome: SyncOutcome,
+}
+
+crate::db_row! {
+    #[derive(Debug, Clone)]
+    struct TheatreState {
+        city_id: String,
+        name: String,
+        address: String,
+    }
+}
+
+/// Creates or updates the organisation's theatre `external_id`. Its city cannot change
+/// (409 `sync-change-refused`).
+pub async fn upsert_theatre(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    external_id: &str,
+    document: &TheatreDocument,
+) -> Result<SyncedTheatre, ManageError> {
+    check_external_id("theatre", external_id)?;
+    ensure_approved(&app.db, org_id).await?;
+    let name = text_field("name", &document.name, 120)?;
+    let address = text_field("address", &document.address, 300)?;
+    let city = CityId::parse(&document.city_id)
+        .ok_or_else(|| ManageError::UnknownCity(document.city_id.clone()))?;
+    if catalog_store::get_city(&app.db, city.as_str())
+        .await?
+        .is_none()
+    {
+        return Err(ManageError::UnknownCity(document.city_id.clone()));
+    }
+    let id = theatre_id(org_id.as_str(), external_id);
+    let wanted = TheatreState {
+        city_id: city.to_string(),
+        name,
+        address,
+    };
+    let now = app.clock.now();
+    let unit = (
+        id.to_string(),
+        org_id.to_string(),
+        external_id.to_owned(),
+        wanted,
+    );
+    let (outcome, state) = app
+        .db
+        .write(move |tx| {
+            let (id, org_id, external_id, wanted) = &unit;
+            upsert_theatre_in(tx, id, org_id, external_id, wanted, now)
+        })
+        .await?;
+    if outcome != SyncOutcome::Unchanged {
+        app.cache.invalidate_catalog();
+    }
+    Ok(SyncedTheatre {
+        id: id.to_string(),
+        external_id: external_id.to_owned(),
+        city_id: state.city_id,
+        name: state.name,
+        address: state.address,
+        outcome,
+    })
+}
+
+fn upsert_theatre_in(
+    tx: &mut Tx<'_>,
+    id: &str,
+    org_id: &str,
+    external_id: &str,
+    wanted: &TheatreState,
+    now: Timestamp,
+) -> Result<(SyncOutcome, TheatreState), ManageError> {
+    const CURRENT: Sql = Sql {
+        sqlite: "SELECT city_id, name, address FROM theatres WHERE id = $1",
+        postgres: "SELECT city_id, name, address FROM theatres WHERE id = $1 FOR UPDATE",
+    };
+    const UPDATE: &str =
+        "UPDATE theatres SET name = $2, address = $3, updated_at = $4 WHERE id = $1";
+    let current: Option<TheatreState> = tx.fetch_optional(CURRENT, params![id])?;
+    let current = match current {
+        Some(current) => current,
+        None => {
+            let theatre = NewTheatre {
+                id,
+                org_id,
+                city_id: &wanted.city_id,
+                name: &wanted.name,
+                address: &wanted.address,
+                external_id: Some(external_id),
+            };
+            if catalog_store::insert_theatre(tx, &theatre, now)? {
+                return Ok((SyncOutcome::Created, wanted.clone()));
+            }
+            // A concurrent send created it first (it waited for that to commit).
+            tx.fetch_optional(CURRENT, params![id])?
+                .ok_or_else(|| ManageError::UnknownTheatre(external_id.to_owned()))?
+        }
+    };
+    if current.city_id != wanted.city_id {
+        return Err(ManageError::SyncRefused(format!(
+            "theatre {external_id} is in city {}; a theatre cannot move to another city",
+            current.city_id
+        )));
+    }
+    if current.name == wanted.name && current.address == wanted.address {
+        return Ok((SyncOutcome::Unchanged, current));
+    }
+    tx.execute(
+        UPDATE,
+        params![id, &wanted.name, &wanted.address, now.as_millis()],
+    )?;
+    Ok((SyncOutcome::Updated, wanted.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_ids_are_short_and_safe_in_a_path() {
+        for ok in ["T-1", "blr.whitefield", "SCR_02", "2026:11:30~a"] {
+            assert!(check_external_id("theatre", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a/b", "a b", "é", "..%2f", &"x".repeat(65)] {
+            assert!(check_external_id("theatre", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn derived_ids_differ_by_organisation_and_cannot_collide_through_separators() {
+        let a = theatre_id("org_a", "T1");
+        assert_eq!(a, theatre_id("org_a", "T1"));
+        assert_ne!(a, theatre_id("org_b", "T1"));
+        assert_ne!(
+            natural_key("org_a", &["show", "a/show", "b"]),
+            natural_key("org_a", &["show", "a", "show/b"])
+        );
+    }
+}
