@@ -289,6 +289,7 @@ pub async fn create_screen(
                 name,
                 layout_id: layout_id.as_str(),
                 seats,
+                external_id: None,
             };
             inventory_store::insert_screen(tx, &screen, now)
         })

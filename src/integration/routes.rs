@@ -6,7 +6,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     counter_sales::{self, CounterSale, CounterSaleRequest, Recorded},
-    sync::{self, SyncOutcome, SyncedTheatre, TheatreDocument},
+    sync::{self, ScreenDocument, SyncOutcome, SyncedScreen, SyncedTheatre, TheatreDocument},
 };
 use crate::{
     app::AppState,
@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_counter_sale))
         .routes(routes!(void_counter_sale))
         .routes(routes!(sync_theatre))
+        .routes(routes!(sync_screen))
 }
 
 fn status_of(outcome: SyncOutcome) -> StatusCode {
@@ -122,4 +123,39 @@ async fn void_counter_sale(
     Ok(Json(
         counter_sales::void(&app, org_of(&partner)?, &external_sale_id).await?,
     ))
+}
+
+/// Create or update a screen of a synced theatre by the theatre system's own ids: its name
+/// (unique in the theatre, else 409 `duplicate-screen`) and its seat layout. A different
+/// layout becomes a new version for shows scheduled from then on; the same document again
+/// changes nothing.
+#[utoipa::path(put, path = "/api/v1/partner/sync/theatres/{theatre_external_id}/screens/{external_id}",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("theatre_external_id" = String, Path, description = "The theatre system's theatre id"),
+           ("external_id" = String, Path, description = "The theatre system's screen id")),
+    request_body = ScreenDocument,
+    responses((status = 201, body = SyncedScreen, description = "Created"),
+              (status = 200, body = SyncedScreen, description = "Updated or unchanged"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn sync_screen(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath((theatre_external_id, external_id)): ApiPath<(String, String)>,
+    ApiJson(document): ApiJson<ScreenDocument>,
+) -> Result<(StatusCode, Json<SyncedScreen>), ApiError> {
+    let synced = sync::upsert_screen(
+        &app,
+        org_of(&partner)?,
+        &theatre_external_id,
+        &external_id,
+        &document,
+    )
+    .await?;
+    Ok((status_of(synced.outcome), Json(synced)))
 }

@@ -4,7 +4,7 @@
 //! repeated or concurrent send of a new thing finds the row the first one made instead of
 //! making a second: the unit that creates it also re-reads it.
 //!
-//! Built so far: theatres. Screens, shows and the schedule batch follow (issue 13).
+//! Built so far: theatres and screens. Shows and the schedule batch follow (issue 13).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,8 +15,13 @@ use crate::{
         manage::{ManageError, ensure_approved, text_field},
         store::{self as catalog_store, NewTheatre},
     },
-    db::{Sql, Tx},
-    ids::{CityId, PartnerOrgId, TheatreId},
+    db::{Sql, Tx, is_unique_violation},
+    ids::{CityId, LayoutId, PartnerOrgId, ScreenId, TheatreId},
+    inventory::{
+        layout::{RowSpec, build_layout},
+        model::LayoutSeat,
+        store::{self as inventory_store, NewScreen},
+    },
     params,
     time::Timestamp,
 };
@@ -190,6 +195,162 @@ fn upsert_theatre_in(
         params![id, &wanted.name, &wanted.address, now.as_millis()],
     )?;
     Ok((SyncOutcome::Updated, wanted.clone()))
+}
+
+pub fn screen_id(org_id: &str, theatre: &str, screen: &str) -> ScreenId {
+    ScreenId::derived(&natural_key(org_id, &["screen", theatre, screen]))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenDocument {
+    /// Unique within the theatre.
+    pub name: String,
+    /// Rows front to back, as for `POST /partner/theatres/{id}/screens`. A different
+    /// layout becomes a new layout version: shows scheduled from then on use it, shows
+    /// already scheduled keep theirs.
+    pub rows: Vec<RowSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SyncedScreen {
+    /// Marquee's id (`scr_…`), the same for every send of these external ids.
+    pub id: String,
+    pub external_id: String,
+    pub theatre_id: String,
+    pub theatre_external_id: String,
+    pub name: String,
+    /// The layout new shows are allocated from.
+    pub layout_id: String,
+    pub seat_count: usize,
+    pub outcome: SyncOutcome,
+}
+
+crate::db_row! {
+    struct ScreenState {
+        name: String,
+        layout_id: Option<String>,
+    }
+}
+
+/// Creates or updates the screen `external_id` of the organisation's theatre
+/// `theatre_external_id` (sent before through `upsert_theatre`): its name, and its layout
+/// as a new version when the rows differ.
+pub async fn upsert_screen(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    theatre_external_id: &str,
+    external_id: &str,
+    document: &ScreenDocument,
+) -> Result<SyncedScreen, ManageError> {
+    check_external_id("theatre", theatre_external_id)?;
+    check_external_id("screen", external_id)?;
+    ensure_approved(&app.db, org_id).await?;
+    let name = text_field("name", &document.name, 60)?;
+    let seats = build_layout(&document.rows)?;
+    let theatre = theatre_id(org_id.as_str(), theatre_external_id);
+    if catalog_store::theatre_org(&app.db, theatre.as_str())
+        .await?
+        .as_deref()
+        != Some(org_id.as_str())
+    {
+        return Err(ManageError::UnknownTheatre(theatre_external_id.to_owned()));
+    }
+    let id = screen_id(org_id.as_str(), theatre_external_id, external_id);
+    let now = app.clock.now();
+    let seat_count = seats.len();
+    let unit = (
+        id.to_string(),
+        theatre.to_string(),
+        external_id.to_owned(),
+        name.clone(),
+        seats,
+    );
+    let upserted = app
+        .db
+        .write(move |tx| {
+            let (id, theatre, external_id, name, seats) = &unit;
+            upsert_screen_in(tx, id, theatre, external_id, name, seats, now)
+        })
+        .await;
+    let (outcome, layout_id) = match upserted {
+        Err(ManageError::Database(error)) if is_unique_violation(&error) => {
+            return Err(ManageError::DuplicateScreen(name));
+        }
+        other => other?,
+    };
+    if outcome != SyncOutcome::Unchanged {
+        app.cache.invalidate_catalog();
+    }
+    Ok(SyncedScreen {
+        id: id.to_string(),
+        external_id: external_id.to_owned(),
+        theatre_id: theatre.to_string(),
+        theatre_external_id: theatre_external_id.to_owned(),
+        name,
+        layout_id,
+        seat_count,
+        outcome,
+    })
+}
+
+fn upsert_screen_in(
+    tx: &mut Tx<'_>,
+    id: &str,
+    theatre_id: &str,
+    external_id: &str,
+    name: &str,
+    seats: &[LayoutSeat],
+    now: Timestamp,
+) -> Result<(SyncOutcome, String), ManageError> {
+    const CURRENT: Sql = Sql {
+        sqlite: "SELECT name, layout_id FROM screens WHERE id = $1",
+        postgres: "SELECT name, layout_id FROM screens WHERE id = $1 FOR UPDATE",
+    };
+    let current: Option<ScreenState> = tx.fetch_optional(CURRENT, params![id])?;
+    let current = match current {
+        Some(current) => current,
+        None => {
+            let layout_id = LayoutId::generate();
+            let screen = NewScreen {
+                id,
+                theatre_id,
+                name,
+                layout_id: layout_id.as_str(),
+                seats,
+                external_id: Some(external_id),
+            };
+            if inventory_store::insert_screen(tx, &screen, now)? {
+                return Ok((SyncOutcome::Created, layout_id.to_string()));
+            }
+            // A concurrent send created it first (it waited for that to commit).
+            tx.fetch_optional(CURRENT, params![id])?
+                .ok_or_else(|| ManageError::UnknownScreen(external_id.to_owned()))?
+        }
+    };
+    let mut outcome = SyncOutcome::Unchanged;
+    if current.name != name {
+        tx.execute(
+            "UPDATE screens SET name = $2 WHERE id = $1",
+            params![id, name],
+        )?;
+        outcome = SyncOutcome::Updated;
+    }
+    let stored = match &current.layout_id {
+        Some(layout) => inventory_store::layout_seats(tx, layout)?,
+        None => Vec::new(),
+    };
+    let mut wanted = seats.to_vec();
+    wanted.sort_by_key(|seat| (seat.row_index, seat.col_index));
+    match current.layout_id {
+        Some(layout) if stored == wanted => Ok((outcome, layout)),
+        _ => {
+            let layout_id = LayoutId::generate();
+            inventory_store::insert_layout(tx, layout_id.as_str(), id, seats, now)?;
+            inventory_store::point_screen_at_layout(tx, id, layout_id.as_str())?;
+            Ok((SyncOutcome::Updated, layout_id.to_string()))
+        }
+    }
 }
 
 #[cfg(test)]

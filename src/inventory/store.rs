@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::model::LayoutSeat;
+use super::model::{LayoutSeat, SeatCategory};
 use crate::{
     db::{Db, QueryBuilder, Tx},
     db_row, params,
@@ -103,6 +103,8 @@ pub struct NewScreen<'a> {
     pub name: &'a str,
     pub layout_id: &'a str,
     pub seats: &'a [LayoutSeat],
+    /// The theatre's own id, when its system created it (`integration::sync`).
+    pub external_id: Option<&'a str>,
 }
 
 /// Inserts a screen with its first layout unless the screen exists; true if inserted.
@@ -111,12 +113,18 @@ pub fn insert_screen(
     screen: &NewScreen<'_>,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
-    const SCREEN: &str = "INSERT INTO screens (id, theatre_id, name, layout_id, created_at) \
-        VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (id) DO NOTHING";
+    const SCREEN: &str = "INSERT INTO screens (id, theatre_id, name, layout_id, created_at, \
+        external_id) VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT (id) DO NOTHING";
     const POINT: &str = "UPDATE screens SET layout_id = $2 WHERE id = $1";
     let inserted = tx.execute(
         SCREEN,
-        params![screen.id, screen.theatre_id, screen.name, now.as_millis()],
+        params![
+            screen.id,
+            screen.theatre_id,
+            screen.name,
+            now.as_millis(),
+            screen.external_id
+        ],
     )?;
     if inserted == 0 {
         return Ok(false);
@@ -124,6 +132,27 @@ pub fn insert_screen(
     insert_layout(tx, screen.layout_id, screen.id, screen.seats, now)?;
     tx.execute(POINT, params![screen.id, screen.layout_id])?;
     Ok(true)
+}
+
+/// The seats of a layout version, front row first, left to right.
+pub fn layout_seats(tx: &mut Tx<'_>, layout_id: &str) -> sqlx::Result<Vec<LayoutSeat>> {
+    const SQL: &str = "SELECT label, row_label, row_index, col_index, category, accessible \
+        FROM layout_seats WHERE layout_id = $1 ORDER BY row_index, col_index";
+    let rows: Vec<(String, String, i64, i64, String, bool)> =
+        tx.fetch_all(SQL, params![layout_id])?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(label, row_label, row, col, category, accessible)| {
+            Some(LayoutSeat {
+                label,
+                row_label,
+                row_index: u16::try_from(row).ok()?,
+                col_index: u16::try_from(col).ok()?,
+                category: SeatCategory::parse(&category)?,
+                accessible,
+            })
+        })
+        .collect())
 }
 
 /// Inserts an immutable layout version with its seats.

@@ -613,6 +613,7 @@ fn write_demo(
                     name: screen_name,
                     layout_id: layout_id.as_str(),
                     seats: &layouts[screen_index],
+                    external_id: None,
                 };
                 if inventory::insert_screen(tx, &new_screen, now)? {
                     report.screens += 1;

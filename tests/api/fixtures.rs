@@ -278,6 +278,7 @@ fn insert(tx: &mut Tx<'_>, f: &Fixture, now: Timestamp) {
             name: "Screen 1",
             layout_id: layout_id.as_str(),
             seats: &seats,
+            external_id: None,
         };
         assert!(inventory::insert_screen(tx, &screen, now).unwrap());
     }

@@ -156,3 +156,89 @@ db_test!(
         assert_eq!(rows.len(), 1);
     }
 );
+
+db_test!(
+    a_screen_sent_by_its_own_id_keeps_its_layout_until_the_rows_change,
+    |app| {
+        let f = fixtures::load(app).await;
+        let partner = owning_partner(app, "owner@example.com").await;
+        let theatre =
+            json!({"city_id": f.testpur.to_string(), "name": "Lakeside", "address": "1 Road"});
+        put(
+            app,
+            &partner,
+            "/api/v1/partner/sync/theatres/BLR-01",
+            &theatre,
+        )
+        .await;
+        let path = "/api/v1/partner/sync/theatres/BLR-01/screens/S1";
+        let rows = json!([
+            {"label": "A", "category": "regular", "blocks": [3, 3]},
+            {"label": "B", "category": "premium", "blocks": [4], "accessible": [1]}
+        ]);
+        let document = json!({"name": "Audi 1", "rows": rows});
+
+        let (status, created) = put(app, &partner, path, &document).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert!(created["id"].as_str().unwrap().starts_with("scr_"));
+        assert_eq!(created["seat_count"], 10);
+        assert_eq!(created["theatre_external_id"], "BLR-01");
+        assert_eq!(created["outcome"], "created");
+        let layout = created["layout_id"].clone();
+
+        let (status, same) = put(app, &partner, path, &document).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(same["outcome"], "unchanged");
+        assert_eq!((&same["id"], &same["layout_id"]), (&created["id"], &layout));
+
+        let renamed = json!({"name": "Audi One", "rows": rows});
+        let (_, renamed) = put(app, &partner, path, &renamed).await;
+        assert_eq!(
+            (&renamed["outcome"], &renamed["layout_id"]),
+            (&json!("updated"), &layout)
+        );
+
+        let bigger = json!({"name": "Audi One", "rows": [
+            {"label": "A", "category": "regular", "blocks": [3, 3]},
+            {"label": "B", "category": "premium", "blocks": [4], "accessible": [1]},
+            {"label": "C", "category": "recliner", "blocks": [2]}
+        ]});
+        let (status, relaid) = put(app, &partner, path, &bigger).await;
+        assert_eq!(
+            (status, &relaid["outcome"]),
+            (StatusCode::OK, &json!("updated"))
+        );
+        assert_ne!(relaid["layout_id"], layout);
+        assert_eq!(relaid["seat_count"], 12);
+        let (_, again) = put(app, &partner, path, &bigger).await;
+        assert_eq!(
+            (&again["outcome"], &again["layout_id"]),
+            (&json!("unchanged"), &relaid["layout_id"])
+        );
+
+        // Another screen of the theatre may not take the name; an unknown theatre is 404.
+        let clash = json!({"name": "Audi One", "rows": rows});
+        let response = send(
+            app,
+            Method::PUT,
+            "/api/v1/partner/sync/theatres/BLR-01/screens/S2",
+            Some(&partner),
+            Some(clash.clone()),
+        )
+        .await;
+        assert_problem(response, 409, "duplicate-screen").await;
+        let response = send(
+            app,
+            Method::PUT,
+            "/api/v1/partner/sync/theatres/NOPE/screens/S1",
+            Some(&partner),
+            Some(clash.clone()),
+        )
+        .await;
+        assert_problem(response, 404, "not-found").await;
+        // Another organisation cannot reach this theatre by its id.
+        let other = other_partner(app, "other@example.com").await;
+        let response = send(app, Method::PUT, path, Some(&other), Some(clash)).await;
+        assert_problem(response, 404, "not-found").await;
+    }
+);
