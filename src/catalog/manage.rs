@@ -150,6 +150,10 @@ pub struct NewShowRequest {
     /// Minor units per seat category, e.g. `{"regular": 20000, "premium": 32000}`; every
     /// category of the screen needs a price.
     pub prices: HashMap<SeatCategory, i64>,
+    /// Set by the inbound sync, never read from a request: the show's derived id and the
+    /// theatre system's id for it.
+    #[serde(skip)]
+    pub(crate) sync: Option<(ShowId, String)>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -313,7 +317,7 @@ pub async fn create_screen(
 
 /// Locks the screen's schedule for the rest of the transaction so two requests cannot both
 /// pass the overlap check. SQLite transactions already hold the database's write lock.
-fn lock_screen(tx: &mut Tx<'_>, screen_id: &str) -> sqlx::Result<()> {
+pub(crate) fn lock_screen(tx: &mut Tx<'_>, screen_id: &str) -> sqlx::Result<()> {
     const LOCK: Sql = Sql {
         sqlite: "SELECT id FROM screens WHERE id = $1",
         postgres: "SELECT id FROM screens WHERE id = $1 FOR UPDATE",
@@ -348,7 +352,7 @@ pub async fn schedule_shows(
 }
 
 /// The unit of work of `schedule_shows`.
-fn plan_and_insert_shows(
+pub(crate) fn plan_and_insert_shows(
     tx: &mut Tx<'_>,
     org_id: &str,
     requests: &[NewShowRequest],
@@ -449,7 +453,10 @@ fn insert_shows(
 ) -> Result<Vec<ScheduledShow>, ManageError> {
     let mut created = Vec::with_capacity(shows.len());
     for (request, screen, slot) in shows {
-        let id = ShowId::generate();
+        let (id, external_id) = match &request.sync {
+            Some((id, external_id)) => (id.clone(), Some(external_id.as_str())),
+            None => (ShowId::generate(), None),
+        };
         let prices: Vec<(&str, i64)> = request
             .prices
             .iter()
@@ -468,6 +475,7 @@ fn insert_shows(
             format: &request.format,
             currency: &screen.currency,
             prices: &prices,
+            external_id,
         };
         store::insert_show(tx, &show, now)?;
         let seats = inventory_store::count_show_seats(tx, id.as_str())?;
@@ -663,7 +671,7 @@ pub async fn update_show(
 }
 
 /// The unit of work of `update_show`.
-fn change_show(
+pub(crate) fn change_show(
     tx: &mut Tx<'_>,
     org_id: &str,
     show_id: &str,

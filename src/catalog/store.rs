@@ -584,14 +584,17 @@ pub struct NewShow<'a> {
     pub currency: &'a str,
     /// (category, minor units)
     pub prices: &'a [(&'a str, i64)],
+    /// The theatre's own id, when its system created it (`integration::sync`).
+    pub external_id: Option<&'a str>,
 }
 
 /// Inserts a show and its prices unless it exists, and allocates its seat inventory from
 /// its layout (every seat available). True if inserted.
 pub fn insert_show(tx: &mut Tx<'_>, show: &NewShow<'_>, now: Timestamp) -> sqlx::Result<bool> {
     const SHOW: &str = "INSERT INTO shows (id, movie_id, screen_id, layout_id, theatre_id, city_id, \
-            starts_at, ends_at, language, format, currency, status, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'scheduled', $12, $12) \
+            starts_at, ends_at, language, format, currency, status, created_at, updated_at, \
+            external_id) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'scheduled', $12, $12, $13) \
         ON CONFLICT (id) DO NOTHING";
     let inserted = tx.execute(
         SHOW,
@@ -607,7 +610,8 @@ pub fn insert_show(tx: &mut Tx<'_>, show: &NewShow<'_>, now: Timestamp) -> sqlx:
             show.language,
             show.format,
             show.currency,
-            now.as_millis()
+            now.as_millis(),
+            show.external_id
         ],
     )?;
     if inserted == 0 {

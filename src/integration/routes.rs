@@ -6,7 +6,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     counter_sales::{self, CounterSale, CounterSaleRequest, Recorded},
-    sync::{self, ScreenDocument, SyncOutcome, SyncedScreen, SyncedTheatre, TheatreDocument},
+    sync::{
+        self, ScheduleDocument, ScreenDocument, ShowDocument, SyncOutcome, SyncedSchedule,
+        SyncedScreen, SyncedShow, SyncedTheatre, TheatreDocument,
+    },
 };
 use crate::{
     app::AppState,
@@ -25,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(void_counter_sale))
         .routes(routes!(sync_theatre))
         .routes(routes!(sync_screen))
+        .routes(routes!(sync_show))
+        .routes(routes!(sync_schedule))
 }
 
 fn status_of(outcome: SyncOutcome) -> StatusCode {
@@ -158,4 +163,72 @@ async fn sync_screen(
     )
     .await?;
     Ok((status_of(synced.outcome), Json(synced)))
+}
+
+/// Create or update a show of a synced theatre by the theatre system's own ids. Its time,
+/// language, format and prices may change (moving a show with customers is refused:
+/// `show-has-bookings`); its screen and movie may not (409 `sync-change-refused`). The
+/// scheduling rules of `POST /partner/shows` apply. The same document again changes
+/// nothing.
+#[utoipa::path(put, path = "/api/v1/partner/sync/theatres/{theatre_external_id}/shows/{external_id}",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("theatre_external_id" = String, Path, description = "The theatre system's theatre id"),
+           ("external_id" = String, Path, description = "The theatre system's show id")),
+    request_body = ShowDocument,
+    responses((status = 201, body = SyncedShow, description = "Created"),
+              (status = 200, body = SyncedShow, description = "Updated or unchanged"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn sync_show(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath((theatre_external_id, external_id)): ApiPath<(String, String)>,
+    ApiJson(document): ApiJson<ShowDocument>,
+) -> Result<(StatusCode, Json<SyncedShow>), ApiError> {
+    let synced = sync::upsert_show(
+        &app,
+        org_of(&partner)?,
+        &theatre_external_id,
+        &external_id,
+        &document,
+    )
+    .await?;
+    Ok((status_of(synced.outcome), Json(synced)))
+}
+
+/// A theatre's schedule in one request (a day's or a week's shows, 1 to 200): each show is
+/// created, updated or left unchanged as by `PUT …/shows/{external_id}`, all or none. If
+/// any fails, nothing is written and the answer is 422 `bulk-invalid` with an error per
+/// failing item (`errors`: index, type, detail).
+#[utoipa::path(post, path = "/api/v1/partner/sync/theatres/{theatre_external_id}/schedule",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("theatre_external_id" = String, Path, description = "The theatre system's theatre id")),
+    request_body = ScheduleDocument,
+    responses((status = 200, body = SyncedSchedule),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn sync_schedule(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(theatre_external_id): ApiPath<String>,
+    ApiJson(document): ApiJson<ScheduleDocument>,
+) -> Result<Json<SyncedSchedule>, ApiError> {
+    let shows = sync::upsert_schedule(
+        &app,
+        org_of(&partner)?,
+        &theatre_external_id,
+        document.shows,
+    )
+    .await?;
+    Ok(Json(SyncedSchedule { shows }))
 }

@@ -4,22 +4,29 @@
 //! repeated or concurrent send of a new thing finds the row the first one made instead of
 //! making a second: the unit that creates it also re-reads it.
 //!
-//! Built so far: theatres and screens. Shows and the schedule batch follow (issue 13).
+//! Theatres, screens and shows, one at a time or a theatre's schedule in one batch (all or
+//! nothing, with an error per failing item).
 
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
     app::AppState,
     catalog::{
-        manage::{ManageError, ensure_approved, text_field},
+        manage::{
+            self, MAX_BULK_SHOWS, ManageError, NewShowRequest, ScheduledShow, ShowChange,
+            ensure_approved, lock_screen, text_field,
+        },
         store::{self as catalog_store, NewTheatre},
     },
     db::{Sql, Tx, is_unique_violation},
-    ids::{CityId, LayoutId, PartnerOrgId, ScreenId, TheatreId},
+    ids::{CityId, LayoutId, PartnerOrgId, ScreenId, ShowId, TheatreId},
     inventory::{
         layout::{RowSpec, build_layout},
-        model::LayoutSeat,
+        model::{LayoutSeat, SeatCategory},
         store::{self as inventory_store, NewScreen},
     },
     params,
@@ -351,6 +358,309 @@ fn upsert_screen_in(
             Ok((SyncOutcome::Updated, layout_id.to_string()))
         }
     }
+}
+
+pub fn show_id(org_id: &str, theatre: &str, show: &str) -> ShowId {
+    ShowId::derived(&natural_key(org_id, &["show", theatre, show]))
+}
+
+/// A show as the theatre's system sends it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShowDocument {
+    /// The theatre system's id of the screen (sent before); fixed once created.
+    pub screen_external_id: String,
+    /// Fixed once created.
+    pub movie_id: String,
+    /// RFC 3339. Moving a show that customers hold or bought seats for is refused
+    /// (`show-has-bookings`).
+    #[schema(value_type = String)]
+    pub starts_at: DateTime<FixedOffset>,
+    pub language: String,
+    pub format: String,
+    /// Minor units per seat category of the screen.
+    pub prices: HashMap<SeatCategory, i64>,
+}
+
+/// One show of a schedule batch: the show's own id and its document.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleItem {
+    pub external_id: String,
+    pub screen_external_id: String,
+    pub movie_id: String,
+    #[schema(value_type = String)]
+    pub starts_at: DateTime<FixedOffset>,
+    pub language: String,
+    pub format: String,
+    pub prices: HashMap<SeatCategory, i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDocument {
+    /// 1 to 200 shows of the theatre (a day's or a week's schedule).
+    pub shows: Vec<ScheduleItem>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SyncedShow {
+    /// Marquee's id (`shw_…`), the same for every send of these external ids.
+    pub id: String,
+    pub external_id: String,
+    pub screen_id: String,
+    pub movie_id: String,
+    #[schema(value_type = String)]
+    pub starts_at: Timestamp,
+    #[schema(value_type = String)]
+    pub ends_at: Timestamp,
+    pub seats: u64,
+    pub outcome: SyncOutcome,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SyncedSchedule {
+    /// In the order sent.
+    pub shows: Vec<SyncedShow>,
+}
+
+impl ScheduleItem {
+    fn of(external_id: &str, show: &ShowDocument) -> Self {
+        Self {
+            external_id: external_id.to_owned(),
+            screen_external_id: show.screen_external_id.clone(),
+            movie_id: show.movie_id.clone(),
+            starts_at: show.starts_at,
+            language: show.language.clone(),
+            format: show.format.clone(),
+            prices: show.prices.clone(),
+        }
+    }
+}
+
+/// Creates or updates one show of the theatre.
+pub async fn upsert_show(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    theatre_external_id: &str,
+    external_id: &str,
+    document: &ShowDocument,
+) -> Result<SyncedShow, ManageError> {
+    let item = ScheduleItem::of(external_id, document);
+    let mut synced = upsert_schedule(app, org_id, theatre_external_id, vec![item]).await?;
+    synced
+        .pop()
+        .ok_or_else(|| ManageError::UnknownShow(external_id.to_owned()))
+}
+
+/// Creates or updates the theatre's shows, all or none: if any item fails, nothing is
+/// written and every failing item is reported (`bulk-invalid`, with each item's index).
+/// Updates are applied before creations, so a batch may move a show out of a slot and
+/// put a new one into it.
+pub async fn upsert_schedule(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    theatre_external_id: &str,
+    items: Vec<ScheduleItem>,
+) -> Result<Vec<SyncedShow>, ManageError> {
+    check_external_id("theatre", theatre_external_id)?;
+    if items.is_empty() || items.len() > MAX_BULK_SHOWS {
+        return Err(ManageError::InvalidInput(format!(
+            "send 1 to {MAX_BULK_SHOWS} shows"
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    for item in &items {
+        check_external_id("show", &item.external_id)?;
+        check_external_id("screen", &item.screen_external_id)?;
+        if !seen.insert(item.external_id.as_str()) {
+            return Err(ManageError::InvalidInput(format!(
+                "show {} appears twice in the batch",
+                item.external_id
+            )));
+        }
+    }
+    ensure_approved(&app.db, org_id).await?;
+    let theatre = theatre_id(org_id.as_str(), theatre_external_id);
+    if catalog_store::theatre_org(&app.db, theatre.as_str())
+        .await?
+        .as_deref()
+        != Some(org_id.as_str())
+    {
+        return Err(ManageError::UnknownTheatre(theatre_external_id.to_owned()));
+    }
+    let now = app.clock.now();
+    let buffer = app.config.schedule.cleaning_buffer_minutes;
+    let unit = (org_id.to_string(), theatre_external_id.to_owned(), items);
+    let synced = app
+        .db
+        .write(move |tx| {
+            let (org_id, theatre, items) = &unit;
+            upsert_schedule_in(tx, org_id, theatre, items, buffer, now)
+        })
+        .await?;
+    if synced.iter().any(|s| s.outcome != SyncOutcome::Unchanged) {
+        app.cache.invalidate_catalog();
+        for show in &synced {
+            app.cache.invalidate_show(&show.id);
+        }
+    }
+    Ok(synced)
+}
+
+fn upsert_schedule_in(
+    tx: &mut Tx<'_>,
+    org_id: &str,
+    theatre: &str,
+    items: &[ScheduleItem],
+    buffer: i64,
+    now: Timestamp,
+) -> Result<Vec<SyncedShow>, ManageError> {
+    // Lock the screens first, in a fixed order: two sends of the same new show then take
+    // turns, and the second finds the show the first made.
+    let screens: BTreeSet<String> = items
+        .iter()
+        .map(|item| screen_id(org_id, theatre, &item.screen_external_id).to_string())
+        .collect();
+    for screen in &screens {
+        lock_screen(tx, screen)?;
+    }
+    let mut results: Vec<Option<SyncedShow>> = vec![None; items.len()];
+    let mut errors: Vec<(usize, ManageError)> = Vec::new();
+    let mut creations: Vec<(usize, NewShowRequest)> = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let id = show_id(org_id, theatre, &item.external_id);
+        let screen = screen_id(org_id, theatre, &item.screen_external_id);
+        let Some(current) = catalog_store::owned_show(tx, id.as_str(), org_id)? else {
+            if catalog_store::screen_of_org(tx, screen.as_str(), org_id)?.is_none() {
+                let unknown = ManageError::UnknownScreen(item.screen_external_id.clone());
+                errors.push((index, unknown));
+                continue;
+            }
+            creations.push((
+                index,
+                NewShowRequest {
+                    screen_id: screen.to_string(),
+                    movie_id: item.movie_id.clone(),
+                    starts_at: item.starts_at,
+                    language: item.language.clone(),
+                    format: item.format.clone(),
+                    prices: item.prices.clone(),
+                    sync: Some((id.clone(), item.external_id.clone())),
+                },
+            ));
+            continue;
+        };
+        let refused = if current.status != "scheduled" {
+            Some("it was cancelled".to_owned())
+        } else if current.screen_id != screen.as_str() {
+            Some("a show cannot move to another screen; cancel it and send a new one".into())
+        } else if current.movie_id != item.movie_id {
+            Some("a show cannot change its movie; cancel it and send a new one".into())
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            errors.push((
+                index,
+                ManageError::SyncRefused(format!("show {}: {why}", item.external_id)),
+            ));
+            continue;
+        }
+        let change = difference(tx, &current, item)?;
+        let shown = if change_is_empty(&change) {
+            let seats = inventory_store::count_show_seats(tx, id.as_str())?;
+            SyncedShow {
+                id: id.to_string(),
+                external_id: item.external_id.clone(),
+                screen_id: current.screen_id.clone(),
+                movie_id: current.movie_id.clone(),
+                starts_at: Timestamp::from_millis(current.starts_at),
+                ends_at: Timestamp::from_millis(current.ends_at),
+                seats,
+                outcome: SyncOutcome::Unchanged,
+            }
+        } else {
+            match manage::change_show(tx, org_id, id.as_str(), &change, buffer, now) {
+                Ok(changed) => synced(changed, &item.external_id, SyncOutcome::Updated),
+                Err(ManageError::Database(error)) => return Err(error.into()),
+                Err(error) => {
+                    errors.push((index, error));
+                    continue;
+                }
+            }
+        };
+        results[index] = Some(shown);
+    }
+    if !creations.is_empty() {
+        let requests: Vec<NewShowRequest> = creations.iter().map(|(_, r)| r.clone()).collect();
+        match manage::plan_and_insert_shows(tx, org_id, &requests, buffer, now) {
+            Ok(created) => {
+                for ((index, _), show) in creations.iter().zip(created) {
+                    let external_id = &items[*index].external_id;
+                    results[*index] = Some(synced(show, external_id, SyncOutcome::Created));
+                }
+            }
+            Err(ManageError::Bulk(failed, _)) => errors.extend(
+                failed
+                    .into_iter()
+                    .map(|(position, error)| (creations[position].0, error)),
+            ),
+            Err(ManageError::Database(error)) => return Err(error.into()),
+            Err(error) => errors.push((creations[0].0, error)),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|(index, _)| *index);
+        if items.len() == 1 {
+            return Err(errors.remove(0).1);
+        }
+        return Err(ManageError::Bulk(errors, items.len()));
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+fn synced(show: ScheduledShow, external_id: &str, outcome: SyncOutcome) -> SyncedShow {
+    SyncedShow {
+        id: show.id.to_string(),
+        external_id: external_id.to_owned(),
+        screen_id: show.screen_id.to_string(),
+        movie_id: show.movie_id.to_string(),
+        starts_at: show.starts_at,
+        ends_at: show.ends_at,
+        seats: show.seats,
+        outcome,
+    }
+}
+
+/// What of `item` differs from the stored show, as a change of only those fields.
+fn difference(
+    tx: &mut Tx<'_>,
+    current: &catalog_store::OwnedShowRow,
+    item: &ScheduleItem,
+) -> sqlx::Result<ShowChange> {
+    let starts_at = item.starts_at.with_timezone(&Utc).timestamp_millis();
+    let stored: HashMap<String, i64> = catalog_store::show_price_map(tx, &current.id)?
+        .into_iter()
+        .collect();
+    let wanted: HashMap<String, i64> = item
+        .prices
+        .iter()
+        .map(|(category, amount)| (category.as_str().to_owned(), *amount))
+        .collect();
+    Ok(ShowChange {
+        starts_at: (starts_at != current.starts_at).then_some(item.starts_at),
+        language: (item.language != current.language).then(|| item.language.clone()),
+        format: (item.format != current.format).then(|| item.format.clone()),
+        prices: (stored != wanted).then(|| item.prices.clone()),
+    })
+}
+
+fn change_is_empty(change: &ShowChange) -> bool {
+    change.starts_at.is_none()
+        && change.language.is_none()
+        && change.format.is_none()
+        && change.prices.is_none()
 }
 
 #[cfg(test)]

@@ -661,6 +661,7 @@ fn write_demo(
                             format,
                             currency: city.currency,
                             prices: &prices(city.currency, format),
+                            external_id: None,
                         };
                         if catalog::insert_show(tx, &show, now)? {
                             report.shows += 1;

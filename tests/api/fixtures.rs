@@ -390,6 +390,7 @@ fn insert(tx: &mut Tx<'_>, f: &Fixture, now: Timestamp) {
             format,
             currency,
             prices,
+            external_id: None,
         };
         assert!(catalog::insert_show(tx, &show, now).unwrap());
     }

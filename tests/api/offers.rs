@@ -97,6 +97,7 @@ async fn show_at(app: &TestApp, f: &Fixture, key: &str, utc: &str) -> ShowId {
                 format: "2D",
                 currency: "INR",
                 prices: &TESTPUR_PRICES,
+                external_id: None,
             };
             catalog::insert_show(tx, &show, starts_at)
         })

@@ -242,3 +242,245 @@ db_test!(
         assert_problem(response, 404, "not-found").await;
     }
 );
+
+/// A synced theatre `BLR-01` with screen `S1` (ten seats: regular and premium).
+async fn synced_screen(app: &TestApp, partner: &str, f: &fixtures::Fixture) {
+    let theatre =
+        json!({"city_id": f.testpur.to_string(), "name": "Lakeside", "address": "1 Road"});
+    put(
+        app,
+        partner,
+        "/api/v1/partner/sync/theatres/BLR-01",
+        &theatre,
+    )
+    .await;
+    let screen = json!({"name": "Audi 1", "rows": [
+        {"label": "A", "category": "regular", "blocks": [3, 3]},
+        {"label": "B", "category": "premium", "blocks": [4]}
+    ]});
+    let (status, _) = put(
+        app,
+        partner,
+        "/api/v1/partner/sync/theatres/BLR-01/screens/S1",
+        &screen,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+fn show(f: &fixtures::Fixture, starts_at: &str, regular: i64) -> Value {
+    json!({"screen_external_id": "S1", "movie_id": f.alpha.to_string(), "starts_at": starts_at,
+           "language": "en", "format": "2D", "prices": {"regular": regular, "premium": 30000}})
+}
+
+db_test!(
+    a_show_sent_by_its_own_id_changes_what_may_change_and_nothing_else,
+    |app| {
+        let f = fixtures::load(app).await;
+        let partner = owning_partner(app, "owner@example.com").await;
+        synced_screen(app, &partner, &f).await;
+        let path = "/api/v1/partner/sync/theatres/BLR-01/shows/SH-1";
+        let document = show(&f, "2026-11-23T10:00:00Z", 20000);
+
+        let (status, created) = put(app, &partner, path, &document).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with("shw_"));
+        assert_eq!(created["seats"], 10);
+        assert_eq!(created["starts_at"], "2026-11-23T10:00:00Z");
+        assert_eq!(created["ends_at"], "2026-11-23T12:00:00Z");
+        let (status, same) = put(app, &partner, path, &document).await;
+        assert_eq!(
+            (status, &same["outcome"], &same["id"]),
+            (StatusCode::OK, &json!("unchanged"), &json!(id))
+        );
+
+        // New prices apply; the public sees them.
+        let (_, repriced) = put(
+            app,
+            &partner,
+            path,
+            &show(&f, "2026-11-23T10:00:00Z", 25000),
+        )
+        .await;
+        assert_eq!(repriced["outcome"], "updated");
+        let map: Value = app.get_ok(&format!("/api/v1/shows/{id}/seats")).await;
+        assert_eq!(map["seats"][0]["price"]["amount"], 25000);
+
+        // Once a customer holds a seat, the show does not move; its screen never changes.
+        let ann = crate::booking::customer(app, "ann@example.com").await;
+        let show_id = marquee::ids::ShowId::parse(&id).unwrap();
+        crate::booking::hold_ok(app, &ann, &show_id, &["A1"]).await;
+        let moved = send(
+            app,
+            Method::PUT,
+            path,
+            Some(&partner),
+            Some(show(&f, "2026-11-23T14:00:00Z", 25000)),
+        )
+        .await;
+        assert_problem(moved, 409, "show-has-bookings").await;
+        let mut elsewhere = show(&f, "2026-11-23T10:00:00Z", 25000);
+        elsewhere["screen_external_id"] = json!("S9");
+        let refused = send(app, Method::PUT, path, Some(&partner), Some(elsewhere)).await;
+        assert_problem(refused, 409, "sync-change-refused").await;
+
+        // A box-office sale names the show by the id sync gave it.
+        let sale = send(
+            app,
+            Method::POST,
+            "/api/v1/partner/counter-sales",
+            Some(&partner),
+            Some(json!({"show_id": id, "external_sale_id": "BO-1", "seats": ["B1"]})),
+        )
+        .await;
+        assert_eq!(sale.status(), StatusCode::CREATED);
+    }
+);
+
+db_test!(
+    a_schedule_batch_is_all_or_nothing_with_an_error_per_failing_show,
+    |app| {
+        let f = fixtures::load(app).await;
+        let partner = owning_partner(app, "owner@example.com").await;
+        synced_screen(app, &partner, &f).await;
+        let path = "/api/v1/partner/sync/theatres/BLR-01/schedule";
+        let first = put(
+            app,
+            &partner,
+            "/api/v1/partner/sync/theatres/BLR-01/shows/SH-1",
+            &show(&f, "2026-11-23T10:00:00Z", 20000),
+        )
+        .await;
+        assert_eq!(first.0, StatusCode::CREATED);
+        let item = |id: &str, starts: &str| {
+            let mut item = show(&f, starts, 20000);
+            item["external_id"] = json!(id);
+            item
+        };
+
+        // SH-3 overlaps SH-2, and SH-4's screen is unknown: nothing of the batch is written.
+        let bad = json!({"shows": [
+            item("SH-1", "2026-11-23T10:00:00Z"),
+            item("SH-2", "2026-11-23T13:00:00Z"),
+            item("SH-3", "2026-11-23T14:00:00Z"),
+            {"external_id": "SH-4", "screen_external_id": "S9", "movie_id": f.alpha.to_string(),
+             "starts_at": "2026-11-24T10:00:00Z", "language": "en", "format": "2D",
+             "prices": {"regular": 1, "premium": 1}}
+        ]});
+        let response = send(app, Method::POST, path, Some(&partner), Some(bad)).await;
+        let problem = assert_problem(response, 422, "bulk-invalid").await;
+        let failed: Vec<(i64, &str)> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let code = e["type"].as_str().unwrap().rsplit('/').next().unwrap();
+                (e["index"].as_i64().unwrap(), code)
+            })
+            .collect();
+        // The two overlapping shows each name the other; SH-1 is fine.
+        assert_eq!(
+            failed,
+            [
+                (1, "show-overlap"),
+                (2, "show-overlap"),
+                (3, "unknown-screen")
+            ],
+            "{problem}"
+        );
+        let rows: Vec<String> = app
+            .db
+            .fetch_all(
+                "SELECT external_id FROM shows WHERE external_id IS NOT NULL",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows, ["SH-1"]);
+
+        // The corrected week: SH-1 as it was, SH-1 moved is not in it, two new shows.
+        let good = json!({"shows": [
+            item("SH-1", "2026-11-23T10:00:00Z"),
+            item("SH-2", "2026-11-23T13:00:00Z"),
+            item("SH-3", "2026-11-23T16:00:00Z"),
+        ]});
+        let response = send(app, Method::POST, path, Some(&partner), Some(good.clone())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let synced: Value = response.json().await.unwrap();
+        let outcomes: Vec<&str> = synced["shows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(outcomes, ["unchanged", "created", "created"]);
+        // Sent again: nothing changes, the same ids.
+        let again: Value = send(app, Method::POST, path, Some(&partner), Some(good))
+            .await
+            .json()
+            .await
+            .unwrap();
+        for (before, after) in synced["shows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(again["shows"].as_array().unwrap())
+        {
+            assert_eq!(before["id"], after["id"]);
+            assert_eq!(after["outcome"], "unchanged");
+        }
+        let twice = json!({"shows": [item("SH-5", "2026-11-25T10:00:00Z"), item("SH-5", "2026-11-25T13:00:00Z")]});
+        let response = send(app, Method::POST, path, Some(&partner), Some(twice)).await;
+        assert_problem(response, 400, "invalid-request").await;
+    }
+);
+
+db_test!(
+    the_same_new_show_sent_five_times_at_once_is_created_once,
+    |app| {
+        let f = fixtures::load(app).await;
+        let partner = owning_partner(app, "owner@example.com").await;
+        synced_screen(app, &partner, &f).await;
+        let document = show(&f, "2026-11-23T10:00:00Z", 20000);
+        let sends: Vec<_> = (0..5)
+            .map(|_| {
+                let (client, url, token, body) = (
+                    app.client.clone(),
+                    app.url("/api/v1/partner/sync/theatres/BLR-01/shows/SH-1"),
+                    partner.clone(),
+                    document.clone(),
+                );
+                tokio::spawn(async move {
+                    let response = client
+                        .put(url)
+                        .bearer_auth(token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    (
+                        response.status().as_u16(),
+                        response.json::<Value>().await.unwrap(),
+                    )
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for send in sends {
+            answers.push(send.await.unwrap());
+        }
+        let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 200, 200, 200, 201], "{answers:?}");
+        let rows: Vec<String> = app
+            .db
+            .fetch_all(
+                "SELECT id FROM shows WHERE external_id = $1",
+                marquee::params!["SH-1"],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+    }
+);
