@@ -8,7 +8,7 @@ use super::{
     counter_sales::{self, CounterSale, CounterSaleRequest, Recorded},
     sync::{
         self, ScheduleDocument, ScreenDocument, ShowDocument, SyncOutcome, SyncedSchedule,
-        SyncedScreen, SyncedShow, SyncedTheatre, TheatreDocument,
+        SyncedScreen, SyncedShow, SyncedTheatre, TheatreDocument, TheatreSyncStatus,
     },
 };
 use crate::{
@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_screen))
         .routes(routes!(sync_show))
         .routes(routes!(sync_schedule))
+        .routes(routes!(sync_status))
 }
 
 fn status_of(outcome: SyncOutcome) -> StatusCode {
@@ -231,4 +232,27 @@ async fn sync_schedule(
     )
     .await?;
     Ok(Json(SyncedSchedule { shows }))
+}
+
+/// What Marquee holds for a synced theatre, by the theatre system's ids: Marquee's ids,
+/// the screens, and the shows that have not ended with their seats counted by state
+/// (available, held, sold online, sold at the counter, withheld, blocked), for the
+/// theatre's own reconciliation.
+#[utoipa::path(get, path = "/api/v1/partner/sync/theatres/{theatre_external_id}/status",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("theatre_external_id" = String, Path, description = "The theatre system's theatre id")),
+    responses((status = 200, body = TheatreSyncStatus),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn sync_status(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(theatre_external_id): ApiPath<String>,
+) -> Result<Json<TheatreSyncStatus>, ApiError> {
+    Ok(Json(
+        sync::theatre_status(&app, org_of(&partner)?, &theatre_external_id).await?,
+    ))
 }

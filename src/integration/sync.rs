@@ -663,6 +663,155 @@ fn change_is_empty(change: &ShowChange) -> bool {
         && change.prices.is_none()
 }
 
+/// What Marquee holds for one of the organisation's synced theatres: its screens and its
+/// shows that have not ended, with their seats counted by state (for the theatre's own
+/// reconciliation).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TheatreSyncStatus {
+    pub id: String,
+    pub external_id: String,
+    pub city_id: String,
+    pub name: String,
+    pub address: String,
+    pub screens: Vec<ScreenSyncStatus>,
+    /// Shows sent by the theatre's system that have not ended, by start.
+    pub shows: Vec<ShowSyncStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScreenSyncStatus {
+    pub id: String,
+    pub external_id: String,
+    pub name: String,
+    pub layout_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShowSyncStatus {
+    pub id: String,
+    pub external_id: String,
+    pub screen_external_id: Option<String>,
+    pub movie_id: String,
+    #[schema(value_type = String)]
+    pub starts_at: Timestamp,
+    /// `scheduled` or `cancelled`.
+    pub status: String,
+    pub seats: SeatCounts,
+}
+
+/// A show's seats by state now (a lapsed hold counts as available).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SeatCounts {
+    pub total: i64,
+    pub available: i64,
+    pub held: i64,
+    pub sold_online: i64,
+    pub sold_at_counter: i64,
+    pub withheld: i64,
+    pub blocked: i64,
+}
+
+crate::db_row! {
+    struct ShowStatusRow {
+        id: String,
+        external_id: String,
+        screen_external_id: Option<String>,
+        movie_id: String,
+        starts_at: i64,
+        status: String,
+        total: i64,
+        available: i64,
+        held: i64,
+        sold_online: i64,
+        sold_at_counter: i64,
+        withheld: i64,
+        blocked: i64,
+    }
+}
+
+pub async fn theatre_status(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    external_id: &str,
+) -> Result<TheatreSyncStatus, ManageError> {
+    check_external_id("theatre", external_id)?;
+    let id = theatre_id(org_id.as_str(), external_id);
+    let theatre: Option<(String, String, String, String)> = app
+        .db
+        .fetch_optional(
+            "SELECT org_id, city_id, name, address FROM theatres WHERE id = $1",
+            params![id.as_str()],
+        )
+        .await?;
+    let Some((_, city_id, name, address)) =
+        theatre.filter(|(org, ..)| org.as_str() == org_id.as_str())
+    else {
+        return Err(ManageError::UnknownTheatre(external_id.to_owned()));
+    };
+    let screens: Vec<(String, String, String, Option<String>)> = app
+        .db
+        .fetch_all(
+            "SELECT id, external_id, name, layout_id FROM screens \
+             WHERE theatre_id = $1 AND external_id IS NOT NULL ORDER BY external_id",
+            params![id.as_str()],
+        )
+        .await?;
+    const SHOWS: &str = "SELECT s.id, s.external_id, sc.external_id AS screen_external_id, \
+         s.movie_id, s.starts_at, s.status, COUNT(*) AS total, \
+         SUM(CASE WHEN ss.state = 'available' OR (ss.state = 'held' AND ss.held_until <= $2) \
+             THEN 1 ELSE 0 END) AS available, \
+         SUM(CASE WHEN ss.state = 'held' AND ss.held_until > $2 THEN 1 ELSE 0 END) AS held, \
+         SUM(CASE WHEN ss.state = 'booked' AND substr(ss.booking_id, 1, 4) <> 'cts_' \
+             THEN 1 ELSE 0 END) AS sold_online, \
+         SUM(CASE WHEN ss.state = 'booked' AND substr(ss.booking_id, 1, 4) = 'cts_' \
+             THEN 1 ELSE 0 END) AS sold_at_counter, \
+         SUM(CASE WHEN ss.state = 'withheld' THEN 1 ELSE 0 END) AS withheld, \
+         SUM(CASE WHEN ss.state = 'blocked' THEN 1 ELSE 0 END) AS blocked \
+         FROM shows s JOIN screens sc ON sc.id = s.screen_id \
+         JOIN show_seats ss ON ss.show_id = s.id \
+         WHERE s.theatre_id = $1 AND s.external_id IS NOT NULL AND s.ends_at > $2 \
+         GROUP BY s.id, s.external_id, sc.external_id, s.movie_id, s.starts_at, s.status \
+         ORDER BY s.starts_at, s.external_id LIMIT 2000";
+    let now = app.clock.now().as_millis();
+    let shows: Vec<ShowStatusRow> = app.db.fetch_all(SHOWS, params![id.as_str(), now]).await?;
+    Ok(TheatreSyncStatus {
+        id: id.to_string(),
+        external_id: external_id.to_owned(),
+        city_id,
+        name,
+        address,
+        screens: screens
+            .into_iter()
+            .map(|(id, external_id, name, layout_id)| ScreenSyncStatus {
+                id,
+                external_id,
+                name,
+                layout_id,
+            })
+            .collect(),
+        shows: shows
+            .into_iter()
+            .map(|row| ShowSyncStatus {
+                id: row.id,
+                external_id: row.external_id,
+                screen_external_id: row.screen_external_id,
+                movie_id: row.movie_id,
+                starts_at: Timestamp::from_millis(row.starts_at),
+                status: row.status,
+                seats: SeatCounts {
+                    total: row.total,
+                    available: row.available,
+                    held: row.held,
+                    sold_online: row.sold_online,
+                    sold_at_counter: row.sold_at_counter,
+                    withheld: row.withheld,
+                    blocked: row.blocked,
+                },
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

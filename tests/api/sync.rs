@@ -484,3 +484,78 @@ db_test!(
         assert_eq!(rows.len(), 1);
     }
 );
+
+db_test!(
+    the_sync_status_counts_each_synced_shows_seats_by_who_has_them,
+    |app| {
+        let f = fixtures::load(app).await;
+        let partner = owning_partner(app, "owner@example.com").await;
+        synced_screen(app, &partner, &f).await;
+        let (_, created) = put(
+            app,
+            &partner,
+            "/api/v1/partner/sync/theatres/BLR-01/shows/SH-1",
+            &show(&f, "2026-11-23T10:00:00Z", 20000),
+        )
+        .await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let show_id = marquee::ids::ShowId::parse(&id).unwrap();
+        let ann = crate::booking::customer(app, "ann@example.com").await;
+        crate::booking::hold_ok(app, &ann, &show_id, &["A1", "A2"]).await;
+        crate::booking::confirmed(app, &ann, &show_id, &["A3"]).await;
+        let sale = send(
+            app,
+            Method::POST,
+            "/api/v1/partner/counter-sales",
+            Some(&partner),
+            Some(json!({"show_id": id, "external_sale_id": "BO-1", "seats": ["B1", "B2"]})),
+        )
+        .await;
+        assert_eq!(sale.status(), StatusCode::CREATED);
+        send(
+            app,
+            Method::POST,
+            &format!("/api/v1/partner/shows/{id}/inventory"),
+            Some(&partner),
+            Some(json!({"withhold": ["B3"], "block": ["B4"]})),
+        )
+        .await;
+
+        let status: Value = app
+            .client
+            .get(app.url("/api/v1/partner/sync/theatres/BLR-01/status"))
+            .bearer_auth(&partner)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["external_id"], "BLR-01");
+        assert_eq!(status["screens"][0]["external_id"], "S1");
+        assert_eq!(status["shows"].as_array().unwrap().len(), 1, "{status}");
+        let shown = &status["shows"][0];
+        assert_eq!(
+            (&shown["id"], &shown["external_id"]),
+            (&json!(id), &json!("SH-1"))
+        );
+        assert_eq!(shown["screen_external_id"], "S1");
+        assert_eq!(shown["starts_at"], "2026-11-23T10:00:00Z");
+        assert_eq!(
+            shown["seats"],
+            json!({"total": 10, "available": 3, "held": 2, "sold_online": 1, "sold_at_counter": 2,
+               "withheld": 1, "blocked": 1})
+        );
+        // Another organisation's partner cannot read it.
+        let other = other_partner(app, "other@example.com").await;
+        let response = send(
+            app,
+            Method::GET,
+            "/api/v1/partner/sync/theatres/BLR-01/status",
+            Some(&other),
+            None,
+        )
+        .await;
+        assert_problem(response, 404, "not-found").await;
+    }
+);
