@@ -32,6 +32,17 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub limits: LimitsConfig,
     pub web: WebConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Partners' webhook endpoints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Accept `http://` and loopback or private addresses as endpoints: for local
+    /// receivers in tests and development only (otherwise a partner could make Marquee
+    /// call its own network).
+    pub allow_private_targets: bool,
 }
 
 /// The customer web app (`web/`, embedded in the binary).
@@ -375,6 +386,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             limits: LimitsConfig::default(),
             web: WebConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }

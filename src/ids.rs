@@ -97,6 +97,7 @@ define_id!(WaitlistEntryId, "wl");
 define_id!(NotificationId, "ntf");
 define_id!(AnomalyId, "anm");
 define_id!(CounterSaleId, "cts");
+define_id!(WebhookEndpointId, "whe");
 
 #[cfg(test)]
 mod tests {

@@ -76,6 +76,8 @@ pub enum ManageError {
     ShowNotSelling(String),
     #[error("{0}")]
     SyncRefused(String),
+    #[error("webhook endpoint {0} not found")]
+    UnknownWebhookEndpoint(String),
     #[error("no box-office sale with id {0:?}")]
     UnknownCounterSale(String),
     #[error("database error")]

@@ -17,6 +17,7 @@ pub mod relay;
 pub mod routes;
 pub mod subscriber;
 pub mod sync;
+pub mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 

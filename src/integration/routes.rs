@@ -10,6 +10,7 @@ use super::{
         self, ScheduleDocument, ScreenDocument, ShowDocument, SyncOutcome, SyncedSchedule,
         SyncedScreen, SyncedShow, SyncedTheatre, TheatreDocument, TheatreSyncStatus,
     },
+    webhooks::{self, EndpointWithSecret, NewEndpointRequest, WebhookEndpoint},
 };
 use crate::{
     app::AppState,
@@ -31,6 +32,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_show))
         .routes(routes!(sync_schedule))
         .routes(routes!(sync_status))
+        .routes(routes!(create_webhook_endpoint, list_webhook_endpoints))
+        .routes(routes!(delete_webhook_endpoint))
+        .routes(routes!(rotate_webhook_secret))
 }
 
 fn status_of(outcome: SyncOutcome) -> StatusCode {
@@ -254,5 +258,77 @@ async fn sync_status(
 ) -> Result<Json<TheatreSyncStatus>, ApiError> {
     Ok(Json(
         sync::theatre_status(&app, org_of(&partner)?, &theatre_external_id).await?,
+    ))
+}
+
+/// Register a webhook endpoint for the organisation's events (Standard Webhooks). The
+/// answer carries the endpoint's secret (`whsec_…`) once; deliveries are signed with it.
+#[utoipa::path(post, path = "/api/v1/partner/webhook-endpoints", tag = "integration",
+    security(("bearer" = [])),
+    request_body = NewEndpointRequest,
+    responses((status = 201, body = EndpointWithSecret),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_webhook_endpoint(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiJson(request): ApiJson<NewEndpointRequest>,
+) -> Result<(StatusCode, Json<EndpointWithSecret>), ApiError> {
+    let created = webhooks::create_endpoint(&app, org_of(&partner)?, &request).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The organisation's webhook endpoints (without secrets).
+#[utoipa::path(get, path = "/api/v1/partner/webhook-endpoints", tag = "integration",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<WebhookEndpoint>),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn list_webhook_endpoints(
+    State(app): State<AppState>,
+    partner: Partner,
+) -> Result<Json<Vec<WebhookEndpoint>>, ApiError> {
+    Ok(Json(
+        webhooks::list_endpoints(&app, org_of(&partner)?).await?,
+    ))
+}
+
+/// Remove a webhook endpoint.
+#[utoipa::path(delete, path = "/api/v1/partner/webhook-endpoints/{endpoint_id}", tag = "integration",
+    security(("bearer" = [])),
+    params(("endpoint_id" = String, Path)),
+    responses((status = 204, description = "Removed"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn delete_webhook_endpoint(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(endpoint_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    webhooks::delete_endpoint(&app, org_of(&partner)?, &endpoint_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new secret for the endpoint, answered once. The previous secret keeps signing beside
+/// it for 24 hours (deliveries carry both signatures), so the receiver can switch without
+/// refusing a delivery.
+#[utoipa::path(post, path = "/api/v1/partner/webhook-endpoints/{endpoint_id}/rotate-secret",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("endpoint_id" = String, Path)),
+    responses((status = 200, body = EndpointWithSecret),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn rotate_webhook_secret(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(endpoint_id): ApiPath<String>,
+) -> Result<Json<EndpointWithSecret>, ApiError> {
+    Ok(Json(
+        webhooks::rotate_secret(&app, org_of(&partner)?, &endpoint_id).await?,
     ))
 }

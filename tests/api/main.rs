@@ -36,3 +36,4 @@ mod storage;
 mod sync;
 mod waitlist;
 mod web;
+mod webhooks;
