@@ -1,6 +1,6 @@
 //! The public seat map.
 
-use axum::{Json, extract::State, http::HeaderMap};
+use axum::{Json, extract::State, http::HeaderMap, response::sse::Event as SseEvent};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -9,11 +9,12 @@ use super::{
     best_available::{Grid, MapSeat, Wanted, best_available},
     model::{SeatCategory, SeatMap, SeatState, SeatView},
     service,
+    stream::{self, StreamItem},
 };
 use crate::{
     app::AppState,
     booking::BookingError,
-    catalog::{CatalogError, routes::show_id},
+    catalog::{CatalogError, routes::show_id, store::ShowRow},
     http::{
         cache::{CachedJson, Scope},
         error::{ApiError, Problem},
@@ -231,12 +232,14 @@ async fn seat_stream(
                 })?,
         ),
     };
-    service::show_row(&app.db, show.as_str()).await?;
     if !app.seat_streams.wait_ready(TAIL_START_LIMIT).await {
         return Err(ApiError::Unavailable(sqlx::Error::PoolTimedOut));
     }
     let subscription = app.seat_streams.subscribe(show.as_str());
     let from = subscription.from;
+    // Read after joining the hub: a cancellation committed before this read is in the row,
+    // one committed after it reaches the stream as an event.
+    let row = service::show_row(&app.db, show.as_str()).await?;
     let mut backlog = std::collections::VecDeque::new();
     let last_sent = match last_event_id {
         Some(seen) if seen >= from => seen,
@@ -260,12 +263,12 @@ async fn seat_stream(
                     reason: "gap",
                 };
                 backlog.push_back(sse_event(&reload));
-                backlog.push_back(snapshot(&app, show.as_str(), from).await?);
+                backlog.push_back(snapshot(&app, &row, from).await?);
             }
             from
         }
         None => {
-            backlog.push_back(snapshot(&app, show.as_str(), from).await?);
+            backlog.push_back(snapshot(&app, &row, from).await?);
             from
         }
     };
@@ -296,8 +299,6 @@ async fn seat_stream(
     Ok(response)
 }
 
-use super::stream::{self, StreamItem};
-
 /// One server-sent event of a seat stream, as an SSE client parses it.
 #[derive(ToSchema)]
 #[allow(dead_code)] // documents the wire format; the events are written by `sse_event`
@@ -314,7 +315,6 @@ struct SeatStreamMessage {
     /// Milliseconds a client waits before reconnecting (first message only).
     retry: Option<u64>,
 }
-use axum::response::sse::Event as SseEvent;
 
 /// One stream's state: what it starts with, then what the hub sends.
 struct LiveStream {
@@ -398,10 +398,9 @@ struct SnapshotSeat {
 }
 
 /// Every seat of the show as it is now, as the stream's `snapshot` event at `seq`.
-async fn snapshot(app: &AppState, show: &str, seq: i64) -> Result<SseEvent, ApiError> {
+async fn snapshot(app: &AppState, show: &ShowRow, seq: i64) -> Result<SseEvent, ApiError> {
     let now = app.clock.now();
-    let row = service::show_row(&app.db, show).await?;
-    let seats: Vec<SnapshotSeat> = super::store::seat_states(&app.db, show)
+    let seats: Vec<SnapshotSeat> = super::store::seat_states(&app.db, &show.id)
         .await
         .map_err(CatalogError::from)?
         .into_iter()
@@ -419,7 +418,7 @@ async fn snapshot(app: &AppState, show: &str, seq: i64) -> Result<SseEvent, ApiE
         .collect();
     let data = serde_json::json!({
         "seq": seq,
-        "on_sale": service::on_sale(&row, now),
+        "on_sale": service::on_sale(show, now),
         "seats": seats,
     });
     Ok(SseEvent::default()

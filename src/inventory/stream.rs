@@ -184,6 +184,11 @@ impl SeatStreams {
         self.hub.lock().unwrap_or_else(|e| e.into_inner()).cursor
     }
 
+    fn is_watched(&self) -> bool {
+        let hub = self.hub.lock().unwrap_or_else(|e| e.into_inner());
+        hub.shows.values().any(|sender| sender.receiver_count() > 0)
+    }
+
     /// Moves the cursor to `end` unless a stream is open (then every event up to `end`
     /// must go through `dispatch`). Checked under the lock a subscription takes, so a
     /// stream that starts meanwhile is never passed over. True when it moved.
@@ -290,11 +295,14 @@ impl Tail {
     }
 
     async fn step(&mut self, db: &Db, streams: &SeatStreams) -> sqlx::Result<()> {
-        // Nobody watching: skip to the end rather than read every event.
-        let end = outbox::last_seq(db).await?;
-        if streams.skip_unwatched(end) {
-            self.gap = None;
-            return Ok(());
+        // Nobody watching: skip to the end rather than read every event. (Checked again
+        // under the lock: a stream may open while the end is read.)
+        if !streams.is_watched() {
+            let end = outbox::last_seq(db).await?;
+            if streams.skip_unwatched(end) {
+                self.gap = None;
+                return Ok(());
+            }
         }
         let cursor = streams.cursor();
         let sql = format!("{TAILED} WHERE seq > $1 ORDER BY seq LIMIT 1000");
