@@ -54,25 +54,31 @@ async fn serve(
     name: String,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::RouteNotFound(format!("/{name}"));
-    if !is_asset_name(&name) {
+    let Some(content_type) = content_type(&name).filter(|_| is_flat_name(&name)) else {
         return Err(not_found());
-    }
-    let body: Cow<'static, [u8]> = match &app.config.web.assets_dir {
-        Some(dir) => Cow::Owned(
-            tokio::fs::read(dir.join(&name))
-                .await
-                .map_err(|_| not_found())?,
-        ),
-        None => Assets::get(&name).ok_or_else(not_found)?.data,
     };
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let (body, digest): (Cow<'static, [u8]>, [u8; 32]) = match &app.config.web.assets_dir {
+        Some(dir) => {
+            let body = tokio::fs::read(dir.join(&name))
+                .await
+                .map_err(|_| not_found())?;
+            let digest = Sha256::digest(&body).into();
+            (Cow::Owned(body), digest)
+        }
+        // Embedded files carry their SHA-256, computed at build time.
+        None => {
+            let file = Assets::get(&name).ok_or_else(not_found)?;
+            (file.data, file.metadata.sha256_hash())
+        }
+    };
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|tag| tag.as_bytes() == etag.as_bytes())
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, content_type(&name))], body).into_response()
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
     };
     let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&etag) {
@@ -86,32 +92,26 @@ async fn serve(
     Ok(response)
 }
 
-/// Flat names of the kinds the app is made of; anything else (a path, a dot file) is not
-/// one of its files.
-fn is_asset_name(name: &str) -> bool {
-    let Some((stem, _)) = name.rsplit_once('.') else {
-        return false;
-    };
-    !stem.is_empty()
+/// A flat name (no path, no dot file): letters, digits, `-`, `_` and `.` after a stem.
+fn is_flat_name(name: &str) -> bool {
+    !name.starts_with('.')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && ["html", "css", "js", "svg", "png", "ico", "webmanifest"]
-            .iter()
-            .any(|ext| name.ends_with(&format!(".{ext}")))
 }
 
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("ico") => "image/x-icon",
-        Some("webmanifest") => "application/manifest+json",
-        _ => "application/octet-stream",
-    }
+/// The type of a file of the kinds the app is made of; `None` for any other kind.
+fn content_type(name: &str) -> Option<&'static str> {
+    Some(match name.rsplit_once('.')?.1 {
+        "html" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "webmanifest" => "application/manifest+json",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -120,6 +120,7 @@ mod tests {
 
     #[test]
     fn only_flat_names_of_the_apps_kinds_are_assets() {
+        let is_asset_name = |name: &str| content_type(name).is_some() && is_flat_name(name);
         for name in ["index.html", "app.js", "app.css", "seat-map.js", "logo.svg"] {
             assert!(is_asset_name(name), "{name}");
         }
