@@ -204,6 +204,20 @@ fn upsert_theatre_in(
     Ok((SyncOutcome::Updated, wanted.clone()))
 }
 
+/// Marquee's id of the organisation's theatre `external_id`, if it was synced.
+async fn synced_theatre(
+    app: &AppState,
+    org_id: &PartnerOrgId,
+    external_id: &str,
+) -> Result<TheatreId, ManageError> {
+    let theatre = theatre_id(org_id.as_str(), external_id);
+    let owner = catalog_store::theatre_org(&app.db, theatre.as_str()).await?;
+    if owner.as_deref() != Some(org_id.as_str()) {
+        return Err(ManageError::UnknownTheatre(external_id.to_owned()));
+    }
+    Ok(theatre)
+}
+
 pub fn screen_id(org_id: &str, theatre: &str, screen: &str) -> ScreenId {
     ScreenId::derived(&natural_key(org_id, &["screen", theatre, screen]))
 }
@@ -255,14 +269,7 @@ pub async fn upsert_screen(
     ensure_approved(&app.db, org_id).await?;
     let name = text_field("name", &document.name, 60)?;
     let seats = build_layout(&document.rows)?;
-    let theatre = theatre_id(org_id.as_str(), theatre_external_id);
-    if catalog_store::theatre_org(&app.db, theatre.as_str())
-        .await?
-        .as_deref()
-        != Some(org_id.as_str())
-    {
-        return Err(ManageError::UnknownTheatre(theatre_external_id.to_owned()));
-    }
+    let theatre = synced_theatre(app, org_id, theatre_external_id).await?;
     let id = screen_id(org_id.as_str(), theatre_external_id, external_id);
     let now = app.clock.now();
     let seat_count = seats.len();
@@ -481,14 +488,7 @@ pub async fn upsert_schedule(
         }
     }
     ensure_approved(&app.db, org_id).await?;
-    let theatre = theatre_id(org_id.as_str(), theatre_external_id);
-    if catalog_store::theatre_org(&app.db, theatre.as_str())
-        .await?
-        .as_deref()
-        != Some(org_id.as_str())
-    {
-        return Err(ManageError::UnknownTheatre(theatre_external_id.to_owned()));
-    }
+    synced_theatre(app, org_id, theatre_external_id).await?;
     let now = app.clock.now();
     let buffer = app.config.schedule.cleaning_buffer_minutes;
     let unit = (org_id.to_string(), theatre_external_id.to_owned(), items);
