@@ -19,7 +19,7 @@ use crate::{
         manage::{ManageError, ensure_approved},
         store as catalog_store,
     },
-    db::{Sql, Tx, is_unique_violation},
+    db::{QueryBuilder, Tx, is_unique_violation},
     ids::{CounterSaleId, PartnerOrgId, ShowId},
     inventory::store as inventory_store,
     offers::service::ShowPricing,
@@ -293,22 +293,24 @@ fn claim(
     seats: &[String],
     now: Timestamp,
 ) -> sqlx::Result<BTreeSet<String>> {
-    const CLAIM: Sql = Sql {
-        sqlite: "UPDATE show_seats SET state = 'booked', booking_id = $1, held_until = NULL \
-             WHERE show_id = $2 AND seat_label IN (SELECT value FROM json_each($3)) \
-             AND (state IN ('available', 'withheld') OR (state = 'held' AND held_until <= $4 \
-               AND NOT EXISTS (SELECT 1 FROM waitlist_entries \
-                               WHERE show_id = $2 AND status = 'waiting'))) \
+    let mut claim = QueryBuilder::new(
+        tx.engine(),
+        "UPDATE show_seats SET state = 'booked', held_until = NULL, booking_id = ",
+    );
+    claim
+        .push_bind(sale_id)
+        .push(" WHERE show_id = ")
+        .push_bind(show_id)
+        .push(" AND seat_label")
+        .push_in(seats)
+        .push(" AND (state IN ('available', 'withheld') OR (state = 'held' AND held_until <= ")
+        .push_bind(now.as_millis())
+        .push(
+            " AND NOT EXISTS (SELECT 1 FROM waitlist_entries \
+             WHERE show_id = show_seats.show_id AND status = 'waiting'))) \
              RETURNING seat_label",
-        postgres: "UPDATE show_seats SET state = 'booked', booking_id = $1, held_until = NULL \
-             WHERE show_id = $2 AND seat_label = ANY($3) \
-             AND (state IN ('available', 'withheld') OR (state = 'held' AND held_until <= $4 \
-               AND NOT EXISTS (SELECT 1 FROM waitlist_entries \
-                               WHERE show_id = $2 AND status = 'waiting'))) \
-             RETURNING seat_label",
-    };
-    let claimed: Vec<String> =
-        tx.fetch_all(CLAIM, params![sale_id, show_id, seats, now.as_millis()])?;
+        );
+    let claimed: Vec<String> = tx.fetch_all(claim.sql(), claim.params())?;
     Ok(claimed.into_iter().collect())
 }
 
