@@ -1779,17 +1779,27 @@ pub async fn customers(app: &TestApp, n: usize) -> Vec<(String, String)> {
 /// Sends every `(token, body)` to `POST path` at once from spawned tasks; returns each
 /// answer's status and JSON body in request order.
 pub async fn race(app: &TestApp, path: &str, requests: Vec<(String, Value)>) -> Vec<(u16, Value)> {
+    race_with(app, Method::POST, path, requests).await
+}
+
+/// `race` with another method.
+pub async fn race_with(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    requests: Vec<(String, Value)>,
+) -> Vec<(u16, Value)> {
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
     let tasks: Vec<_> = requests
         .into_iter()
         .map(|(token, body)| {
             let client = app.client.clone();
             let url = app.url(path);
-            let start = start.clone();
+            let (start, method) = (start.clone(), method.clone());
             tokio::spawn(async move {
                 start.wait().await;
                 let response = client
-                    .post(url)
+                    .request(method, url)
                     .bearer_auth(token)
                     .json(&body)
                     .send()

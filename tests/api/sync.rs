@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    booking::{other_partner, owning_partner},
+    booking::{other_partner, owning_partner, race_with},
     db_test, fixtures,
     helpers::{TestApp, assert_problem, send},
 };
@@ -112,31 +112,8 @@ db_test!(
         let partner = owning_partner(app, "owner@example.com").await;
         let document =
             json!({"city_id": f.testpur.to_string(), "name": "Twin", "address": "2 Road"});
-        let sends = (0..6).map(|_| {
-            let (client, url, token, body) = (
-                app.client.clone(),
-                app.url("/api/v1/partner/sync/theatres/TWIN"),
-                partner.clone(),
-                document.clone(),
-            );
-            tokio::spawn(async move {
-                let response = client
-                    .put(url)
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                (
-                    response.status().as_u16(),
-                    response.json::<Value>().await.unwrap(),
-                )
-            })
-        });
-        let mut answers = Vec::new();
-        for send in sends.collect::<Vec<_>>() {
-            answers.push(send.await.unwrap());
-        }
+        let path = "/api/v1/partner/sync/theatres/TWIN";
+        let answers = race_with(app, Method::PUT, path, vec![(partner, document); 6]).await;
         let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 200, 200, 200, 200, 201], "{answers:?}");
@@ -443,33 +420,8 @@ db_test!(
         let partner = owning_partner(app, "owner@example.com").await;
         synced_screen(app, &partner, &f).await;
         let document = show(&f, "2026-11-23T10:00:00Z", 20000);
-        let sends: Vec<_> = (0..5)
-            .map(|_| {
-                let (client, url, token, body) = (
-                    app.client.clone(),
-                    app.url("/api/v1/partner/sync/theatres/BLR-01/shows/SH-1"),
-                    partner.clone(),
-                    document.clone(),
-                );
-                tokio::spawn(async move {
-                    let response = client
-                        .put(url)
-                        .bearer_auth(token)
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
-                    (
-                        response.status().as_u16(),
-                        response.json::<Value>().await.unwrap(),
-                    )
-                })
-            })
-            .collect();
-        let mut answers = Vec::new();
-        for send in sends {
-            answers.push(send.await.unwrap());
-        }
+        let path = "/api/v1/partner/sync/theatres/BLR-01/shows/SH-1";
+        let answers = race_with(app, Method::PUT, path, vec![(partner, document); 5]).await;
         let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 200, 200, 200, 201], "{answers:?}");
