@@ -275,3 +275,40 @@ db_test!(
         .await;
     }
 );
+
+crate::db_test_with!(
+    best_available_proposes_seats_whose_hold_lapsed_though_its_map_was_cached_before,
+    |config| {
+        // Nothing writes when the hold lapses: only the clock moves.
+        config.booking.sweep_interval_ms = 0;
+    },
+    |app| {
+        use crate::booking::{customer, hold_ok};
+        use crate::helpers::assert_problem;
+        let f = fixtures::load(app).await;
+        let ana = customer(app, "ana@example.com").await;
+        hold_ok(
+            app,
+            &ana,
+            &f.noon,
+            &["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"],
+        )
+        .await;
+        // The seat map is cached with two free seats.
+        assert_problem(
+            best(app, &f.noon, json!({"count": 3})).await,
+            409,
+            "no-seats-to-propose",
+        )
+        .await;
+        app.clock.advance(chrono::Duration::minutes(11));
+        assert_eq!(
+            best_ok(app, &f.noon, json!({"count": 4})).await,
+            (
+                vec!["B1".into(), "B2".into(), "B3".into(), "B4".into()],
+                false,
+                0
+            )
+        );
+    }
+);
