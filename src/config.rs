@@ -35,14 +35,37 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
 }
 
-/// Partners' webhook endpoints.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Partners' webhook endpoints and the deliveries to them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhooksConfig {
     /// Accept `http://` and loopback or private addresses as endpoints: for local
     /// receivers in tests and development only (otherwise a partner could make Marquee
     /// call its own network).
     pub allow_private_targets: bool,
+    /// How often each node looks for deliveries that are due; 0 sends none (another node
+    /// or process does).
+    pub poll_interval_ms: u64,
+    /// How long one delivery may take (connect, send, the answer's head) before it counts
+    /// as failed and is retried.
+    pub timeout_ms: u64,
+    /// Deliveries one node sends at once (never two of one endpoint's show at once).
+    pub concurrency: usize,
+    /// An endpoint whose deliveries have all failed for this long is disabled, and its
+    /// organisation told.
+    pub disable_after_failing_hours: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            poll_interval_ms: 500,
+            timeout_ms: 10_000,
+            concurrency: 16,
+            disable_after_failing_hours: 72,
+        }
+    }
 }
 
 /// The customer web app (`web/`, embedded in the binary).

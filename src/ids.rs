@@ -98,6 +98,7 @@ define_id!(NotificationId, "ntf");
 define_id!(AnomalyId, "anm");
 define_id!(CounterSaleId, "cts");
 define_id!(WebhookEndpointId, "whe");
+define_id!(WebhookDeliveryId, "whd");
 
 #[cfg(test)]
 mod tests {

@@ -78,6 +78,8 @@ pub enum ManageError {
     SyncRefused(String),
     #[error("webhook endpoint {0} not found")]
     UnknownWebhookEndpoint(String),
+    #[error("webhook delivery {0} not found")]
+    UnknownWebhookDelivery(String),
     #[error("no box-office sale with id {0:?}")]
     UnknownCounterSale(String),
     #[error("database error")]

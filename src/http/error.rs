@@ -509,9 +509,9 @@ fn manage_problem(error: &ManageError) -> (StatusCode, &'static str, &'static st
         ManageError::SyncRefused(_) => {
             (S::CONFLICT, "sync-change-refused", "Change refused", detail)
         }
-        ManageError::UnknownWebhookEndpoint(_) | ManageError::UnknownCounterSale(_) => {
-            (S::NOT_FOUND, "not-found", "Not found", detail)
-        }
+        ManageError::UnknownWebhookEndpoint(_)
+        | ManageError::UnknownWebhookDelivery(_)
+        | ManageError::UnknownCounterSale(_) => (S::NOT_FOUND, "not-found", "Not found", detail),
         ManageError::Database(source) => database_problem(source),
     }
 }

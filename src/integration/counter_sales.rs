@@ -168,7 +168,12 @@ pub async fn record(
         Err(error @ (ManageError::SeatsUnavailable(_) | ManageError::ExternalIdReused(_))) => {
             return match repeat_of(app, org_id, &request).await? {
                 Some(sale) => Ok(Recorded::AlreadyRecorded(sale)),
-                None => Err(error),
+                None => {
+                    if let ManageError::SeatsUnavailable(conflicting) = &error {
+                        record_conflict(app, &request, conflicting, now).await?;
+                    }
+                    Err(error)
+                }
             };
         }
         other => other?,
@@ -178,6 +183,28 @@ pub async fn record(
         metrics::counter!("marquee_counter_sales_total", "result" => "recorded").increment(1);
     }
     Ok(recorded)
+}
+
+/// Tells the theatre's system (by webhook, `counter_sale.conflicted`) that a box-office
+/// sale was refused because seats were taken online: the answer to the request says so
+/// too, but the system that reported it may not be the one staff look at.
+async fn record_conflict(
+    app: &AppState,
+    request: &CounterSaleRequest,
+    conflicting: &[String],
+    now: Timestamp,
+) -> Result<(), ManageError> {
+    let event = Event::CounterSaleConflicted {
+        show_id: request.show_id.clone(),
+        external_sale_id: request.external_sale_id.clone(),
+        seats: request.seats.clone(),
+        conflicting: conflicting.to_vec(),
+    };
+    metrics::counter!("marquee_counter_sales_total", "result" => "conflicted").increment(1);
+    app.db
+        .write(move |tx| outbox::append(tx, &event, now.as_millis()))
+        .await?;
+    Ok(())
 }
 
 /// The stored sale `request` repeats, if any.

@@ -77,6 +77,23 @@ pub enum Event {
         external_sale_id: String,
         seats: Vec<String>,
     },
+    /// The theatre's system reported a box-office sale of seats that were already taken
+    /// online (or blocked): nothing was sold; `conflicting` lists the seats in the way.
+    #[serde(rename = "counter_sale.conflicted")]
+    CounterSaleConflicted {
+        show_id: String,
+        external_sale_id: String,
+        seats: Vec<String>,
+        conflicting: Vec<String>,
+    },
+    /// A partner's webhook endpoint was disabled after its deliveries failed for too long.
+    #[serde(rename = "webhook_endpoint.disabled")]
+    WebhookEndpointDisabled {
+        endpoint_id: String,
+        org_id: String,
+        url: String,
+        failing_since: i64,
+    },
     #[serde(rename = "show.created")]
     ShowCreated { show_id: String, starts_at: i64 },
     #[serde(rename = "show.changed")]
@@ -125,6 +142,8 @@ impl Event {
             Event::WaitlistOffered { entry_id, .. } => ("waitlist_entry", entry_id),
             Event::CounterSaleRecorded { sale_id, .. }
             | Event::CounterSaleVoided { sale_id, .. } => ("counter_sale", sale_id),
+            Event::CounterSaleConflicted { show_id, .. } => ("show", show_id),
+            Event::WebhookEndpointDisabled { endpoint_id, .. } => ("webhook_endpoint", endpoint_id),
             Event::PaymentFailed { payment_id, .. } | Event::PaymentRefunded { payment_id, .. } => {
                 ("payment", payment_id)
             }
@@ -146,8 +165,11 @@ impl Event {
             | Event::ShowCancelled { show_id }
             | Event::WaitlistOffered { show_id, .. }
             | Event::CounterSaleRecorded { show_id, .. }
-            | Event::CounterSaleVoided { show_id, .. } => Some(show_id),
-            Event::PaymentFailed { .. } | Event::PaymentRefunded { .. } => None,
+            | Event::CounterSaleVoided { show_id, .. }
+            | Event::CounterSaleConflicted { show_id, .. } => Some(show_id),
+            Event::PaymentFailed { .. }
+            | Event::PaymentRefunded { .. }
+            | Event::WebhookEndpointDisabled { .. } => None,
         }
     }
 

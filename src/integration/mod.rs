@@ -9,6 +9,7 @@
 
 pub mod cache_tail;
 pub mod counter_sales;
+pub mod deliveries;
 pub mod dispatcher;
 pub mod events;
 pub mod notify;
@@ -28,7 +29,10 @@ use dispatcher::Consumer;
 
 /// The local consumers of events, in the order each event is handed to them.
 pub fn consumers(app: &AppState) -> Vec<Arc<dyn Consumer>> {
-    vec![Arc::new(notify::Notifications::new(&app.config.notify))]
+    vec![
+        Arc::new(notify::Notifications::new(&app.config.notify)),
+        Arc::new(deliveries::WebhookFanOut),
+    ]
 }
 
 /// A background task of the event machinery and the signal that stops it.
@@ -77,6 +81,10 @@ pub fn start(app: &AppState) -> Running {
         let app = app.clone();
         let interval = Duration::from_millis(every.max(50));
         tasks.push(spawn_stoppable(|stop| cache_tail::run(app, interval, stop)));
+    }
+    if app.config.webhooks.poll_interval_ms > 0 {
+        let app = app.clone();
+        tasks.push(spawn_stoppable(|stop| deliveries::run(app, stop)));
     }
     let events = &app.config.events;
     let (db, streams) = (app.db.clone(), app.seat_streams.clone());

@@ -52,6 +52,22 @@ pub struct Notice {
     pub body: String,
 }
 
+/// The message telling a partner its webhook endpoint was disabled. Pure.
+pub fn endpoint_disabled(url: &str, failing_since: i64) -> Notice {
+    Notice {
+        kind: "webhook_endpoint_disabled",
+        subject: "Your webhook endpoint was disabled".to_owned(),
+        body: format!(
+            "Marquee stopped sending webhooks to {url}: every delivery to it has failed since \
+             {}.\r\n\r\nEvents for it are kept. Fix the endpoint, then enable it again \
+             (POST /api/v1/partner/webhook-endpoints/{{id}}/enable) and the waiting \
+             deliveries are sent in order. The delivery log shows what the endpoint \
+             answered.\r\n",
+            at(failing_since)
+        ),
+    }
+}
+
 /// An amount in minor units, e.g. `INR 315.00`.
 fn amount(minor: i64, currency: &str) -> String {
     let sign = if minor < 0 { "-" } else { "" };
@@ -266,6 +282,16 @@ impl Notifications {
         let Some(event) = envelope.event() else {
             return Ok(());
         };
+        if let Event::WebhookEndpointDisabled {
+            org_id,
+            url,
+            failing_since,
+            ..
+        } = &event
+        {
+            let notice = endpoint_disabled(url, *failing_since);
+            return self.tell_partner(app, envelope, org_id, notice).await;
+        }
         let (Some(booking_id), Some(kind)) = (notified_booking(&event), kind_of(&event)) else {
             return Ok(());
         };
@@ -323,7 +349,7 @@ impl Notifications {
             return Ok(());
         }
         if let Err(error) = self
-            .send(recipient, &customer.email, &notice, envelope)
+            .send(vec![recipient], &customer.email, &notice, envelope)
             .await
         {
             release(&app.db, &envelope.event_id, notice.kind).await?;
@@ -333,10 +359,49 @@ impl Notifications {
         Ok(())
     }
 
-    /// Sends `notice` to `recipient` (`to` is its address, for the file and log sinks).
+    /// Mails `notice` to the organisation's active members, once per event.
+    async fn tell_partner(
+        &self,
+        app: &AppState,
+        envelope: &Envelope,
+        org_id: &str,
+        notice: Notice,
+    ) -> anyhow::Result<()> {
+        if was_sent(&app.db, &envelope.event_id, notice.kind).await? {
+            return Ok(());
+        }
+        let emails: Vec<String> = app
+            .db
+            .fetch_all(
+                "SELECT u.email FROM partner_members m JOIN users u ON u.id = m.user_id \
+                 WHERE m.org_id = $1 AND u.status = 'active' ORDER BY u.email",
+                params![org_id],
+            )
+            .await?;
+        let recipients: Vec<Mailbox> = emails.iter().filter_map(|e| e.parse().ok()).collect();
+        if recipients.is_empty() {
+            tracing::warn!(org_id, kind = notice.kind, "no one to tell the partner");
+            return Ok(());
+        }
+        let to = emails.join(", ");
+        let now = app.clock.now().as_millis();
+        let sink = self.sink.name();
+        if !claim(&app.db, &envelope.event_id, &notice, &to, sink, now).await? {
+            return Ok(());
+        }
+        if let Err(error) = self.send(recipients, &to, &notice, envelope).await {
+            release(&app.db, &envelope.event_id, notice.kind).await?;
+            return Err(error);
+        }
+        metrics::counter!("marquee_notifications_sent_total", "kind" => notice.kind).increment(1);
+        Ok(())
+    }
+
+    /// Sends `notice` to `recipients` (`to` is their addresses, for the file and log
+    /// sinks).
     async fn send(
         &self,
-        recipient: Mailbox,
+        recipients: Vec<Mailbox>,
         to: &str,
         notice: &Notice,
         envelope: &Envelope,
@@ -344,9 +409,11 @@ impl Notifications {
         match &self.sink {
             Sink::Smtp { transport, from } => {
                 let body = plain_body(&notice.body);
-                let message = Message::builder()
-                    .from(from.clone())
-                    .to(recipient)
+                let mut message = Message::builder().from(from.clone());
+                for recipient in recipients {
+                    message = message.to(recipient);
+                }
+                let message = message
                     .subject(&notice.subject)
                     .header(ContentType::TEXT_PLAIN)
                     .body(body)?;

@@ -6,6 +6,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     counter_sales::{self, CounterSale, CounterSaleRequest, Recorded},
+    deliveries::{
+        self, Delivery, DeliveryDetail, DeliveryFilter, ReplayRangeRequest, ReplayedRange,
+    },
     sync::{
         self, ScheduleDocument, ScreenDocument, ShowDocument, SyncOutcome, SyncedSchedule,
         SyncedScreen, SyncedShow, SyncedTheatre, TheatreDocument, TheatreSyncStatus,
@@ -17,7 +20,8 @@ use crate::{
     catalog::partner_routes::org_of,
     http::{
         error::{ApiError, Problem},
-        extract::{ApiJson, ApiPath},
+        extract::{ApiJson, ApiPath, ApiQuery},
+        pagination::{Page, PageParams},
     },
     identity::extract::Partner,
 };
@@ -35,6 +39,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_webhook_endpoint, list_webhook_endpoints))
         .routes(routes!(delete_webhook_endpoint))
         .routes(routes!(rotate_webhook_secret))
+        .routes(routes!(enable_webhook_endpoint))
+        .routes(routes!(list_webhook_deliveries))
+        .routes(routes!(replay_webhook_range))
+        .routes(routes!(get_webhook_delivery))
+        .routes(routes!(replay_webhook_delivery))
 }
 
 fn status_of(outcome: SyncOutcome) -> StatusCode {
@@ -331,4 +340,110 @@ async fn rotate_webhook_secret(
     Ok(Json(
         webhooks::rotate_secret(&app, org_of(&partner)?, &endpoint_id).await?,
     ))
+}
+
+/// Enable an endpoint that was disabled after its deliveries kept failing. The deliveries
+/// that waited meanwhile are sent, oldest first per show.
+#[utoipa::path(post, path = "/api/v1/partner/webhook-endpoints/{endpoint_id}/enable",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("endpoint_id" = String, Path)),
+    responses((status = 204, description = "Enabled"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn enable_webhook_endpoint(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(endpoint_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    deliveries::enable(&app, org_of(&partner)?, &endpoint_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The endpoint's delivery log, newest first: each event sent to it, its state and how
+/// many attempts it took.
+#[utoipa::path(get, path = "/api/v1/partner/webhook-endpoints/{endpoint_id}/deliveries",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("endpoint_id" = String, Path), DeliveryFilter, PageParams),
+    responses((status = 200, body = Page<Delivery>),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn list_webhook_deliveries(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(endpoint_id): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<DeliveryFilter>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<Delivery>>, ApiError> {
+    let org = org_of(&partner)?;
+    Ok(Json(
+        deliveries::list(&app, org, &endpoint_id, &filter, page.request()?).await?,
+    ))
+}
+
+/// Send the endpoint's deliveries made in a time range again: the failed ones (default),
+/// or all of them. Each keeps its `webhook-id` and body.
+#[utoipa::path(post, path = "/api/v1/partner/webhook-endpoints/{endpoint_id}/replay",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("endpoint_id" = String, Path)),
+    request_body = ReplayRangeRequest,
+    responses((status = 202, body = ReplayedRange),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn replay_webhook_range(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(endpoint_id): ApiPath<String>,
+    ApiJson(request): ApiJson<ReplayRangeRequest>,
+) -> Result<(StatusCode, Json<ReplayedRange>), ApiError> {
+    let org = org_of(&partner)?;
+    let replayed = deliveries::replay_range(&app, org, &endpoint_id, &request).await?;
+    Ok((StatusCode::ACCEPTED, Json(replayed)))
+}
+
+/// One delivery: its body and every attempt (time, status code, latency, the start of
+/// the answer).
+#[utoipa::path(get, path = "/api/v1/partner/webhook-deliveries/{delivery_id}",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("delivery_id" = String, Path)),
+    responses((status = 200, body = DeliveryDetail),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_webhook_delivery(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(delivery_id): ApiPath<String>,
+) -> Result<Json<DeliveryDetail>, ApiError> {
+    Ok(Json(
+        deliveries::get(&app, org_of(&partner)?, &delivery_id).await?,
+    ))
+}
+
+/// Send one delivery again now, whatever its state, with the same `webhook-id` and body.
+#[utoipa::path(post, path = "/api/v1/partner/webhook-deliveries/{delivery_id}/replay",
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("delivery_id" = String, Path)),
+    responses((status = 202, body = DeliveryDetail),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn replay_webhook_delivery(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(delivery_id): ApiPath<String>,
+) -> Result<(StatusCode, Json<DeliveryDetail>), ApiError> {
+    let replayed = deliveries::replay(&app, org_of(&partner)?, &delivery_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(replayed)))
 }

@@ -4,9 +4,9 @@
 //! `webhook-signature` (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed with the
 //! base64 bytes after the secret's `whsec_` prefix).
 //!
-//! Built so far: endpoint registration, secrets (shown once; rotation keeps the previous
+//! This module: endpoint registration, secrets (shown once; rotation keeps the previous
 //! secret valid for an overlap, signing with both meanwhile) and signing. Delivery from the
-//! outbox with retries and its log follow (issue 13).
+//! outbox, retries and the delivery log are `deliveries`.
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Event types an endpoint may subscribe to.
-pub const EVENT_TYPES: [&str; 7] = [
+pub const EVENT_TYPES: [&str; 8] = [
     "booking.confirmed",
     "booking.cancelled",
     "payment.refunded",
@@ -32,6 +32,7 @@ pub const EVENT_TYPES: [&str; 7] = [
     "show.cancelled",
     "counter_sale.recorded",
     "counter_sale.voided",
+    "counter_sale.conflicted",
 ];
 
 /// Endpoints one organisation may register.
@@ -76,7 +77,8 @@ pub struct NewEndpointRequest {
     /// `https://…` (or `http://` for a local receiver in test mode).
     pub url: String,
     /// One or more of: booking.confirmed, booking.cancelled, payment.refunded,
-    /// show.changed, show.cancelled, counter_sale.recorded, counter_sale.voided.
+    /// show.changed, show.cancelled, counter_sale.recorded, counter_sale.voided,
+    /// counter_sale.conflicted.
     pub event_types: Vec<String>,
 }
 
@@ -174,15 +176,21 @@ pub fn check_endpoint(
 /// endpoint must not make Marquee call its own network. (Names are checked again when
 /// delivering, after resolution.)
 fn is_private(host: &url::Host<&str>) -> bool {
-    use std::net::IpAddr;
-    let ip = match host {
+    match host {
         url::Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
-            return name == "localhost" || name.ends_with(".localhost");
+            name == "localhost" || name.ends_with(".localhost")
         }
-        url::Host::Ipv4(ip) => IpAddr::V4(*ip),
-        url::Host::Ipv6(ip) => IpAddr::V6(*ip),
-    };
+        url::Host::Ipv4(ip) => is_private_ip(std::net::IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => is_private_ip(std::net::IpAddr::V6(*ip)),
+    }
+}
+
+/// Addresses deliveries never go to (unless private targets are allowed): loopback,
+/// private, link-local, unspecified, broadcast, carrier-grade NAT, unique-local IPv6 and
+/// IPv4-mapped forms of these. Pure.
+pub fn is_private_ip(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
     match ip {
         IpAddr::V4(v4) => {
             v4.is_loopback()
@@ -199,7 +207,7 @@ fn is_private(host: &url::Host<&str>) -> bool {
                 || (v6.segments()[0] & 0xffc0) == 0xfe80
                 || v6
                     .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private(&url::Host::Ipv4(v4)))
+                    .is_some_and(|v4| is_private_ip(IpAddr::V4(v4)))
         }
     }
 }

@@ -107,6 +107,8 @@ pub fn item_of(envelope: &Envelope) -> Option<StreamItem> {
         | Event::BookingCancelled { .. }
         | Event::WaitlistOffered { .. }
         | Event::CounterSaleVoided { .. }
+        | Event::CounterSaleConflicted { .. }
+        | Event::WebhookEndpointDisabled { .. }
         | Event::ShowCreated { .. }
         | Event::PaymentFailed { .. }
         | Event::PaymentRefunded { .. } => None,

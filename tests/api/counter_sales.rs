@@ -222,6 +222,8 @@ db_test!(
             sales,
             [
                 "counter_sale.recorded",
+                // The sale refused because of an online hold, told to the theatre.
+                "counter_sale.conflicted",
                 "counter_sale.recorded",
                 "counter_sale.voided",
                 "seats.released"

@@ -36,4 +36,5 @@ mod storage;
 mod sync;
 mod waitlist;
 mod web;
+mod webhook_deliveries;
 mod webhooks;
