@@ -33,6 +33,28 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub web: WebConfig,
     pub webhooks: WebhooksConfig,
+    pub settlement: SettlementConfig,
+}
+
+/// Paying partners: commission and the daily settlement runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SettlementConfig {
+    /// Commission on ticket sales, in basis points, for an organisation with no rate of
+    /// its own for the day.
+    pub default_commission_bp: i64,
+    /// How often each node looks for business days to settle (the runs are idempotent, so
+    /// several nodes may); 0 leaves it to administrators.
+    pub run_interval_ms: u64,
+}
+
+impl Default for SettlementConfig {
+    fn default() -> Self {
+        Self {
+            default_commission_bp: 1_000,
+            run_interval_ms: 300_000,
+        }
+    }
 }
 
 /// Partners' webhook endpoints and the deliveries to them.
@@ -410,6 +432,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             web: WebConfig::default(),
             webhooks: WebhooksConfig::default(),
+            settlement: SettlementConfig::default(),
         }
     }
 }

@@ -99,6 +99,8 @@ define_id!(AnomalyId, "anm");
 define_id!(CounterSaleId, "cts");
 define_id!(WebhookEndpointId, "whe");
 define_id!(WebhookDeliveryId, "whd");
+define_id!(SettlementRunId, "stl");
+define_id!(CommissionRateId, "cmr");
 
 #[cfg(test)]
 mod tests {

@@ -22,6 +22,7 @@ pub mod money;
 pub mod offers;
 pub mod payment;
 pub mod seed;
+pub mod settlement;
 pub mod telemetry;
 pub mod time;
 pub mod web;

@@ -57,6 +57,8 @@ pub enum ApiError {
     Booking(#[from] BookingError),
     #[error(transparent)]
     Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Settlement(#[from] crate::settlement::SettlementError),
     #[error("invalid Idempotency-Key header")]
     InvalidIdempotencyKey,
     #[error("idempotency key reused for a different request")]
@@ -205,6 +207,7 @@ impl ApiError {
                 }
             }
             ApiError::Manage(error) => manage_problem(error),
+            ApiError::Settlement(error) => settlement_problem(error),
             ApiError::Offer(error) => {
                 let detail = Some(error.to_string());
                 match error {
@@ -385,6 +388,46 @@ impl ApiError {
             detail,
             extensions: self.extensions(),
         }
+    }
+}
+
+fn settlement_problem(
+    error: &crate::settlement::SettlementError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use crate::settlement::SettlementError as E;
+    use StatusCode as S;
+    let detail = Some(error.to_string());
+    match error {
+        E::InvalidInput(_) => (S::BAD_REQUEST, "invalid-request", "Invalid request", detail),
+        E::UnknownPartner(_) | E::UnknownSettlement(_) => {
+            (S::NOT_FOUND, "not-found", "Resource not found", detail)
+        }
+        E::DayNotOver(_) => (
+            S::CONFLICT,
+            "business-day-open",
+            "Business day not over",
+            detail,
+        ),
+        E::DayClosed(..) => (
+            S::CONFLICT,
+            "business-day-closed",
+            "Business day closed",
+            detail,
+        ),
+        E::RateConflict(_) => (
+            S::CONFLICT,
+            "commission-conflict",
+            "Commission rate conflict",
+            detail,
+        ),
+        E::Busy => (
+            S::CONFLICT,
+            "settlement-busy",
+            "Settlement in progress",
+            detail,
+        ),
+        E::Internal(_) => internal(),
+        E::Database(source) => database_problem(source),
     }
 }
 

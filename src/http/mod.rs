@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::booking::routes::router())
         .merge(crate::payment::routes::router())
         .merge(crate::integration::routes::router())
+        .merge(crate::settlement::routes::router())
         .merge(ops::router())
         .split_for_parts();
     openapi::complete(&mut openapi);

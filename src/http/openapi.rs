@@ -31,6 +31,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "partner", description = "Theatre partners: onboarding, theatres, screens, shows, seat inventory (bearer token of a partner account)"),
         (name = "offers", description = "Offers and price quotes"),
         (name = "admin", description = "Platform administration (bearer token of an administrator)"),
+        (name = "integration", description = "Theatres' own systems: inbound sync by their ids, box-office sales, webhook endpoints and the delivery log (API key or partner token)"),
+        (name = "settlement", description = "Paying partners: statements (JSON and CSV), commission, settlement runs, reconciliation with the gateway, financial reports"),
         (name = "operations", description = "Health, readiness, metrics"),
     ),
     components(schemas(Problem)),

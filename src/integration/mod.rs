@@ -86,6 +86,12 @@ pub fn start(app: &AppState) -> Running {
         let app = app.clone();
         tasks.push(spawn_stoppable(|stop| deliveries::run(app, stop)));
     }
+    if app.config.settlement.run_interval_ms > 0 {
+        let app = app.clone();
+        tasks.push(spawn_stoppable(|stop| {
+            crate::settlement::runs::run_scheduler(app, stop)
+        }));
+    }
     let events = &app.config.events;
     let (db, streams) = (app.db.clone(), app.seat_streams.clone());
     let poll = Duration::from_millis(events.seat_stream_poll_ms);

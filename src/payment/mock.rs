@@ -75,6 +75,11 @@ const KEEP_DELIVERED_MS: i64 = 7 * 24 * 3_600_000;
 /// How often the mock forgets old delivered intents.
 const PURGE_PERIOD: Duration = Duration::from_secs(600);
 
+/// One line of the gateway's ledger (its settlement file); written once per id.
+const LEDGER: &str = "INSERT INTO mock_gateway_ledger \
+     (id, kind, intent_id, payment_id, amount, currency, occurred_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING";
+
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +110,8 @@ struct Confirmed {
     event_id: String,
     event_body: String,
     created_at: i64,
+    /// The application clock's ms when it was captured: the ledger's time.
+    captured_at: i64,
 }
 
 #[derive(Default)]
@@ -372,6 +379,21 @@ impl MockGateway {
             .db
             .write(move |tx| {
                 for c in &inserted {
+                    if c.status == "succeeded" {
+                        let capture_id = format!("cap_{}", c.id);
+                        tx.execute(
+                            LEDGER,
+                            params![
+                                &capture_id,
+                                "capture",
+                                &c.id,
+                                &c.payment_id,
+                                c.amount.amount,
+                                c.amount.currency.as_str(),
+                                c.captured_at
+                            ],
+                        )?;
+                    }
                     tx.execute(
                         INSERT,
                         params![
@@ -535,6 +557,7 @@ impl PaymentGateway for Arc<MockGateway> {
                 event_id: event.id,
                 event_body: body.clone(),
                 created_at: now,
+                captured_at: self.clock.now().as_millis(),
             };
             {
                 let mut pending = self.pending();
@@ -623,16 +646,33 @@ impl PaymentGateway for Arc<MockGateway> {
             };
             let amount = request.amount.amount;
             let offered = candidate.clone();
+            let now = self.clock.now().as_millis();
             let refund: Option<String> = self
                 .db
-                .write_statement(move |tx| {
-                    tx.fetch_optional(
+                .write(move |tx| {
+                    let refunded: Option<(String, String, i64, String)> = tx.fetch_optional(
                         "UPDATE mock_gateway_intents \
                          SET refund_id = COALESCE(refund_id, $2), \
                              refunded_amount = COALESCE(refunded_amount, $3) \
-                         WHERE id = $1 RETURNING refund_id",
+                         WHERE id = $1 RETURNING refund_id, payment_id, refunded_amount, currency",
                         params![&intent, &offered, amount],
-                    )
+                    )?;
+                    let Some((refund_id, payment_id, refunded, currency)) = refunded else {
+                        return Ok::<_, sqlx::Error>(None);
+                    };
+                    tx.execute(
+                        LEDGER,
+                        params![
+                            &refund_id,
+                            "refund",
+                            &intent,
+                            &payment_id,
+                            refunded,
+                            &currency,
+                            now
+                        ],
+                    )?;
+                    Ok(Some(refund_id))
                 })
                 .await
                 .map_err(unavailable)?;

@@ -32,6 +32,7 @@ mod relay;
 mod seat_map;
 mod seat_stream;
 mod seed;
+mod settlement;
 mod storage;
 mod sync;
 mod waitlist;

@@ -18,7 +18,7 @@ use crate::{
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn admin(app: &TestApp) -> String {
+pub async fn admin(app: &TestApp) -> String {
     let now = Timestamp::from_datetime(test_epoch());
     service::create_account(
         &app.db,

@@ -1,0 +1,47 @@
+//! Settlement: paying partners and checking the money.
+//!
+//! - `lines`: the money rules (what a sale and a refund are worth to the partner and to
+//!   the platform), plain functions;
+//! - `commission`: the rates administrators set per organisation, by business date;
+//! - `runs`: one statement per organisation and business day (T+1), idempotent, made by a
+//!   scheduled job on every node or by an administrator;
+//! - `reconcile`: our payments against the gateway's ledger;
+//! - `reports`: sums of settled lines for administrators.
+
+pub mod commission;
+pub mod lines;
+pub mod reconcile;
+pub mod reports;
+pub mod routes;
+pub mod runs;
+
+/// What can go wrong in settlement.
+#[derive(Debug, thiserror::Error)]
+pub enum SettlementError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("no partner organisation {0}")]
+    UnknownPartner(String),
+    #[error("no settlement {0}")]
+    UnknownSettlement(String),
+    #[error("business day {0} is not over yet in every timezone the organisation has theatres in")]
+    DayNotOver(String),
+    #[error(
+        "business day {0} cannot be settled: {1} is settled already (its facts are in that statement)"
+    )]
+    DayClosed(String, String),
+    #[error("the commission rate cannot be set: {0}")]
+    RateConflict(String),
+    #[error("the day is being settled by another request; retry")]
+    Busy,
+    #[error("{0}")]
+    Internal(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl crate::db::WriteError for SettlementError {
+    fn retryable(&self) -> bool {
+        matches!(self, SettlementError::Database(e) if crate::db::is_retryable(e))
+    }
+}
