@@ -314,6 +314,10 @@ pub(super) async fn run_booking(args: &BenchArgs, target: Target) -> anyhow::Res
         );
     }
     let tokens = Arc::new(sign_up_customers(&target, args.customers, &run_id, deadline).await?);
+    let slow_endpoint = match args.webhook_delay_ms {
+        Some(ms) => Some(super::slow_endpoint::attach(&target, Duration::from_millis(ms)).await?),
+        None => None,
+    };
     println!(
         "connections {}, bookings {bookings} (hold 1–2 seats → pay tok_visa → GET ?wait_ms=5000 until confirmed, {} ms between asks), client and server on this machine ({} cores)",
         args.connections,
@@ -360,6 +364,12 @@ pub(super) async fn run_booking(args: &BenchArgs, target: Target) -> anyhow::Res
         total.completed as f64 / elapsed,
         total.polls as f64 / total.completed.max(1) as f64,
     );
+    if let Some(endpoint) = &slow_endpoint {
+        println!(
+            "webhook deliveries the slow endpoint had answered by the end: {}",
+            endpoint.received()
+        );
+    }
     if total.workers_out_of_seats > 0 {
         println!(
             "{} worker(s) ran out of seats before the end",

@@ -29,6 +29,7 @@ use tokio::net::TcpStream;
 
 mod best_available;
 mod booking;
+mod slow_endpoint;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -61,6 +62,11 @@ pub struct BenchArgs {
     /// Buyers released at once in `flash-sale`, each on its own connection.
     #[arg(long, default_value_t = 2_000)]
     buyers: usize,
+    /// `booking`: attach a webhook endpoint for the demo partner that takes this long to
+    /// answer each delivery (the server must run with
+    /// `MARQUEE_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true`).
+    #[arg(long)]
+    webhook_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
