@@ -935,6 +935,22 @@ mod tests {
         assert_eq!(next_attempt_at(0, 0, 1.0, None), None);
     }
 
+    #[tokio::test]
+    async fn a_name_resolving_to_a_private_address_is_never_called() {
+        // `check_endpoint` refuses private addresses written in the URL; a public-looking
+        // name can still resolve to one, so the sender's resolver drops those.
+        let client = client(&WebhooksConfig::default()).unwrap();
+        let error = client
+            .post("http://localhost:9/hook")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            root_cause(&error).contains("resolves to no public address"),
+            "{error:?}"
+        );
+    }
+
     #[test]
     fn a_body_is_the_standard_webhooks_shape_with_the_theatres_own_show_id() {
         let envelope = Envelope {

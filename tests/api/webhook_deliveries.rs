@@ -667,3 +667,94 @@ mod a_node_dying_mid_delivery_loses_nothing_and_the_repeat_has_the_same_id {
         super::a_node_dying_mid_delivery_loses_nothing(Engine::Postgres).await;
     }
 }
+
+db_test_with!(
+    a_theatre_system_with_only_its_api_key_schedules_a_week_sells_at_the_counter_hears_back_and_is_paid,
+    |config| { receiving(config); config.settlement.run_interval_ms = 0; },
+    |app| {
+        let f = fixtures::load(app).await;
+        let receiver = Receiver::start().await;
+        let partner = owning_partner(app, "owner@example.com").await;
+        let key: Value = send(app, Method::POST, "/api/v1/partner/api-keys", Some(&partner),
+            Some(json!({"name": "theatre system"}))).await.json().await.unwrap();
+        // From here on, only the key and the theatre system's own ids.
+        let key = key["key"].as_str().unwrap().to_owned();
+        let (_, secret) = endpoint(app, &key, &receiver.url,
+            &["booking.confirmed", "counter_sale.recorded", "counter_sale.conflicted"]).await;
+        let put = |path: &'static str, body: Value| {
+            let key = key.clone();
+            async move { send(app, Method::PUT, path, Some(&key), Some(body)).await.status() }
+        };
+        assert_eq!(put("/api/v1/partner/sync/theatres/BLR-01",
+            json!({"city_id": f.testpur.to_string(), "name": "Lakeside", "address": "1 Road"})).await,
+            StatusCode::CREATED);
+        assert_eq!(put("/api/v1/partner/sync/theatres/BLR-01/screens/S1",
+            json!({"name": "Audi 1", "rows": [
+                {"label": "A", "category": "regular", "blocks": [3, 3]},
+                {"label": "B", "category": "premium", "blocks": [4]}]})).await,
+            StatusCode::CREATED);
+        let week: Vec<Value> = (0..7)
+            .map(|day| json!({"external_id": format!("SH-{}", day + 1), "screen_external_id": "S1",
+                "movie_id": f.alpha.to_string(),
+                "starts_at": format!("2026-11-{}T10:00:00Z", 23 + day),
+                "language": "en", "format": "2D", "prices": {"regular": 20_000, "premium": 30_000}}))
+            .collect();
+        let schedule = send(app, Method::POST, "/api/v1/partner/sync/theatres/BLR-01/schedule",
+            Some(&key), Some(json!({"shows": week}))).await;
+        assert_eq!(schedule.status(), StatusCode::OK);
+        let schedule: Value = schedule.json().await.unwrap();
+        let shows = schedule["shows"].as_array().unwrap();
+        assert_eq!(shows.len(), 7);
+        assert!(shows.iter().all(|s| s["outcome"] == "created"), "{schedule}");
+        let first = shows[0]["id"].as_str().unwrap().to_owned();
+
+        // The box office sells A1 and A2; online, A1 is refused and A3 sells; the box
+        // office's A3 is refused in turn.
+        let sale = |id: &str, seats: &[&str]| json!({"show_id": first, "external_sale_id": id, "seats": seats});
+        assert_eq!(sell(app, &key, sale("POS-1", &["A1", "A2"])).await, StatusCode::CREATED);
+        let ana = customer(app, "ana@example.com").await;
+        let show_id = marquee::ids::ShowId::parse(&first).unwrap();
+        assert_eq!(crate::booking::hold(app, &ana, &show_id, &["A1"]).await.status(), StatusCode::CONFLICT);
+        let booking = confirmed(app, &ana, &show_id, &["A3"]).await;
+        assert_eq!(sell(app, &key, sale("POS-2", &["A3", "A4"])).await, StatusCode::CONFLICT);
+
+        // The theatre's system hears all three, signed, with its own show id.
+        let received = receiver.wait_for(3).await;
+        let verifier = standardwebhooks::Webhook::new(&secret).unwrap();
+        let mut types = Vec::new();
+        for message in &received {
+            verifier.verify(message.body.as_bytes(), &message.headers).unwrap();
+            let body: Value = serde_json::from_str(&message.body).unwrap();
+            assert_eq!(body["data"]["show_external_id"], "SH-1");
+            types.push(message.event_type.clone());
+        }
+        assert_eq!(types, ["counter_sale.recorded", "booking.confirmed", "counter_sale.conflicted"]);
+
+        // Paid: the next day, yesterday's statement as CSV, with the key; it reconciles
+        // to the cent with the gateway's ledger.
+        app.clock.set("2026-11-23T09:00:00Z".parse().unwrap());
+        let root = crate::offers::admin(app).await;
+        let org = marquee::ids::PartnerOrgId::derived("test/org").to_string();
+        let run = send(app, Method::POST, "/api/v1/admin/settlements", Some(&root),
+            Some(json!({"org_id": org, "business_date": "2026-11-22"}))).await;
+        assert_eq!(run.status(), StatusCode::CREATED);
+        let statements: Value = send(app, Method::GET, "/api/v1/partner/settlements", Some(&key), None)
+            .await.json().await.unwrap();
+        let yesterday = &statements["items"][0];
+        assert_eq!(yesterday["business_date"], "2026-11-22");
+        let csv = send(app, Method::GET,
+            &format!("/api/v1/partner/settlements/{}.csv", yesterday["id"].as_str().unwrap()),
+            Some(&key), None).await.text().await.unwrap();
+        let lines: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert_eq!(lines.len(), 2, "one sale and the total: {csv}");
+        assert_eq!(lines[0][3], id_of(&booking));
+        // A3 at 20,000 with the 5 % fee; 10 % default commission on the tickets.
+        assert_eq!(&lines[0][10..16], ["21000", "20000", "1000", "1000", "2000", "18000"]);
+        let recon: Value = send(app, Method::GET, "/api/v1/admin/reconciliation?date=2026-11-22",
+            Some(&root), None).await.json().await.unwrap();
+        assert_eq!(recon["mismatches"], json!([]));
+        let gateway = recon["totals"][0]["gateway_captured"].as_i64().unwrap()
+            - recon["totals"][0]["gateway_refunded"].as_i64().unwrap();
+        assert_eq!(lines[1][10].parse::<i64>().unwrap(), gateway);
+    }
+);
