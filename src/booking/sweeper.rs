@@ -165,6 +165,11 @@ pub async fn run(app: AppState, interval: Duration) {
             if let Err(error) = outbox::purge(&app.db, before).await {
                 tracing::warn!(%error, "outbox purge failed");
             }
+            let before =
+                app.clock.now().as_millis() - crate::integration::deliveries::LOG_RETENTION_MS;
+            if let Err(error) = crate::integration::deliveries::purge(&app.db, before).await {
+                tracing::warn!(%error, "webhook delivery log purge failed");
+            }
         }
     }
 }

@@ -872,6 +872,26 @@ pub async fn replay_range(
     Ok(ReplayedRange { replayed })
 }
 
+/// How long finished deliveries (delivered or failed) stay in the log, replayable.
+pub const LOG_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
+
+/// Forgets finished deliveries last changed before `before` (ms), with their attempts.
+pub async fn purge(db: &crate::db::Db, before: i64) -> sqlx::Result<u64> {
+    db.write(move |tx| {
+        tx.execute(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries \
+             WHERE status IN ('delivered', 'failed') AND updated_at < $1)",
+            params![before],
+        )?;
+        tx.execute(
+            "DELETE FROM webhook_deliveries \
+             WHERE status IN ('delivered', 'failed') AND updated_at < $1",
+            params![before],
+        )
+    })
+    .await
+}
+
 /// Enables a disabled endpoint again; its deliveries waiting meanwhile are sent, in order.
 pub async fn enable(
     app: &AppState,

@@ -17,7 +17,7 @@ use axum::{
     http::{HeaderMap, StatusCode as AxumStatus},
     routing::post,
 };
-use marquee::{config::Config, db::Engine, integration::outbox};
+use marquee::{clock::Clock, config::Config, db::Engine, integration::outbox};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -384,6 +384,24 @@ db_test_with!(
             "invalid-request",
         )
         .await;
+
+        // The log is kept for 30 days; finished deliveries older than that are forgotten.
+        let month_ago =
+            app.clock.now().as_millis() - marquee::integration::deliveries::LOG_RETENTION_MS;
+        assert_eq!(
+            marquee::integration::deliveries::purge(&app.db, month_ago)
+                .await
+                .unwrap(),
+            0
+        );
+        let later = app.clock.now().as_millis() + 1;
+        assert_eq!(
+            marquee::integration::deliveries::purge(&app.db, later)
+                .await
+                .unwrap(),
+            4
+        );
+        assert!(deliveries(app, &partner, &endpoint_id).await.is_empty());
     }
 );
 
