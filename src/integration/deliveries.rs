@@ -14,9 +14,11 @@
 //! events flow past a stuck one. Delivery runs on its own task and connections; a slow or
 //! dead endpoint costs bookings nothing (they never wait for it).
 
-use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap, future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration,
+};
 
-use futures::StreamExt;
+use futures::FutureExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -238,16 +240,21 @@ db_row! {
 }
 
 /// Due deliveries of enabled endpoints, each the earliest pending one of its endpoint's
-/// show, not claimed by a node now.
-const DUE: &str = "SELECT d.id, d.endpoint_id, d.event_id, d.body, d.attempts, e.url, e.secret, \
-     e.previous_secret, e.previous_expires_at \
-     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-     WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.status = 'enabled' \
-       AND (d.claimed_until IS NULL OR d.claimed_until <= $1) \
-       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-           WHERE p.endpoint_id = d.endpoint_id AND p.show_id = d.show_id \
-             AND p.status = 'pending' AND p.seq < d.seq) \
-     ORDER BY d.next_attempt_at, d.seq LIMIT $2";
+/// show, not claimed by a node now; at most `$3` per endpoint (ranked by when they fell
+/// due), so one endpoint's backlog cannot crowd out the others'.
+const DUE: &str = "SELECT id, endpoint_id, event_id, body, attempts, url, secret, \
+     previous_secret, previous_expires_at FROM ( \
+       SELECT d.id, d.endpoint_id, d.event_id, d.body, d.attempts, e.url, e.secret, \
+         e.previous_secret, e.previous_expires_at, d.next_attempt_at, d.seq, \
+         ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) \
+           AS endpoint_rank \
+       FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+       WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.status = 'enabled' \
+         AND (d.claimed_until IS NULL OR d.claimed_until <= $1) \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+             WHERE p.endpoint_id = d.endpoint_id AND p.show_id = d.show_id \
+               AND p.status = 'pending' AND p.seq < d.seq)) due \
+     WHERE endpoint_rank <= $3 ORDER BY next_attempt_at, seq LIMIT $2";
 
 /// What one attempt found.
 #[derive(Debug, Clone)]
@@ -370,55 +377,133 @@ fn wall_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// One round: claims the due deliveries and sends them, up to `concurrency` at once.
-/// Returns how many were attempted.
-pub async fn send_due(app: &AppState, client: &reqwest::Client) -> anyhow::Result<usize> {
-    let config = &app.config.webhooks;
-    let now = app.clock.now().as_millis();
-    let batch = i64::try_from(config.concurrency.max(1) * 4).unwrap_or(64);
-    let due: Vec<DueRow> = app.db.fetch_all(DUE, params![now, batch]).await?;
-    if due.is_empty() {
-        return Ok(0);
+/// Requests one endpoint may have in flight from one node: a quarter of the node's
+/// concurrency, so a slow endpoint holds back only itself.
+pub fn per_endpoint(concurrency: usize) -> usize {
+    (concurrency / 4).max(1)
+}
+
+/// The sender of one node: deliveries in flight, at most `concurrency`, at most
+/// `per_endpoint` of each endpoint.
+struct Sender {
+    client: reqwest::Client,
+    in_flight: tokio::task::JoinSet<String>,
+    per_endpoint: HashMap<String, usize>,
+}
+
+impl Sender {
+    /// Reaps finished deliveries.
+    fn reap(&mut self) {
+        while let Some(done) = self.in_flight.try_join_next() {
+            self.finished(done);
+        }
     }
-    let claim_until = now
-        + i64::try_from(config.timeout_ms)
-            .unwrap_or(i64::MAX / 4)
-            .saturating_add(CLAIM_MARGIN_MS);
-    let ids: Vec<String> = due.iter().map(|row| row.id.clone()).collect();
-    let claimed: Vec<String> = app
-        .db
-        .write(move |tx| {
-            let mut claimed = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let won = tx.execute(
-                    "UPDATE webhook_deliveries SET claimed_until = $2 \
-                     WHERE id = $1 AND status = 'pending' \
-                       AND (claimed_until IS NULL OR claimed_until <= $3)",
-                    params![id, claim_until, now],
-                )?;
-                if won == 1 {
-                    claimed.push(id.clone());
+
+    /// Frees the slot of a finished delivery.
+    fn finished(&mut self, done: Result<String, tokio::task::JoinError>) {
+        // A task returns its endpoint even if the attempt panicked (see `start_due`); only
+        // an aborted task, at shutdown, returns nothing.
+        let Ok(endpoint) = done else { return };
+        if let Some(count) = self.per_endpoint.get_mut(&endpoint) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.per_endpoint.remove(&endpoint);
+            }
+        }
+    }
+
+    /// Claims due deliveries for the free slots and starts them. Returns how many.
+    async fn start_due(&mut self, app: &AppState) -> anyhow::Result<usize> {
+        self.reap();
+        let config = &app.config.webhooks;
+        let concurrency = config.concurrency.max(1);
+        let free = concurrency.saturating_sub(self.in_flight.len());
+        if free == 0 {
+            return Ok(0);
+        }
+        let cap = per_endpoint(concurrency);
+        let now = app.clock.now().as_millis();
+        let due: Vec<DueRow> = app
+            .db
+            .fetch_all(
+                DUE,
+                params![
+                    now,
+                    i64::try_from(free * 2).unwrap_or(64),
+                    i64::try_from(cap).unwrap_or(1)
+                ],
+            )
+            .await?;
+        // Within the slots left for each endpoint on this node.
+        let mut wanted: Vec<DueRow> = Vec::new();
+        let mut taking: HashMap<String, usize> = HashMap::new();
+        for row in due {
+            let busy = self
+                .per_endpoint
+                .get(&row.endpoint_id)
+                .copied()
+                .unwrap_or(0);
+            let taken = taking.entry(row.endpoint_id.clone()).or_default();
+            if wanted.len() < free && busy + *taken < cap {
+                *taken += 1;
+                wanted.push(row);
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        let claim_until = now
+            + i64::try_from(config.timeout_ms)
+                .unwrap_or(i64::MAX / 4)
+                .saturating_add(CLAIM_MARGIN_MS);
+        let ids: Vec<String> = wanted.iter().map(|row| row.id.clone()).collect();
+        let claimed: Vec<String> = app
+            .db
+            .write(move |tx| {
+                let mut claimed = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let won = tx.execute(
+                        "UPDATE webhook_deliveries SET claimed_until = $2 \
+                         WHERE id = $1 AND status = 'pending' \
+                           AND (claimed_until IS NULL OR claimed_until <= $3)",
+                        params![id, claim_until, now],
+                    )?;
+                    if won == 1 {
+                        claimed.push(id.clone());
+                    }
                 }
-            }
-            Ok::<_, sqlx::Error>(claimed)
-        })
-        .await?;
-    let mine: Vec<DueRow> = due
-        .into_iter()
-        .filter(|row| claimed.contains(&row.id))
-        .collect();
-    let attempted = mine.len();
-    futures::stream::iter(mine)
-        .for_each_concurrent(config.concurrency.max(1), |row| async move {
-            if let Err(error) = attempt(app, client, row).await {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "webhook delivery not recorded"
-                );
-            }
-        })
-        .await;
-    Ok(attempted)
+                Ok::<_, sqlx::Error>(claimed)
+            })
+            .await?;
+        let mut started = 0;
+        for row in wanted.into_iter().filter(|row| claimed.contains(&row.id)) {
+            *self
+                .per_endpoint
+                .entry(row.endpoint_id.clone())
+                .or_default() += 1;
+            let (app, client) = (app.clone(), self.client.clone());
+            self.in_flight.spawn(async move {
+                let endpoint = row.endpoint_id.clone();
+                let attempted = std::panic::AssertUnwindSafe(attempt(&app, &client, row))
+                    .catch_unwind()
+                    .await;
+                match attempted {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "webhook delivery not recorded"
+                        );
+                    }
+                    // Its claim lapses and it is sent again.
+                    Err(_) => tracing::error!(endpoint, "webhook delivery panicked"),
+                }
+                endpoint
+            });
+            started += 1;
+        }
+        Ok(started)
+    }
 }
 
 /// Sends one claimed delivery and records the attempt.
@@ -538,7 +623,9 @@ fn disable_if_failing_too_long(
     Ok(())
 }
 
-/// Sends due deliveries every `webhooks.poll_interval_ms` until `shutdown` resolves.
+/// Sends due deliveries (polling every `webhooks.poll_interval_ms`) until `shutdown`
+/// resolves. Requests still in flight then are dropped unanswered and unrecorded: their
+/// claims lapse and they are sent again, with the same `webhook-id`.
 pub async fn run(app: AppState, shutdown: impl Future<Output = ()>) {
     let client = match client(&app.config.webhooks) {
         Ok(client) => client,
@@ -547,11 +634,24 @@ pub async fn run(app: AppState, shutdown: impl Future<Output = ()>) {
             return;
         }
     };
+    let mut sender = Sender {
+        client,
+        in_flight: tokio::task::JoinSet::new(),
+        per_endpoint: HashMap::new(),
+    };
     let interval = Duration::from_millis(app.config.webhooks.poll_interval_ms.max(10));
     let work = async {
         loop {
-            match send_due(&app, &client).await {
-                Ok(n) if n > 0 => continue,
+            match sender.start_due(&app).await {
+                // More may be due: look again once one of these finishes, or soon.
+                Ok(n) if n > 0 => {
+                    if let Ok(Some(done)) =
+                        tokio::time::timeout(interval, sender.in_flight.join_next()).await
+                    {
+                        sender.finished(done);
+                    }
+                    continue;
+                }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(error = format!("{error:#}"), "webhook delivery"),
             }

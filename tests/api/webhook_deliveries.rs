@@ -47,6 +47,8 @@ struct ReceiverState {
     refusing: Vec<String>,
     /// The next request is never answered.
     hang_next: bool,
+    /// No request is answered.
+    hang_all: bool,
     /// Every request is answered 503 while set.
     down: bool,
 }
@@ -83,7 +85,7 @@ async fn receive(
             body,
             headers: headers.clone(),
         });
-        std::mem::take(&mut state.hang_next)
+        std::mem::take(&mut state.hang_next) || state.hang_all
     };
     if hang {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -774,5 +776,32 @@ db_test_with!(
         let gateway = recon["totals"][0]["gateway_captured"].as_i64().unwrap()
             - recon["totals"][0]["gateway_refunded"].as_i64().unwrap();
         assert_eq!(lines[1][10].parse::<i64>().unwrap(), gateway);
+    }
+);
+
+db_test_with!(
+    an_endpoint_that_never_answers_holds_back_only_itself,
+    |config| {
+        receiving(config);
+        // One request in flight per endpoint on this node.
+        config.webhooks.concurrency = 4;
+        config.webhooks.timeout_ms = 60_000;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let (stuck, healthy) = (Receiver::start().await, Receiver::start().await);
+        stuck.with(|s| s.hang_all = true);
+        let partner = owning_partner(app, "owner@example.com").await;
+        endpoint(app, &partner, &stuck.url, &["booking.confirmed"]).await;
+        endpoint(app, &partner, &healthy.url, &["booking.confirmed"]).await;
+        let ana = customer(app, "ana@example.com").await;
+        for show in [&f.noon, &f.evening, &f.day3] {
+            confirmed(app, &ana, show, &["A1"]).await;
+        }
+        // The healthy endpoint gets all three while the stuck one holds its only slot.
+        let received = healthy.wait_for(3).await;
+        assert_eq!(received.len(), 3);
+        assert_eq!(stuck.received().len(), 1);
+        assert_eq!(marquee::integration::deliveries::per_endpoint(4), 1);
     }
 );
