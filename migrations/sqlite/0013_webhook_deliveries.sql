@@ -7,9 +7,11 @@ ALTER TABLE webhook_endpoints ADD COLUMN failing_since INTEGER;
 ALTER TABLE webhook_endpoints ADD COLUMN disabled_reason TEXT;
 
 -- One row per (endpoint, event). `seq` is the event's outbox position and `show_id` its
--- ordering key: of one endpoint's pending deliveries for one show, only the earliest is
--- sent, so a receiver sees a show's events in the order they happened. The body is frozen
--- when the delivery is made, so retries and replays send the same bytes.
+-- ordering key: of one endpoint's pending deliveries for one show, only the earliest (the
+-- `head`) is sent, so a receiver sees a show's events in the order they happened. `head`
+-- is kept by the writers (under the endpoint row's lock) so that finding what is due reads
+-- only the heads, however long a slow endpoint's backlog. The body is frozen when the
+-- delivery is made, so retries and replays send the same bytes.
 CREATE TABLE webhook_deliveries (
     id               TEXT PRIMARY KEY,
     endpoint_id      TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
@@ -19,6 +21,7 @@ CREATE TABLE webhook_deliveries (
     show_id          TEXT NOT NULL,
     body             TEXT NOT NULL,
     status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    head             BOOLEAN NOT NULL DEFAULT FALSE,
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  INTEGER NOT NULL,
     -- A node sending it now holds it until then; past it, another may send it again.
@@ -31,7 +34,7 @@ CREATE TABLE webhook_deliveries (
     UNIQUE (endpoint_id, event_id)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
-    WHERE status = 'pending';
+    WHERE status = 'pending' AND head;
 CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (endpoint_id, show_id, seq)
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, created_at, id);

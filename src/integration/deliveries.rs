@@ -33,6 +33,7 @@ use crate::{
     app::AppState,
     catalog::manage::ManageError,
     config::WebhooksConfig,
+    db::QueryBuilder,
     db_row,
     http::pagination::{Page, PageRequest},
     ids::{PartnerOrgId, WebhookDeliveryId},
@@ -198,11 +199,18 @@ async fn fan_out(app: &AppState, envelope: &Envelope) -> anyhow::Result<()> {
         .write(move |tx| {
             let (event_id, seq, event_type, show_id, body) = &unit;
             for endpoint_id in &subscribed {
+                lock_endpoint(tx, endpoint_id)?;
+                // The show's first pending delivery to the endpoint is its head.
+                let behind: Option<String> = tx.fetch_optional(
+                    "SELECT id FROM webhook_deliveries \
+                     WHERE endpoint_id = $1 AND show_id = $2 AND status = 'pending' LIMIT 1",
+                    params![endpoint_id, show_id],
+                )?;
                 let id = WebhookDeliveryId::generate().to_string();
                 tx.execute(
                     "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seq, event_type, \
-                     show_id, body, status, next_attempt_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $8) \
+                     show_id, body, status, head, next_attempt_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $9, $9) \
                      ON CONFLICT (endpoint_id, event_id) DO NOTHING",
                     params![
                         &id,
@@ -212,6 +220,7 @@ async fn fan_out(app: &AppState, envelope: &Envelope) -> anyhow::Result<()> {
                         event_type,
                         show_id,
                         body,
+                        behind.is_none(),
                         now
                     ],
                 )?;
@@ -222,6 +231,33 @@ async fn fan_out(app: &AppState, envelope: &Envelope) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Takes the endpoint row's lock (PostgreSQL; SQLite's writer is alone anyway) for the
+/// rest of the unit: the writers that make and finish an endpoint's deliveries take it
+/// first, so `head` is decided on what the others committed.
+fn lock_endpoint(tx: &mut crate::db::Tx<'_>, endpoint_id: &str) -> sqlx::Result<u64> {
+    tx.execute(
+        "UPDATE webhook_endpoints SET updated_at = updated_at WHERE id = $1",
+        params![endpoint_id],
+    )
+}
+
+/// Marks the earliest pending delivery of each of the endpoint's shows (or of one show) as
+/// its head, and only that one: after a replay made older deliveries pending again.
+fn recompute_heads(
+    tx: &mut crate::db::Tx<'_>,
+    endpoint_id: &str,
+    show_id: Option<&str>,
+) -> sqlx::Result<u64> {
+    tx.execute(
+        "UPDATE webhook_deliveries SET head = NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+           WHERE p.endpoint_id = webhook_deliveries.endpoint_id \
+             AND p.show_id = webhook_deliveries.show_id \
+             AND p.status = 'pending' AND p.seq < webhook_deliveries.seq) \
+         WHERE endpoint_id = $1 AND status = 'pending' AND ($2 IS NULL OR show_id = $2)",
+        params![endpoint_id, show_id],
+    )
+}
+
 // ---------------------------------------------------------------------------------------
 // Sending.
 
@@ -229,6 +265,7 @@ db_row! {
     struct DueRow {
         id: String,
         endpoint_id: String,
+        show_id: String,
         event_id: String,
         body: String,
         attempts: i64,
@@ -239,22 +276,13 @@ db_row! {
     }
 }
 
-/// Due deliveries of enabled endpoints, each the earliest pending one of its endpoint's
-/// show, not claimed by a node now; at most `$3` per endpoint (ranked by when they fell
-/// due), so one endpoint's backlog cannot crowd out the others'.
-const DUE: &str = "SELECT id, endpoint_id, event_id, body, attempts, url, secret, \
-     previous_secret, previous_expires_at FROM ( \
-       SELECT d.id, d.endpoint_id, d.event_id, d.body, d.attempts, e.url, e.secret, \
-         e.previous_secret, e.previous_expires_at, d.next_attempt_at, d.seq, \
-         ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) \
-           AS endpoint_rank \
-       FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-       WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.status = 'enabled' \
-         AND (d.claimed_until IS NULL OR d.claimed_until <= $1) \
-         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-             WHERE p.endpoint_id = d.endpoint_id AND p.show_id = d.show_id \
-               AND p.status = 'pending' AND p.seq < d.seq)) due \
-     WHERE endpoint_rank <= $3 ORDER BY next_attempt_at, seq LIMIT $2";
+/// Due deliveries of enabled endpoints: heads (each the earliest pending delivery of its
+/// endpoint's show) not claimed by a node now. The endpoints this node already has its
+/// share of requests in flight to are left out (appended by `start_due`).
+const DUE: &str = "SELECT d.id, d.endpoint_id, d.show_id, d.event_id, d.body, d.attempts, \
+     e.url, e.secret, e.previous_secret, e.previous_expires_at \
+     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+     WHERE d.status = 'pending' AND d.head AND d.next_attempt_at <= ";
 
 /// What one attempt found.
 #[derive(Debug, Clone)]
@@ -423,17 +451,23 @@ impl Sender {
         }
         let cap = per_endpoint(concurrency);
         let now = app.clock.now().as_millis();
-        let due: Vec<DueRow> = app
-            .db
-            .fetch_all(
-                DUE,
-                params![
-                    now,
-                    i64::try_from(free * 2).unwrap_or(64),
-                    i64::try_from(cap).unwrap_or(1)
-                ],
-            )
-            .await?;
+        let saturated: Vec<String> = self
+            .per_endpoint
+            .iter()
+            .filter(|(_, n)| **n >= cap)
+            .map(|(endpoint, _)| endpoint.clone())
+            .collect();
+        let mut due = QueryBuilder::new(app.db.engine(), DUE);
+        due.push_bind(now)
+            .push(" AND e.status = 'enabled' AND (d.claimed_until IS NULL OR d.claimed_until <= ")
+            .push_bind(now)
+            .push(")");
+        if !saturated.is_empty() {
+            due.push(" AND NOT d.endpoint_id").push_in(&saturated);
+        }
+        due.push(" ORDER BY d.next_attempt_at, d.seq LIMIT ")
+            .push_bind(i64::try_from(free * 2).unwrap_or(64));
+        let due: Vec<DueRow> = app.db.fetch_all(due.sql(), due.params()).await?;
         // Within the slots left for each endpoint on this node.
         let mut wanted: Vec<DueRow> = Vec::new();
         let mut taking: HashMap<String, usize> = HashMap::new();
@@ -539,10 +573,12 @@ async fn attempt(app: &AppState, client: &reqwest::Client, row: DueRow) -> anyho
         .saturating_mul(3_600_000);
     let delivered = verdict == Verdict::Delivered;
     let code = result.status_code.map(i64::from);
-    let unit = (row.id, row.endpoint_id, result);
+    let finished = status != "pending";
+    let unit = (row.id, row.endpoint_id, row.show_id, result);
     app.db
         .write(move |tx| {
-            let (id, endpoint_id, result) = &unit;
+            let (id, endpoint_id, show_id, result) = &unit;
+            lock_endpoint(tx, endpoint_id)?;
             tx.execute(
                 "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, outcome, \
                  status_code, latency_ms, error, response_excerpt) \
@@ -561,7 +597,8 @@ async fn attempt(app: &AppState, client: &reqwest::Client, row: DueRow) -> anyho
             tx.execute(
                 "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, \
                  claimed_until = NULL, first_attempt_at = COALESCE(first_attempt_at, $5), \
-                 last_status_code = $6, delivered_at = $7, updated_at = $5 WHERE id = $1",
+                 last_status_code = $6, delivered_at = $7, updated_at = $5, \
+                 head = (head AND $8) WHERE id = $1",
                 params![
                     id,
                     status,
@@ -569,9 +606,19 @@ async fn attempt(app: &AppState, client: &reqwest::Client, row: DueRow) -> anyho
                     next,
                     now,
                     code,
-                    delivered.then_some(now)
+                    delivered.then_some(now),
+                    !finished
                 ],
             )?;
+            if finished {
+                // The show's next delivery to the endpoint may go now.
+                tx.execute(
+                    "UPDATE webhook_deliveries SET head = TRUE WHERE id = \
+                     (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND show_id = $2 \
+                      AND status = 'pending' ORDER BY seq LIMIT 1)",
+                    params![endpoint_id, show_id],
+                )?;
+            }
             if delivered {
                 tx.execute(
                     "UPDATE webhook_endpoints SET failing_since = NULL \
@@ -897,13 +944,23 @@ pub async fn replay(
         .db
         .write(move |tx| {
             let (id, org_id) = &unit;
+            let found: Option<(String, String)> = tx.fetch_optional(
+                "SELECT d.endpoint_id, d.show_id FROM webhook_deliveries d \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                 WHERE d.id = $1 AND e.org_id = $2",
+                params![id, org_id],
+            )?;
+            let Some((endpoint_id, show_id)) = found else {
+                return Ok::<_, sqlx::Error>(0);
+            };
+            lock_endpoint(tx, &endpoint_id)?;
             tx.execute(
-                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, \
-                 claimed_until = NULL, delivered_at = NULL, updated_at = $3 \
-                 WHERE id = $1 AND endpoint_id IN \
-                   (SELECT id FROM webhook_endpoints WHERE org_id = $2)",
-                params![id, org_id, now],
-            )
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, \
+                 claimed_until = NULL, delivered_at = NULL, updated_at = $2 WHERE id = $1",
+                params![id, now],
+            )?;
+            recompute_heads(tx, &endpoint_id, Some(&show_id))?;
+            Ok(1)
         })
         .await?;
     if replayed == 0 {
@@ -960,13 +1017,18 @@ pub async fn replay_range(
     let replayed = app
         .db
         .write(move |tx| {
-            tx.execute(
+            lock_endpoint(tx, &endpoint)?;
+            let replayed = tx.execute(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $4, \
                  claimed_until = NULL, delivered_at = NULL, updated_at = $4 \
                  WHERE endpoint_id = $1 AND created_at >= $2 AND created_at < $3 \
                    AND (status = 'failed' OR ($5 AND status = 'delivered'))",
                 params![&endpoint, since, until, now, all],
-            )
+            )?;
+            if replayed > 0 {
+                recompute_heads(tx, &endpoint, None)?;
+            }
+            Ok::<_, sqlx::Error>(replayed)
         })
         .await?;
     Ok(ReplayedRange { replayed })
