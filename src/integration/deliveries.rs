@@ -200,12 +200,26 @@ async fn fan_out(app: &AppState, envelope: &Envelope) -> anyhow::Result<()> {
             let (event_id, seq, event_type, show_id, body) = &unit;
             for endpoint_id in &subscribed {
                 lock_endpoint(tx, endpoint_id)?;
-                // The show's first pending delivery to the endpoint is its head.
-                let behind: Option<String> = tx.fetch_optional(
-                    "SELECT id FROM webhook_deliveries \
-                     WHERE endpoint_id = $1 AND show_id = $2 AND status = 'pending' LIMIT 1",
+                // The show's earliest pending delivery to the endpoint is its head. Events
+                // of different aggregates are handed over concurrently, so an earlier
+                // event can arrive after a later one: it then takes the head over (the
+                // later one cannot have been sent: see `unpublished_by_show`).
+                let head: Option<(String, i64)> = tx.fetch_optional(
+                    "SELECT id, seq FROM webhook_deliveries WHERE endpoint_id = $1 \
+                     AND show_id = $2 AND status = 'pending' AND head LIMIT 1",
                     params![endpoint_id, show_id],
                 )?;
+                let is_head = match &head {
+                    None => true,
+                    Some((_, head_seq)) => *head_seq > *seq,
+                };
+                if let (true, Some((head_id, _))) = (is_head, &head) {
+                    tx.execute(
+                        "UPDATE webhook_deliveries SET head = FALSE \
+                         WHERE id = $1 AND claimed_until IS NULL",
+                        params![head_id],
+                    )?;
+                }
                 let id = WebhookDeliveryId::generate().to_string();
                 tx.execute(
                     "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seq, event_type, \
@@ -220,7 +234,7 @@ async fn fan_out(app: &AppState, envelope: &Envelope) -> anyhow::Result<()> {
                         event_type,
                         show_id,
                         body,
-                        behind.is_none(),
+                        is_head,
                         now
                     ],
                 )?;
@@ -266,6 +280,7 @@ db_row! {
         id: String,
         endpoint_id: String,
         show_id: String,
+        seq: i64,
         event_id: String,
         body: String,
         attempts: i64,
@@ -279,7 +294,7 @@ db_row! {
 /// Due deliveries of enabled endpoints: heads (each the earliest pending delivery of its
 /// endpoint's show) not claimed by a node now. The endpoints this node already has its
 /// share of requests in flight to are left out (appended by `start_due`).
-const DUE: &str = "SELECT d.id, d.endpoint_id, d.show_id, d.event_id, d.body, d.attempts, \
+const DUE: &str = "SELECT d.id, d.endpoint_id, d.show_id, d.seq, d.event_id, d.body, d.attempts, \
      e.url, e.secret, e.previous_secret, e.previous_expires_at \
      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
      WHERE d.status = 'pending' AND d.head AND d.next_attempt_at <= ";
@@ -405,6 +420,21 @@ fn wall_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// The earliest outbox event of each show that the consumers have not all handled yet
+/// (the dispatcher marks an event published once they have). Read from the few
+/// unpublished events.
+async fn unpublished_by_show(app: &AppState) -> sqlx::Result<HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = app
+        .db
+        .fetch_all(
+            "SELECT show_id, MIN(seq) FROM outbox \
+             WHERE published_at IS NULL AND show_id IS NOT NULL GROUP BY show_id",
+            params![],
+        )
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Requests one endpoint may have in flight from one node: a quarter of the node's
 /// concurrency, so a slow endpoint holds back only itself.
 pub fn per_endpoint(concurrency: usize) -> usize {
@@ -468,6 +498,17 @@ impl Sender {
         due.push(" ORDER BY d.next_attempt_at, d.seq LIMIT ")
             .push_bind(i64::try_from(free * 2).unwrap_or(64));
         let due: Vec<DueRow> = app.db.fetch_all(due.sql(), due.params()).await?;
+        let unpublished = unpublished_by_show(app).await?;
+        // A show's delivery waits while an earlier event of the show is still being
+        // handed to the consumers: that event's delivery (if any) goes first.
+        let due: Vec<DueRow> = due
+            .into_iter()
+            .filter(|row| {
+                unpublished
+                    .get(&row.show_id)
+                    .is_none_or(|first| *first > row.seq)
+            })
+            .collect();
         // Within the slots left for each endpoint on this node.
         let mut wanted: Vec<DueRow> = Vec::new();
         let mut taking: HashMap<String, usize> = HashMap::new();
