@@ -48,6 +48,10 @@ pub struct AppParts {
     pub active_accounts: crate::identity::active::ActiveAccounts,
     /// Open live seat maps, fed by this node's outbox tail.
     pub seat_streams: Arc<crate::inventory::stream::SeatStreams>,
+    /// Signs waiting-room admissions; derived from the shared signing secret.
+    pub admission_key: Vec<u8>,
+    /// Which shows have a waiting room, and how long their holds take on this node.
+    pub waiting_rooms: crate::waiting_room::WaitingRooms,
 }
 
 impl std::ops::Deref for AppState {
@@ -98,6 +102,7 @@ impl AppState {
             limits,
             gateway,
             ticket_key: secrets.tickets,
+            admission_key: secrets.admission,
             webhook_secret: secrets.webhook,
             offer_book: Default::default(),
             active_accounts: Default::default(),
@@ -105,6 +110,7 @@ impl AppState {
             hold_contention: Default::default(),
             show_facts: Default::default(),
             seat_streams: Default::default(),
+            waiting_rooms: Default::default(),
         }))
     }
 
@@ -123,6 +129,7 @@ impl AppState {
 /// Keys derived from the platform's signing secret, one per purpose.
 pub struct DerivedSecrets {
     pub tickets: Vec<u8>,
+    pub admission: Vec<u8>,
     pub webhook: Vec<u8>,
 }
 
@@ -136,6 +143,7 @@ impl DerivedSecrets {
         };
         Self {
             tickets: derive("marquee/ticket-codes/v1"),
+            admission: derive("marquee/waiting-room-admissions/v1"),
             webhook: match &config.payment.webhook_secret {
                 Some(secret) => secret.expose().as_bytes().to_vec(),
                 None => derive("marquee/mock-gateway-webhooks/v1"),

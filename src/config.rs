@@ -34,6 +34,40 @@ pub struct Config {
     pub web: WebConfig,
     pub webhooks: WebhooksConfig,
     pub settlement: SettlementConfig,
+    pub waiting_room: WaitingRoomConfig,
+}
+
+/// Waiting rooms in front of on-sales.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WaitingRoomConfig {
+    /// How often each node admits the next customers of selling rooms; 0: this node
+    /// admits none (another does).
+    pub tick_ms: u64,
+    /// How long an admission lasts (its token's lifetime).
+    pub admission_secs: u64,
+    /// Buyers deciding at once when a room opens.
+    pub initial_window: i64,
+    /// The most buyers deciding at once.
+    pub max_window: i64,
+    /// The admission window halves while holds on the show take longer than this (p99,
+    /// measured on the node) and grows by one a round while they do not.
+    pub hold_p99_target_ms: f64,
+    /// The slowest admission rate estimates assume, per second.
+    pub min_rate_per_sec: f64,
+}
+
+impl Default for WaitingRoomConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 200,
+            admission_secs: 600,
+            initial_window: 50,
+            max_window: 500,
+            hold_p99_target_ms: 100.0,
+            min_rate_per_sec: 1.0,
+        }
+    }
 }
 
 /// Paying partners: commission and the daily settlement runs.
@@ -433,6 +467,7 @@ impl Default for Config {
             web: WebConfig::default(),
             webhooks: WebhooksConfig::default(),
             settlement: SettlementConfig::default(),
+            waiting_room: WaitingRoomConfig::default(),
         }
     }
 }

@@ -101,6 +101,7 @@ define_id!(WebhookEndpointId, "whe");
 define_id!(WebhookDeliveryId, "whd");
 define_id!(SettlementRunId, "stl");
 define_id!(CommissionRateId, "cmr");
+define_id!(QueueEntryId, "qen");
 
 #[cfg(test)]
 mod tests {

@@ -25,4 +25,5 @@ pub mod seed;
 pub mod settlement;
 pub mod telemetry;
 pub mod time;
+pub mod waiting_room;
 pub mod web;

@@ -44,6 +44,11 @@ pub enum BookingError {
     },
     #[error("the booking's hold expired; hold the seats again")]
     Expired,
+    /// The show has a waiting room and this hold brings no valid admission for it.
+    #[error("{0}")]
+    AdmissionRequired(String),
+    #[error("an account may have at most {cap} seats of this show; you have {have} held or bought")]
+    SeatCapReached { cap: i64, have: i64 },
     #[error("the booking is {0}, not awaiting payment")]
     NotPending(&'static str),
     #[error("a payment for this booking is already pending or succeeded")]

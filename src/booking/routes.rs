@@ -86,6 +86,11 @@ pub struct HoldRequest {
     pub show_id: String,
     /// Seat labels, e.g. `["A1", "A2"]`.
     pub seats: Vec<String>,
+    /// For a show with a waiting room: the admission token of your admitted entry
+    /// (`GET /api/v1/shows/{show_id}/waiting-room/entries/me`); without a valid one the
+    /// hold is refused with 403 `admission-required`.
+    #[serde(default)]
+    pub admission_token: Option<String>,
 }
 
 /// Hold seats: all of them or none, for `booking.hold_secs`, priced by the stored quote.
@@ -114,7 +119,15 @@ async fn hold(
             show_id: json.body.show_id.clone(),
             seats: json.body.seats.clone(),
         };
-        let body = service::hold(&app, &customer.user_id, request, idempotency.clone()).await?;
+        let admission = json.body.admission_token.as_deref();
+        let body = service::hold(
+            &app,
+            &customer.user_id,
+            request,
+            admission,
+            idempotency.clone(),
+        )
+        .await?;
         Ok(stored_response(201, body, false))
     })
     .await

@@ -206,10 +206,89 @@ pub async fn hold(
     app: &AppState,
     customer: &UserId,
     request: SeatRequest,
+    admission_token: Option<&str>,
     idempotency: Option<Idempotency>,
 ) -> Result<String, BookingError> {
     check_labels(&request.seats, app.config.booking.max_seats)?;
     let now = app.clock.now();
+    let started = std::time::Instant::now();
+    let room = app.waiting_rooms.facts(app, &request.show_id).await?;
+    if let Some(room) = &room {
+        check_admission(app, customer, &request, room, admission_token, now).await?;
+    }
+    let held = hold_admitted(app, customer, request, idempotency, now).await;
+    if let (Some(_), Ok(_)) = (&room, &held) {
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        app.waiting_rooms.record_hold(&show_of(&held), millis);
+    }
+    held.map(|(_, body)| body)
+}
+
+fn show_of(held: &Result<(String, String), BookingError>) -> String {
+    held.as_ref()
+        .map(|(show, _)| show.clone())
+        .unwrap_or_default()
+}
+
+/// A hold on a show with a waiting room needs the customer's admission for the show, and
+/// stays within the room's seats per account (held or bought).
+async fn check_admission(
+    app: &AppState,
+    customer: &UserId,
+    request: &SeatRequest,
+    room: &crate::waiting_room::RoomFacts,
+    token: Option<&str>,
+    now: Timestamp,
+) -> Result<(), BookingError> {
+    use crate::waiting_room::admission::{self, Refusal};
+    if crate::waiting_room::before_on_sale(room, now) {
+        return Err(BookingError::AdmissionRequired(format!(
+            "sales open at {}; join the waiting room (POST /api/v1/shows/{}/waiting-room/entries)",
+            Timestamp::from_millis(room.on_sale_at),
+            request.show_id
+        )));
+    }
+    let Some(token) = token else {
+        return Err(BookingError::AdmissionRequired(format!(
+            "this show has a waiting room: join it and hold with the admission_token it gives \
+             you (POST /api/v1/shows/{}/waiting-room/entries)",
+            request.show_id
+        )));
+    };
+    let checked = admission::verify(
+        &app.admission_key,
+        token,
+        customer.as_str(),
+        &request.show_id,
+        now.as_millis(),
+    );
+    if let Err(refusal) = checked {
+        let why = match refusal {
+            Refusal::Expired => "your admission has expired",
+            Refusal::NotYours => "the admission token is for another account or show",
+            Refusal::Malformed | Refusal::BadSignature => "the admission token is not valid",
+        };
+        return Err(BookingError::AdmissionRequired(why.to_owned()));
+    }
+    let have = store::seats_of_customer(&app.db, &request.show_id, customer.as_str()).await?;
+    if have + request.seats.len() as i64 > room.seats_per_account {
+        return Err(BookingError::SeatCapReached {
+            cap: room.seats_per_account,
+            have,
+        });
+    }
+    Ok(())
+}
+
+/// Holds seats for a customer allowed to (admitted, where the show has a waiting room).
+/// Returns the show and the response body.
+async fn hold_admitted(
+    app: &AppState,
+    customer: &UserId,
+    request: SeatRequest,
+    idempotency: Option<Idempotency>,
+    now: Timestamp,
+) -> Result<(String, String), BookingError> {
     let plan = plan_hold(app, customer, &request, None, now).await?;
     let show_id = plan.row.show_id.clone();
     if app.hold_contention.is_contended(&show_id, now) {
@@ -221,7 +300,7 @@ pub async fn hold(
     }
     let body = serde_json::to_string(&booking_view(&plan.row, &[])).unwrap_or_default();
     match commit_holds(app, vec![plan], body.clone(), idempotency, now).await {
-        Ok(()) => Ok(body),
+        Ok(()) => Ok((show_id.to_string(), body)),
         Err(error) => {
             if matches!(error, BookingError::SeatsUnavailable(_)) {
                 app.hold_contention.record_collision(&show_id, now);
@@ -246,6 +325,14 @@ pub async fn hold_bulk(
     items: Vec<SeatRequest>,
     idempotency: Option<Idempotency>,
 ) -> Result<String, BookingError> {
+    for item in &items {
+        if app.waiting_rooms.facts(app, &item.show_id).await?.is_some() {
+            return Err(BookingError::AdmissionRequired(format!(
+                "show {} has a waiting room: hold its seats on their own, with your admission",
+                item.show_id
+            )));
+        }
+    }
     let limits = &app.config.booking;
     if items.is_empty() || items.len() > limits.bulk_max_items {
         return Err(BookingError::Invalid(format!(

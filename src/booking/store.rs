@@ -45,6 +45,21 @@ const INSERT_BOOKING: &str = "INSERT INTO bookings (id, customer_id, show_id, gr
      status, seats, currency, total, fee_total, quote, expires_at, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)";
 
+/// Seats the customer holds or bought for the show.
+pub async fn seats_of_customer(db: &Db, show_id: &str, customer_id: &str) -> sqlx::Result<i64> {
+    let lists: Vec<String> = db
+        .fetch_all(
+            "SELECT seats FROM bookings WHERE show_id = $1 AND customer_id = $2 \
+             AND status IN ('pending_payment', 'confirmed')",
+            params![show_id, customer_id],
+        )
+        .await?;
+    Ok(lists
+        .iter()
+        .map(|seats| serde_json::from_str::<Vec<String>>(seats).map_or(0, |s| s.len() as i64))
+        .sum())
+}
+
 pub async fn get_booking(db: &Db, id: &str) -> sqlx::Result<Option<BookingRow>> {
     db.fetch_optional(BOOKING_BY_ID, params![id]).await
 }

@@ -59,6 +59,8 @@ pub enum ApiError {
     Payment(#[from] PaymentError),
     #[error(transparent)]
     Settlement(#[from] crate::settlement::SettlementError),
+    #[error(transparent)]
+    WaitingRoom(#[from] crate::waiting_room::WaitingRoomError),
     #[error("invalid Idempotency-Key header")]
     InvalidIdempotencyKey,
     #[error("idempotency key reused for a different request")]
@@ -208,6 +210,7 @@ impl ApiError {
             }
             ApiError::Manage(error) => manage_problem(error),
             ApiError::Settlement(error) => settlement_problem(error),
+            ApiError::WaitingRoom(error) => waiting_room_problem(error),
             ApiError::Offer(error) => {
                 let detail = Some(error.to_string());
                 match error {
@@ -388,6 +391,40 @@ impl ApiError {
             detail,
             extensions: self.extensions(),
         }
+    }
+}
+
+fn waiting_room_problem(
+    error: &crate::waiting_room::WaitingRoomError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use crate::waiting_room::WaitingRoomError as E;
+    use StatusCode as S;
+    let detail = Some(error.to_string());
+    match error {
+        E::Invalid(_) => (S::BAD_REQUEST, "invalid-request", "Invalid request", detail),
+        E::UnknownShow(_) | E::NoRoom(_) => {
+            (S::NOT_FOUND, "not-found", "Resource not found", detail)
+        }
+        E::NotInRoom(_) => (
+            S::NOT_FOUND,
+            "not-in-waiting-room",
+            "Not in the waiting room",
+            detail,
+        ),
+        E::AlreadyOpen(_) => (
+            S::CONFLICT,
+            "waiting-room-open",
+            "Waiting room already open",
+            detail,
+        ),
+        E::NotOpenYet(_) => (
+            S::CONFLICT,
+            "waiting-room-not-open",
+            "Waiting room not open yet",
+            detail,
+        ),
+        E::SoldOut(_) => (S::CONFLICT, "sold-out", "Sold out", detail),
+        E::Database(source) => database_problem(source),
     }
 }
 
@@ -583,6 +620,15 @@ fn booking_problem(
             "Unknown seats",
             detail,
         ),
+        BookingError::AdmissionRequired(_) => (
+            S::FORBIDDEN,
+            "admission-required",
+            "Admission required",
+            detail,
+        ),
+        BookingError::SeatCapReached { .. } => {
+            (S::CONFLICT, "seat-cap-reached", "Seat cap reached", detail)
+        }
         BookingError::HoldLimitReached { .. } => (
             S::CONFLICT,
             "hold-limit-reached",

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::payment::routes::router())
         .merge(crate::integration::routes::router())
         .merge(crate::settlement::routes::router())
+        .merge(crate::waiting_room::routes::router())
         .merge(ops::router())
         .split_for_parts();
     openapi::complete(&mut openapi);

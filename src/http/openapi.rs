@@ -33,6 +33,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "admin", description = "Platform administration (bearer token of an administrator)"),
         (name = "integration", description = "Theatres' own systems: inbound sync by their ids, box-office sales, webhook endpoints and the delivery log (API key or partner token)"),
         (name = "settlement", description = "Paying partners: statements (JSON and CSV), commission, settlement runs, reconciliation with the gateway, financial reports"),
+        (name = "waiting-room", description = "Queues in front of on-sales: a pre-queue shuffled by a committed seed, admission in order with tokens that holds need"),
         (name = "operations", description = "Health, readiness, metrics"),
     ),
     components(schemas(Problem)),

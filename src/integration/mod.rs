@@ -86,6 +86,12 @@ pub fn start(app: &AppState) -> Running {
         let app = app.clone();
         tasks.push(spawn_stoppable(|stop| deliveries::run(app, stop)));
     }
+    if app.config.waiting_room.tick_ms > 0 {
+        let app = app.clone();
+        tasks.push(spawn_stoppable(|stop| {
+            crate::waiting_room::service::run(app, stop)
+        }));
+    }
     if app.config.settlement.run_interval_ms > 0 {
         let app = app.clone();
         tasks.push(spawn_stoppable(|stop| {

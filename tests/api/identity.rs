@@ -432,7 +432,8 @@ db_test!(openapi_marks_authenticated_operations, |app| {
     let doc = app.get_ok("/openapi.json").await;
     // Every operation says whether it needs a token: partner and admin routes (but partner
     // sign-up), bookings, ticket checks and /me do; the public catalog, auth endpoints,
-    // gateway webhooks (signed instead) and operations do not. Waitlists are customers'.
+    // gateway webhooks (signed instead) and operations do not. Waitlists and waiting-room
+    // entries are customers'; a room and its audit are public.
     let mut checked = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
@@ -442,6 +443,7 @@ db_test!(openapi_marks_authenticated_operations, |app| {
                 || path.starts_with("/api/v1/bookings")
                 || path.starts_with("/api/v1/waitlist")
                 || path.ends_with("/waitlist")
+                || path.contains("/waiting-room/entries")
                 || path == "/api/v1/tickets/verify"
                 || path == "/api/v1/me";
             let declared = operation["security"] == json!([{"bearer": []}]);

@@ -35,6 +35,7 @@ mod seed;
 mod settlement;
 mod storage;
 mod sync;
+mod waiting_room;
 mod waitlist;
 mod web;
 mod webhook_deliveries;

@@ -1,0 +1,146 @@
+//! Waiting room routes: set up by the show's partner or an administrator; joined and
+//! watched by customers; audited by anyone.
+
+use axum::{Json, extract::State, http::StatusCode};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::service::{self, Audit, Entry, Room, RoomRequest};
+use crate::{
+    app::AppState,
+    catalog::partner_routes::org_of,
+    http::{
+        error::{ApiError, Problem},
+        extract::{ApiJson, ApiPath},
+    },
+    identity::extract::{Admin, Customer, Partner},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(partner_room))
+        .routes(routes!(admin_room))
+        .routes(routes!(get_room))
+        .routes(routes!(join_room))
+        .routes(routes!(my_entry))
+        .routes(routes!(audit))
+}
+
+/// Give one of the organisation's shows a waiting room (or move its on-sale, until it
+/// opens). From now until the on-sale, customers may join the pre-queue and nobody can
+/// hold seats; at the on-sale the pre-queue is shuffled with the seed whose SHA-256 the
+/// answer publishes, and later arrivals queue behind it in order.
+#[utoipa::path(put, path = "/api/v1/partner/shows/{show_id}/waiting-room", tag = "waiting-room",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path)),
+    request_body = RoomRequest,
+    responses((status = 200, body = Room),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn partner_room(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(show_id): ApiPath<String>,
+    ApiJson(request): ApiJson<RoomRequest>,
+) -> Result<Json<Room>, ApiError> {
+    let org = org_of(&partner)?;
+    Ok(Json(
+        service::configure(&app, Some(org), &show_id, &request).await?,
+    ))
+}
+
+/// Give any show a waiting room (administrators).
+#[utoipa::path(put, path = "/api/v1/admin/shows/{show_id}/waiting-room", tag = "waiting-room",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path)),
+    request_body = RoomRequest,
+    responses((status = 200, body = Room),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn admin_room(
+    State(app): State<AppState>,
+    _admin: Admin,
+    ApiPath(show_id): ApiPath<String>,
+    ApiJson(request): ApiJson<RoomRequest>,
+) -> Result<Json<Room>, ApiError> {
+    Ok(Json(
+        service::configure(&app, None, &show_id, &request).await?,
+    ))
+}
+
+/// A show's waiting room: its on-sale, the published seed hash (and the seed once the
+/// pre-queue is ordered), how many joined and how far admission has come.
+#[utoipa::path(get, path = "/api/v1/shows/{show_id}/waiting-room", tag = "waiting-room",
+    params(("show_id" = String, Path)),
+    responses((status = 200, body = Room),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_room(
+    State(app): State<AppState>,
+    ApiPath(show_id): ApiPath<String>,
+) -> Result<Json<Room>, ApiError> {
+    Ok(Json(service::room(&app, &show_id).await?))
+}
+
+/// Join the show's waiting room (once per account; joining again answers the same entry).
+#[utoipa::path(post, path = "/api/v1/shows/{show_id}/waiting-room/entries", tag = "waiting-room",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path)),
+    responses((status = 201, body = Entry, description = "Joined"),
+              (status = 200, body = Entry, description = "Already in the room"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn join_room(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(show_id): ApiPath<String>,
+) -> Result<(StatusCode, Json<Entry>), ApiError> {
+    let (entry, created) = service::join(&app, &customer.user_id, &show_id).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(entry)))
+}
+
+/// Your place in the room: state, position, how many are ahead and the estimated wait
+/// (it never goes up); once admitted, the admission token for holds on this show.
+#[utoipa::path(get, path = "/api/v1/shows/{show_id}/waiting-room/entries/me", tag = "waiting-room",
+    security(("bearer" = [])),
+    params(("show_id" = String, Path)),
+    responses((status = 200, body = Entry),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn my_entry(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(show_id): ApiPath<String>,
+) -> Result<Json<Entry>, ApiError> {
+    Ok(Json(
+        service::entry(&app, &customer.user_id, &show_id).await?,
+    ))
+}
+
+/// The on-sale's audit, once the pre-queue is ordered: the seed (check it against the
+/// hash published before), the pre-queue's entry ids sorted, and every entry by position.
+/// Recompute the order with the algorithm in `docs/waiting-room.md`.
+#[utoipa::path(get, path = "/api/v1/shows/{show_id}/waiting-room/audit", tag = "waiting-room",
+    params(("show_id" = String, Path)),
+    responses((status = 200, body = Audit),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn audit(
+    State(app): State<AppState>,
+    ApiPath(show_id): ApiPath<String>,
+) -> Result<Json<Audit>, ApiError> {
+    Ok(Json(service::audit(&app, &show_id).await?))
+}
