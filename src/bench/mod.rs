@@ -67,6 +67,11 @@ pub struct BenchArgs {
     /// `MARQUEE_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true`).
     #[arg(long)]
     webhook_delay_ms: Option<u64>,
+    /// `flash-sale`: put the show behind a waiting room (on sale two seconds after the
+    /// set-up); every buyer joins it at the release, waits to be admitted and holds with
+    /// the admission. Each buyer gets an account of its own.
+    #[arg(long)]
+    queue: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -251,6 +256,22 @@ impl Connection {
             None => Full::default(),
         };
         self.send(request.body(body)?).await
+    }
+
+    /// A signed-in JSON PUT (setting a waiting room up).
+    async fn put(
+        &mut self,
+        target: &Target,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        let request = Request::put(path)
+            .header(header::HOST, &target.host)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+        self.send(request).await
     }
 
     /// An anonymous JSON POST (registration and login), with the response headers.

@@ -30,6 +30,25 @@ impl SlowEndpoint {
     }
 }
 
+/// Signs the demo partner (owner of every demo theatre) in; its access token.
+pub(super) async fn demo_partner_token(
+    connection: &mut Connection,
+    target: &Target,
+) -> anyhow::Result<String> {
+    let credentials = json!({"email": "partner@demo.test", "password": DEMO_PASSWORD});
+    let (status, _, body) = connection
+        .post_json(target, "/api/v1/auth/login", &credentials)
+        .await?;
+    if !status.is_success() {
+        bail!("the demo partner could not sign in ({status}); is the demo data loaded?");
+    }
+    let token: Value = serde_json::from_slice(&body)?;
+    token["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("login answered no access_token"))
+}
+
 /// Starts a receiver on loopback that answers 200 after `delay`, and registers it for the
 /// demo partner (the server must allow private targets:
 /// `MARQUEE_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true`).
@@ -53,17 +72,8 @@ pub(super) async fn attach(target: &Target, delay: Duration) -> anyhow::Result<S
         let _ = axum::serve(listener, router).await;
     });
     let mut connection = Connection::open(target).await?;
-    let credentials = json!({"email": "partner@demo.test", "password": DEMO_PASSWORD});
-    let (status, _, body) = connection
-        .post_json(target, "/api/v1/auth/login", &credentials)
-        .await?;
-    if !status.is_success() {
-        bail!("the demo partner could not sign in ({status}); is the demo data loaded?");
-    }
-    let token: Value = serde_json::from_slice(&body)?;
-    let token = token["access_token"]
-        .as_str()
-        .ok_or_else(|| anyhow!("login answered no access_token"))?;
+    let token = demo_partner_token(&mut connection, target).await?;
+    let token = token.as_str();
     let endpoint = json!({
         "url": url,
         "event_types": ["booking.confirmed", "booking.cancelled", "payment.refunded"],

@@ -109,7 +109,18 @@ pub(in crate::bench) async fn run_flash_sale(
         "marquee bench: flash sale against {}: show {} ({} seats, {} available), {} buyers wanting 1–{MAX_WANTED} seats, at most {MAX_ATTEMPTS} holds each",
         args.url, show.id, show.seats, show.available, args.buyers
     );
-    let tokens = Arc::new(sign_up_customers(&target, args.customers, &run_id, deadline).await?);
+    // Through a waiting room, one entry per account: every buyer signs up.
+    let accounts = if args.queue {
+        args.customers.max(args.buyers)
+    } else {
+        args.customers
+    };
+    let tokens = Arc::new(sign_up_customers(&target, accounts, &run_id, deadline).await?);
+    let on_sale = if args.queue {
+        Some(set_up_waiting_room(&target, &show.id).await?)
+    } else {
+        None
+    };
 
     let mut connections = Vec::with_capacity(args.buyers);
     for _ in 0..args.buyers {
@@ -147,8 +158,13 @@ pub(in crate::bench) async fn run_flash_sale(
             run_id: run_id.clone(),
             barrier: barrier.clone(),
             deadline,
+            queue: args.queue,
         };
         tasks.push(tokio::spawn(buyer.buy()));
+    }
+    if let Some(on_sale) = on_sale {
+        // Released at the on-sale, like a crowd watching the clock.
+        tokio::time::sleep_until(on_sale.into()).await;
     }
     barrier.wait().await;
     let released = Instant::now();
@@ -167,7 +183,100 @@ pub(in crate::bench) async fn run_flash_sale(
             .get_json(&target, &format!("/api/v1/shows/{}/seats", show.id))
             .await?,
     );
-    report(&show, &after, &outcomes, &confirmed, released, race_seconds)
+    report(&show, &after, &outcomes, &confirmed, released, race_seconds)?;
+    if args.queue {
+        report_queue(&outcomes)?;
+    }
+    Ok(())
+}
+
+/// Gives the show a waiting room on sale two seconds from now (as the demo partner);
+/// returns when that is.
+async fn set_up_waiting_room(target: &Target, show_id: &str) -> anyhow::Result<Instant> {
+    let mut connection = Connection::open(target).await?;
+    let token = crate::bench::slow_endpoint::demo_partner_token(&mut connection, target).await?;
+    let lead = Duration::from_secs(2);
+    let on_sale_at = chrono::Utc::now() + chrono::Duration::from_std(lead)?;
+    let room = json!({
+        "on_sale_at": on_sale_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "seats_per_account": MAX_WANTED,
+    });
+    let path = format!("/api/v1/partner/shows/{show_id}/waiting-room");
+    let (status, body) = connection.put(target, &path, &token, &room).await?;
+    if status != StatusCode::OK {
+        bail!(
+            "setting the waiting room up answered {}",
+            refusal(status, &body)
+        );
+    }
+    println!("waiting room: on sale at {on_sale_at}; every buyer joins at the release");
+    // A little after the on-sale, so the room is open when the crowd arrives.
+    Ok(Instant::now() + lead + Duration::from_millis(50))
+}
+
+/// Average ranks (ties share the mean of their ranks). Pure.
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for k in &order[i..=j] {
+            ranks[*k] = rank;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+/// Spearman's rank correlation of two equally long samples. Pure.
+fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 2 {
+        return None;
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
+}
+
+/// The waiting room's figures: admissions, refusals per admitted buyer, and fairness (the
+/// rank correlation between the order buyers joined in and the order they were
+/// admitted in).
+fn report_queue(outcomes: &[BuyerOutcome]) -> anyhow::Result<()> {
+    let admitted: Vec<&BuyerOutcome> = outcomes
+        .iter()
+        .filter(|o| o.admitted_after.is_some())
+        .collect();
+    let conflicts: u64 = admitted.iter().map(|o| o.conflicts).sum();
+    let refused_buyers = admitted.iter().filter(|o| o.conflicts > 0).count();
+    let told_sold_out = outcomes.iter().filter(|o| o.told_sold_out).count();
+    let positions: Vec<f64> = admitted
+        .iter()
+        .filter_map(|o| o.position.map(|p| p as f64))
+        .collect();
+    let admitted_at: Vec<f64> = admitted
+        .iter()
+        .filter_map(|o| o.admitted_after.map(|d| d.as_secs_f64()))
+        .collect();
+    let fairness = spearman(&positions, &admitted_at);
+    println!(
+        "waiting room: admitted {}, told sold out {told_sold_out}; 409 seat-unavailable {conflicts} \
+         ({refused_buyers} admitted buyers, {:.1}% of them); fairness (Spearman, join order vs \
+         admission order) {}",
+        admitted.len(),
+        100.0 * refused_buyers as f64 / admitted.len().max(1) as f64,
+        fairness.map_or("n/a".to_owned(), |r| format!("{r:.4}"))
+    );
+    Ok(())
 }
 
 /// One virtual customer of the sale.
@@ -181,6 +290,8 @@ struct Buyer {
     run_id: String,
     barrier: Arc<Barrier>,
     deadline: Instant,
+    /// Join the show's waiting room and hold with the admission.
+    queue: bool,
 }
 
 /// A successful hold.
@@ -208,6 +319,11 @@ struct BuyerOutcome {
     hold_won: Vec<u64>,
     hold_refused: Vec<u64>,
     pay: Vec<u64>,
+    /// Through the waiting room: the position given at joining, how long after the
+    /// release the buyer saw its admission, and whether it was told the show sold out.
+    position: Option<i64>,
+    admitted_after: Option<Duration>,
+    told_sold_out: bool,
 }
 
 impl Buyer {
@@ -239,6 +355,15 @@ impl Buyer {
             ..BuyerOutcome::default()
         };
         self.barrier.wait().await;
+        let released = Instant::now();
+        let admission = if self.queue {
+            match self.wait_in_room(&mut outcome, released).await? {
+                Some(token) => Some(token),
+                None => return Ok(outcome),
+            }
+        } else {
+            None
+        };
         for attempt in 0..MAX_ATTEMPTS {
             if Instant::now() >= self.deadline {
                 count(&mut outcome.errors, "stopped at --max-seconds");
@@ -264,7 +389,10 @@ impl Buyer {
             }
             let seats = choose_seats(&free, wanted, &mut rng);
             let key = format!("bench-{}-b{}-{attempt}", self.run_id, self.index);
-            let request = json!({"show_id": &*self.show_id, "seats": seats});
+            let mut request = json!({"show_id": &*self.show_id, "seats": seats});
+            if let Some(token) = &admission {
+                request["admission_token"] = json!(token);
+            }
             outcome.holds += 1;
             let Some((status, body, micros)) = self
                 .call("/api/v1/bookings", Some(&key), Some(&request))
@@ -322,6 +450,83 @@ impl Buyer {
             }
         }
         Ok(outcome)
+    }
+}
+
+impl Buyer {
+    /// Joins the show's waiting room and waits (polling as often as the estimate makes
+    /// sense) until admitted; the admission token, or `None` when told it sold out.
+    async fn wait_in_room(
+        &self,
+        outcome: &mut BuyerOutcome,
+        released: Instant,
+    ) -> anyhow::Result<Option<String>> {
+        let entries = format!("/api/v1/shows/{}/waiting-room/entries", self.show_id);
+        let joined = self.call(&entries, None, Some(&json!({}))).await?;
+        let mut entry: Value = match joined {
+            Some((StatusCode::CREATED | StatusCode::OK, body, _)) => {
+                serde_json::from_slice(&body).context("entry")?
+            }
+            Some((StatusCode::CONFLICT, _, _)) => {
+                outcome.told_sold_out = true;
+                outcome.found_sold_out = true;
+                return Ok(None);
+            }
+            Some((status, body, _)) => {
+                count(
+                    &mut outcome.errors,
+                    format!("join: {}", refusal(status, &body)),
+                );
+                return Ok(None);
+            }
+            None => {
+                count(&mut outcome.errors, "join: connection failed");
+                return Ok(None);
+            }
+        };
+        outcome.position = entry["position"].as_i64();
+        let mine = format!("{entries}/me");
+        loop {
+            match entry["state"].as_str() {
+                Some("admitted") => {
+                    outcome.admitted_after = Some(released.elapsed());
+                    return Ok(entry["admission_token"].as_str().map(str::to_owned));
+                }
+                Some("sold-out") => {
+                    outcome.told_sold_out = true;
+                    outcome.found_sold_out = true;
+                    return Ok(None);
+                }
+                Some("waiting" | "pre-queue") => {}
+                other => {
+                    count(
+                        &mut outcome.errors,
+                        format!("waiting room: state {other:?}"),
+                    );
+                    return Ok(None);
+                }
+            }
+            if Instant::now() >= self.deadline {
+                count(&mut outcome.errors, "stopped at --max-seconds");
+                return Ok(None);
+            }
+            // Half the estimated wait, between 100 ms and 1 s.
+            let wait = entry["estimated_wait_secs"].as_u64().unwrap_or(1) * 500;
+            tokio::time::sleep(Duration::from_millis(wait.clamp(100, 1_000))).await;
+            match self.call(&mine, None, None).await? {
+                Some((StatusCode::OK, body, _)) => {
+                    entry = serde_json::from_slice(&body).context("entry")?;
+                }
+                Some((status, body, _)) => {
+                    count(
+                        &mut outcome.errors,
+                        format!("entry: {}", refusal(status, &body)),
+                    );
+                    return Ok(None);
+                }
+                None => count(&mut outcome.errors, "entry: connection failed"),
+            }
+        }
     }
 }
 
@@ -555,6 +760,18 @@ mod tests {
 
     fn seat(label: &'static str, row: u64, col: u64) -> FreeSeat<'static> {
         FreeSeat { label, row, col }
+    }
+
+    #[test]
+    fn rank_correlation_is_one_for_the_same_order_and_handles_ties() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert!((spearman(&x, &[10.0, 20.0, 30.0, 40.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((spearman(&x, &[4.0, 3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
+        assert_eq!(ranks(&[5.0, 1.0, 5.0]), [2.5, 1.0, 2.5]);
+        // Admitted in batches (ties): still close to one.
+        let batches = [0.1, 0.1, 0.3, 0.3];
+        assert!(spearman(&x, &batches).unwrap() > 0.89);
+        assert_eq!(spearman(&[1.0], &[1.0]), None);
     }
 
     #[test]
