@@ -80,6 +80,9 @@ pub struct Entry {
     pub admission_token: Option<String>,
     #[schema(value_type = Option<String>)]
     pub admission_expires_at: Option<Timestamp>,
+    /// When the room admitted this entry (its place in the admission order).
+    #[schema(value_type = Option<String>)]
+    pub admitted_at: Option<Timestamp>,
 }
 
 /// The audit of an on-sale: everything needed to recompute the pre-queue's order.
@@ -376,6 +379,7 @@ pub async fn entry(
         on_sale_at: Timestamp::from_millis(room.on_sale_at),
         admission_token: None,
         admission_expires_at: None,
+        admitted_at: row.admitted_at.map(Timestamp::from_millis),
     };
     let admitted = row.position.is_some_and(|p| p <= room.admitted_through);
     view.state = match (row.position, admitted, row.admitted_at) {

@@ -300,6 +300,7 @@ db_test_with!(
             first = me(0).await;
         }
         assert_eq!(first["state"], "admitted");
+        assert!(first["admitted_at"].is_string(), "{first}");
         tokio::time::sleep(Duration::from_millis(200)).await;
         let states: Vec<String> = futures::future::join_all((0..6).map(me))
             .await

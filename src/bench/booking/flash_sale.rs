@@ -263,10 +263,16 @@ fn report_queue(outcomes: &[BuyerOutcome]) -> anyhow::Result<()> {
         .iter()
         .filter_map(|o| o.position.map(|p| p as f64))
         .collect();
+    // The server's admission times (buyers see them only as often as they poll).
     let admitted_at: Vec<f64> = admitted
         .iter()
-        .filter_map(|o| o.admitted_after.map(|d| d.as_secs_f64()))
+        .filter_map(|o| o.admitted_at.map(|ms| ms as f64))
         .collect();
+    let seen_after: Vec<f64> = admitted
+        .iter()
+        .filter_map(|o| o.admitted_after.map(|d| d.as_secs_f64() * 1000.0))
+        .collect();
+    let seen = histogram_of(seen_after.iter().map(|ms| (*ms * 1000.0) as u64))?;
     let fairness = spearman(&positions, &admitted_at);
     println!(
         "waiting room: admitted {}, told sold out {told_sold_out}; 409 seat-unavailable {conflicts} \
@@ -275,6 +281,11 @@ fn report_queue(outcomes: &[BuyerOutcome]) -> anyhow::Result<()> {
         admitted.len(),
         100.0 * refused_buyers as f64 / admitted.len().max(1) as f64,
         fairness.map_or("n/a".to_owned(), |r| format!("{r:.4}"))
+    );
+    println!(
+        "admitted buyers saw their admission {:.0} ms (p50) / {:.0} ms (p99) after the release",
+        seen.value_at_quantile(0.5) as f64 / 1000.0,
+        seen.value_at_quantile(0.99) as f64 / 1000.0
     );
     Ok(())
 }
@@ -323,6 +334,8 @@ struct BuyerOutcome {
     /// release the buyer saw its admission, and whether it was told the show sold out.
     position: Option<i64>,
     admitted_after: Option<Duration>,
+    /// The server's admission time (ms), the admission order's key.
+    admitted_at: Option<i64>,
     told_sold_out: bool,
 }
 
@@ -490,6 +503,10 @@ impl Buyer {
             match entry["state"].as_str() {
                 Some("admitted") => {
                     outcome.admitted_after = Some(released.elapsed());
+                    outcome.admitted_at = entry["admitted_at"]
+                        .as_str()
+                        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                        .map(|at| at.timestamp_millis());
                     return Ok(entry["admission_token"].as_str().map(str::to_owned));
                 }
                 Some("sold-out") => {
