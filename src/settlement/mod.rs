@@ -40,6 +40,31 @@ pub enum SettlementError {
     Database(#[from] sqlx::Error),
 }
 
+/// A CSV document being written (statements, reconciliations, reports).
+pub(crate) struct CsvOut(csv::Writer<Vec<u8>>);
+
+impl CsvOut {
+    pub(crate) fn new() -> Self {
+        Self(csv::Writer::from_writer(Vec::new()))
+    }
+
+    pub(crate) fn row<I, T>(&mut self, fields: I) -> Result<(), SettlementError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.0
+            .write_record(fields)
+            .map_err(|e| SettlementError::Internal(e.to_string()))
+    }
+
+    pub(crate) fn finish(self) -> Result<Vec<u8>, SettlementError> {
+        self.0
+            .into_inner()
+            .map_err(|e| SettlementError::Internal(e.to_string()))
+    }
+}
+
 impl crate::db::WriteError for SettlementError {
     fn retryable(&self) -> bool {
         matches!(self, SettlementError::Database(e) if crate::db::is_retryable(e))

@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::SettlementError;
-use crate::{app::AppState, db_row, params, time::local_day_bounds};
+use super::{CsvOut, SettlementError};
+use crate::{app::AppState, db::QueryBuilder, db_row, params, time::local_day_bounds};
 
 /// Payment states in which the money was captured.
 const CAPTURED: [&str; 3] = ["succeeded", "refunding", "refunded"];
@@ -115,26 +115,17 @@ pub async fn reconcile_day(
     let mut payments: HashMap<String, PaymentRow> = HashMap::new();
     let mut entries: HashMap<String, Vec<LedgerRow>> = HashMap::new();
     for chunk in named.chunks(500) {
-        let list = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into());
-        let in_list = match app.db.engine() {
-            crate::db::Engine::Sqlite => "IN (SELECT value FROM json_each($1))",
-            crate::db::Engine::Postgres => "IN (SELECT json_array_elements_text($1::json))",
-        };
-        let found: Vec<PaymentRow> = app
-            .db
-            .fetch_all(&format!("{PAYMENT} WHERE id {in_list}"), params![&list])
-            .await?;
+        let mut by_id = QueryBuilder::new(app.db.engine(), format!("{PAYMENT} WHERE id"));
+        by_id.push_in(chunk);
+        let found: Vec<PaymentRow> = app.db.fetch_all(by_id.sql(), by_id.params()).await?;
         payments.extend(found.into_iter().map(|p| (p.id.clone(), p)));
-        let ledger: Vec<LedgerRow> = app
-            .db
-            .fetch_all(
-                &format!(
-                    "SELECT id, kind, payment_id, amount, currency \
-                     FROM mock_gateway_ledger WHERE payment_id {in_list} ORDER BY occurred_at, id"
-                ),
-                params![&list],
-            )
-            .await?;
+        let mut ledger = QueryBuilder::new(
+            app.db.engine(),
+            "SELECT id, kind, payment_id, amount, currency FROM mock_gateway_ledger \
+             WHERE payment_id",
+        );
+        ledger.push_in(chunk).push(" ORDER BY occurred_at, id");
+        let ledger: Vec<LedgerRow> = app.db.fetch_all(ledger.sql(), ledger.params()).await?;
         for entry in ledger {
             entries
                 .entry(entry.payment_id.clone())
@@ -319,9 +310,8 @@ fn compare(
 
 /// The mismatches as CSV.
 pub fn to_csv(report: &Reconciliation) -> Result<Vec<u8>, SettlementError> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| SettlementError::Internal(e.to_string());
-    out.write_record([
+    let mut out = CsvOut::new();
+    out.row([
         "date",
         "kind",
         "movement",
@@ -332,11 +322,10 @@ pub fn to_csv(report: &Reconciliation) -> Result<Vec<u8>, SettlementError> {
         "marquee_amount",
         "gateway_amount",
         "reason",
-    ])
-    .map_err(csv_error)?;
+    ])?;
     let text = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for m in &report.mismatches {
-        out.write_record([
+        out.row([
             report.date.as_str(),
             &m.kind,
             &m.movement,
@@ -347,9 +336,7 @@ pub fn to_csv(report: &Reconciliation) -> Result<Vec<u8>, SettlementError> {
             &text(m.marquee_amount),
             &text(m.gateway_amount),
             &m.reason,
-        ])
-        .map_err(csv_error)?;
+        ])?;
     }
-    out.into_inner()
-        .map_err(|e| SettlementError::Internal(e.to_string()))
+    out.finish()
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::SettlementError;
+use super::{CsvOut, SettlementError};
 use crate::{app::AppState, db_row, params, time::parse_date};
 
 #[derive(Debug, Clone, Deserialize, IntoParams)]
@@ -142,9 +142,8 @@ pub async fn sales(app: &AppState, query: &ReportQuery) -> Result<SalesReport, S
 }
 
 pub fn to_csv(report: &SalesReport) -> Result<Vec<u8>, SettlementError> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| SettlementError::Internal(e.to_string());
-    out.write_record([
+    let mut out = CsvOut::new();
+    out.row([
         report.group_by.as_str(),
         "name",
         "currency",
@@ -155,10 +154,9 @@ pub fn to_csv(report: &SalesReport) -> Result<Vec<u8>, SettlementError> {
         "fees",
         "commission",
         "net_payable",
-    ])
-    .map_err(csv_error)?;
+    ])?;
     for r in &report.rows {
-        out.write_record([
+        out.row([
             r.key.as_str(),
             &r.name,
             &r.currency,
@@ -169,9 +167,7 @@ pub fn to_csv(report: &SalesReport) -> Result<Vec<u8>, SettlementError> {
             &r.fees.to_string(),
             &r.commission.to_string(),
             &r.net_payable.to_string(),
-        ])
-        .map_err(csv_error)?;
+        ])?;
     }
-    out.into_inner()
-        .map_err(|e| SettlementError::Internal(e.to_string()))
+    out.finish()
 }

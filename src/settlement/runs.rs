@@ -16,7 +16,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    SettlementError,
+    CsvOut, SettlementError,
     commission::{self, RateBook},
     lines::{self, Amounts, Totals},
 };
@@ -491,9 +491,8 @@ pub async fn list(
 /// The statement as CSV: one row per line, then one `total` row per currency. Amounts in
 /// minor units.
 pub fn to_csv(statement: &Statement) -> Result<Vec<u8>, SettlementError> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| SettlementError::Internal(e.to_string());
-    out.write_record([
+    let mut out = CsvOut::new();
+    out.row([
         "settlement_id",
         "business_date",
         "kind",
@@ -510,10 +509,9 @@ pub fn to_csv(statement: &Statement) -> Result<Vec<u8>, SettlementError> {
         "commission_bp",
         "commission",
         "net",
-    ])
-    .map_err(csv_error)?;
+    ])?;
     for l in statement.lines.iter().flatten() {
-        out.write_record([
+        out.row([
             statement.id.as_str(),
             &statement.business_date,
             &l.kind,
@@ -530,11 +528,10 @@ pub fn to_csv(statement: &Statement) -> Result<Vec<u8>, SettlementError> {
             &l.commission_bp.to_string(),
             &l.commission.to_string(),
             &l.net.to_string(),
-        ])
-        .map_err(csv_error)?;
+        ])?;
     }
     for t in &statement.totals {
-        out.write_record([
+        out.row([
             statement.id.as_str(),
             &statement.business_date,
             "total",
@@ -551,11 +548,9 @@ pub fn to_csv(statement: &Statement) -> Result<Vec<u8>, SettlementError> {
             "",
             &t.commission.to_string(),
             &t.net_payable.to_string(),
-        ])
-        .map_err(csv_error)?;
+        ])?;
     }
-    out.into_inner()
-        .map_err(|e| SettlementError::Internal(e.to_string()))
+    out.finish()
 }
 
 /// Settles, for every organisation with theatres, each business day after its last
