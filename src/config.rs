@@ -57,6 +57,15 @@ pub struct WaitingRoomConfig {
     pub min_rate_per_sec: f64,
 }
 
+impl WaitingRoomConfig {
+    /// How long an admission lasts, in ms.
+    pub fn admission_ms(&self) -> i64 {
+        i64::try_from(self.admission_secs)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
+    }
+}
+
 impl Default for WaitingRoomConfig {
     fn default() -> Self {
         Self {

@@ -216,18 +216,13 @@ pub async fn hold(
     if let Some(room) = &room {
         check_admission(app, customer, &request, room, admission_token, now).await?;
     }
+    let show_id = room.is_some().then(|| request.show_id.clone());
     let held = hold_admitted(app, customer, request, idempotency, now).await;
-    if let (Some(_), Ok(_)) = (&room, &held) {
+    if let (Some(show_id), Ok(_)) = (show_id, &held) {
         let millis = started.elapsed().as_secs_f64() * 1000.0;
-        app.waiting_rooms.record_hold(&show_of(&held), millis);
+        app.waiting_rooms.record_hold(&show_id, millis);
     }
-    held.map(|(_, body)| body)
-}
-
-fn show_of(held: &Result<(String, String), BookingError>) -> String {
-    held.as_ref()
-        .map(|(show, _)| show.clone())
-        .unwrap_or_default()
+    held
 }
 
 /// A hold on a show with a waiting room needs the customer's admission for the show, and
@@ -281,14 +276,14 @@ async fn check_admission(
 }
 
 /// Holds seats for a customer allowed to (admitted, where the show has a waiting room).
-/// Returns the show and the response body.
+/// Returns the response body.
 async fn hold_admitted(
     app: &AppState,
     customer: &UserId,
     request: SeatRequest,
     idempotency: Option<Idempotency>,
     now: Timestamp,
-) -> Result<(String, String), BookingError> {
+) -> Result<String, BookingError> {
     let plan = plan_hold(app, customer, &request, None, now).await?;
     let show_id = plan.row.show_id.clone();
     if app.hold_contention.is_contended(&show_id, now) {
@@ -300,7 +295,7 @@ async fn hold_admitted(
     }
     let body = serde_json::to_string(&booking_view(&plan.row, &[])).unwrap_or_default();
     match commit_holds(app, vec![plan], body.clone(), idempotency, now).await {
-        Ok(()) => Ok((show_id.to_string(), body)),
+        Ok(()) => Ok(body),
         Err(error) => {
             if matches!(error, BookingError::SeatsUnavailable(_)) {
                 app.hold_contention.record_collision(&show_id, now);

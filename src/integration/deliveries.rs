@@ -27,7 +27,7 @@ use super::{
     dispatcher::Consumer,
     events::{Envelope, Event},
     outbox,
-    webhooks::{EVENT_TYPES, signature},
+    webhooks::{EVENT_TYPES, secrets_in_force, signature},
 };
 use crate::{
     app::AppState,
@@ -584,12 +584,12 @@ impl Sender {
 /// Sends one claimed delivery and records the attempt.
 async fn attempt(app: &AppState, client: &reqwest::Client, row: DueRow) -> anyhow::Result<()> {
     let now = app.clock.now().as_millis();
-    let mut secrets = vec![row.secret.as_str()];
-    if let (Some(previous), Some(until)) = (&row.previous_secret, row.previous_expires_at)
-        && until > now
-    {
-        secrets.push(previous);
-    }
+    let secrets = secrets_in_force(
+        &row.secret,
+        row.previous_secret.as_deref(),
+        row.previous_expires_at,
+        now,
+    );
     let result = post(client, &row, &secrets, wall_secs()).await;
     let verdict = classify(result.status_code);
     metrics::counter!("marquee_webhook_attempts_total", "verdict" => match verdict {

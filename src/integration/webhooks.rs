@@ -354,13 +354,27 @@ pub async fn signing_secrets(
     let (current, previous, until) =
         row.ok_or_else(|| ManageError::UnknownWebhookEndpoint(endpoint_id.to_owned()))?;
     let now = app.clock.now().as_millis();
+    Ok(secrets_in_force(&current, previous.as_deref(), until, now)
+        .into_iter()
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The secrets that sign at `now`: the current one, and the previous one until its
+/// overlap ends. Pure.
+pub fn secrets_in_force<'a>(
+    current: &'a str,
+    previous: Option<&'a str>,
+    previous_until: Option<i64>,
+    now: i64,
+) -> Vec<&'a str> {
     let mut secrets = vec![current];
-    if let (Some(previous), Some(until)) = (previous, until)
+    if let (Some(previous), Some(until)) = (previous, previous_until)
         && until > now
     {
         secrets.push(previous);
     }
-    Ok(secrets)
+    secrets
 }
 
 #[cfg(test)]

@@ -366,9 +366,7 @@ pub async fn entry(
     let row = row.ok_or_else(|| WaitingRoomError::NotInRoom(show_id.to_owned()))?;
     let now = app.clock.now().as_millis();
     let config = &app.config.waiting_room;
-    let ttl = i64::try_from(config.admission_secs)
-        .unwrap_or(600)
-        .saturating_mul(1000);
+    let ttl = config.admission_ms();
     let mut view = Entry {
         id: row.id.clone(),
         show_id: show_id.to_owned(),
@@ -471,9 +469,7 @@ pub async fn admit_due(app: &AppState) -> Result<(), WaitingRoomError> {
         open_if_due(app, &show_id).await?;
         let p99 = app.waiting_rooms.hold_p99(&show_id);
         let config = app.config.waiting_room.clone();
-        let ttl = i64::try_from(config.admission_secs)
-            .unwrap_or(600)
-            .saturating_mul(1000);
+        let ttl = config.admission_ms();
         let show = show_id.clone();
         app.db
             .write(move |tx| admit_in(tx, &show, now, ttl, p99, &config))
