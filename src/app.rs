@@ -44,6 +44,8 @@ pub struct AppParts {
     pub booking_watch: crate::booking::watch::BookingWatch,
     /// Shows whose holds just collided: their holds check seats on the read path first.
     pub hold_contention: crate::booking::contention::HoldContention,
+    /// Seats this node's best-available holds are claiming now.
+    pub seats_in_flight: Arc<crate::inventory::in_flight::SeatsInFlight>,
     /// Accounts recently checked active.
     pub active_accounts: crate::identity::active::ActiveAccounts,
     /// Open live seat maps, fed by this node's outbox tail.
@@ -108,6 +110,7 @@ impl AppState {
             active_accounts: Default::default(),
             booking_watch: Default::default(),
             hold_contention: Default::default(),
+            seats_in_flight: Default::default(),
             show_facts: Default::default(),
             seat_streams: Default::default(),
             waiting_rooms: Default::default(),

@@ -51,13 +51,22 @@ pub struct WaitingRoomConfig {
     /// The most buyers deciding at once.
     pub max_window: i64,
     /// The admission window halves while holds on the show take longer than this (p99,
-    /// measured on the node) and grows by one a round while they do not.
-    pub hold_p99_target_ms: f64,
+    /// measured on the node) and grows by one a round while they do not. Unset: 100 ms on
+    /// SQLite, 250 ms on PostgreSQL (whose every commit waits for a WAL flush).
+    pub hold_p99_target_ms: Option<f64>,
     /// The slowest admission rate estimates assume, per second.
     pub min_rate_per_sec: f64,
 }
 
 impl WaitingRoomConfig {
+    /// The hold p99 the admission window aims under on `engine`.
+    pub fn hold_p99_target_ms(&self, engine: crate::db::Engine) -> f64 {
+        self.hold_p99_target_ms.unwrap_or(match engine {
+            crate::db::Engine::Sqlite => 100.0,
+            crate::db::Engine::Postgres => 250.0,
+        })
+    }
+
     /// How long an admission lasts, in ms.
     pub fn admission_ms(&self) -> i64 {
         i64::try_from(self.admission_secs)
@@ -73,7 +82,7 @@ impl Default for WaitingRoomConfig {
             admission_secs: 600,
             initial_window: 50,
             max_window: 500,
-            hold_p99_target_ms: 100.0,
+            hold_p99_target_ms: None,
             min_rate_per_sec: 1.0,
         }
     }
@@ -259,6 +268,18 @@ pub struct EventsConfig {
     /// A seat stream is closed after this long; its browser reconnects at once with its
     /// last event id and misses nothing. Keeps long-lived connections spread over nodes.
     pub seat_stream_max_secs: u64,
+    /// How this node learns of other nodes' writes (stale cache entries, live seat maps):
+    /// `outbox` polls the outbox table; `nats` reads what `marquee relay` publishes, on a
+    /// JetStream consumer of its own (needs `nats_url` and a running relay).
+    pub follow: EventFollow,
+}
+
+/// Where a node follows the deployment's events from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFollow {
+    Outbox,
+    Nats,
 }
 
 impl Default for EventsConfig {
@@ -271,6 +292,7 @@ impl Default for EventsConfig {
             seat_stream_poll_ms: 100,
             seat_stream_gap_wait_ms: 500,
             seat_stream_max_secs: 600,
+            follow: EventFollow::Outbox,
         }
     }
 }
@@ -577,6 +599,11 @@ impl Config {
         if !(10..=10_000).contains(&self.events.seat_stream_poll_ms) {
             return Err(ConfigError::Invalid(
                 "events.seat_stream_poll_ms must be 10 to 10000".into(),
+            ));
+        }
+        if self.events.follow == EventFollow::Nats && self.nats_url.is_none() {
+            return Err(ConfigError::Invalid(
+                "events.follow = \"nats\" needs nats_url (MARQUEE_NATS_URL)".into(),
             ));
         }
         if self.events.seat_stream_max_secs == 0 {

@@ -72,6 +72,24 @@ pub struct BenchArgs {
     /// the admission. Each buyer gets an account of its own.
     #[arg(long)]
     queue: bool,
+    /// `flash-sale`: how buyers choose seats: `pick` a block from the seat map (re-reading
+    /// it after a refusal) or let the server choose the `best` available as it holds them.
+    /// Default: `best` through the waiting room (what its page offers), `pick` without.
+    #[arg(long, value_enum)]
+    seats: Option<SeatPolicy>,
+    /// `flash-sale`: buyers arrive spread evenly over this many milliseconds after the
+    /// release instead of all at once. Default: 3,000 through the waiting room, 0 without.
+    #[arg(long)]
+    arrival_spread_ms: Option<u64>,
+}
+
+/// How flash-sale buyers choose their seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeatPolicy {
+    /// A random block of neighbours from the seat map.
+    Pick,
+    /// `best_available` in the hold: the server chooses.
+    Best,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     BookingError,
     model::{BookingStatus, BookingView},
-    service::{self, BulkBooking, SeatRequest, ShowCancellation},
+    service::{self, BulkBooking, SeatChoice, SeatRequest, ShowCancellation},
     store,
     tickets::{self, TicketClaims},
     waitlist,
@@ -30,6 +30,7 @@ use crate::{
         pagination::{Page, PageParams},
     },
     identity::extract::{Customer, Partner},
+    inventory::{best_available::Wanted, routes::BestAvailableRequest},
     limits::Limit,
     payment::PaymentError,
     time::Timestamp,
@@ -84,13 +85,36 @@ pub async fn respond_idempotently(
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
     pub show_id: String,
-    /// Seat labels, e.g. `["A1", "A2"]`.
+    /// Seat labels, e.g. `["A1", "A2"]`. Give these or `best_available`, not both.
+    #[serde(default)]
     pub seats: Vec<String>,
+    /// Let Marquee choose: the best free seats for what you want (as
+    /// `POST /api/v1/shows/{show_id}/best-available` would propose), chosen and held in
+    /// one step, so another buyer choosing at the same moment cannot take them from you.
+    /// The booking lists the seats you got.
+    pub best_available: Option<BestAvailableRequest>,
     /// For a show with a waiting room: the admission token of your admitted entry
     /// (`GET /api/v1/shows/{show_id}/waiting-room/entries/me`); without a valid one the
     /// hold is refused with 403 `admission-required`.
     #[serde(default)]
     pub admission_token: Option<String>,
+}
+
+impl HoldRequest {
+    /// The seats asked for: named, or the best free ones.
+    fn choice(&self) -> Result<SeatChoice, BookingError> {
+        match (&self.best_available, self.seats.is_empty()) {
+            (None, _) => Ok(SeatChoice::Named(self.seats.clone())),
+            (Some(best), true) => Ok(SeatChoice::Best(Wanted {
+                count: best.count as usize,
+                category: best.category,
+                accessible: best.accessible,
+            })),
+            (Some(_), false) => Err(BookingError::Invalid(
+                "give seats or best_available, not both".into(),
+            )),
+        }
+    }
 }
 
 /// Hold seats: all of them or none, for `booking.hold_secs`, priced by the stored quote.
@@ -115,15 +139,13 @@ async fn hold(
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
         app.limits.check(Limit::Hold, customer.user_id.as_str())?;
-        let request = SeatRequest {
-            show_id: json.body.show_id.clone(),
-            seats: json.body.seats.clone(),
-        };
+        let choice = json.body.choice()?;
         let admission = json.body.admission_token.as_deref();
         let body = service::hold(
             &app,
             &customer.user_id,
-            request,
+            &json.body.show_id,
+            choice,
             admission,
             idempotency.clone(),
         )
@@ -159,6 +181,12 @@ async fn bulk_hold(
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
         app.limits.check(Limit::Hold, customer.user_id.as_str())?;
+        if json.body.items.iter().any(|i| i.best_available.is_some()) {
+            return Err(BookingError::Invalid(
+                "a bulk booking names its seats (best_available is for single holds)".into(),
+            )
+            .into());
+        }
         let items = json
             .body
             .items

@@ -18,12 +18,25 @@ use crate::{
     http::{idempotency::Idempotency, pagination::Page},
     ids::{BookingGroupId, BookingId, ShowId, UserId},
     integration::{events::Event, outbox},
-    inventory::service as inventory,
+    inventory::{best_available::Wanted, service as inventory},
     money::{Currency, Money},
     offers::service::ShowPricing,
     payment::service as payments,
     time::Timestamp,
 };
+
+/// Which seats a hold takes.
+#[derive(Debug, Clone)]
+pub enum SeatChoice {
+    /// These seats, all or none.
+    Named(Vec<String>),
+    /// The best free seats for what is wanted, chosen by the server as it holds them.
+    Best(Wanted),
+}
+
+/// How often a best-available hold chooses again after its seats were taken first (by a
+/// buyer on another node, or one who named them).
+const BEST_AVAILABLE_ATTEMPTS: usize = 4;
 
 /// Seats wanted in one show.
 #[derive(Debug, Clone)]
@@ -205,24 +218,92 @@ fn run_holds(tx: &mut Tx<'_>, work: &HoldWork) -> Result<(), BookingError> {
 pub async fn hold(
     app: &AppState,
     customer: &UserId,
-    request: SeatRequest,
+    show_id: &str,
+    choice: SeatChoice,
     admission_token: Option<&str>,
     idempotency: Option<Idempotency>,
 ) -> Result<String, BookingError> {
-    check_labels(&request.seats, app.config.booking.max_seats)?;
+    let max = app.config.booking.max_seats;
+    let count = match &choice {
+        SeatChoice::Named(seats) => {
+            check_labels(seats, max)?;
+            seats.len()
+        }
+        SeatChoice::Best(wanted) if wanted.count == 0 || wanted.count > max => {
+            return Err(BookingError::Invalid(format!("choose 1 to {max} seats")));
+        }
+        SeatChoice::Best(wanted) => wanted.count,
+    };
     let now = app.clock.now();
     let started = std::time::Instant::now();
-    let room = app.waiting_rooms.facts(app, &request.show_id).await?;
+    let room = app.waiting_rooms.facts(app, show_id).await?;
     if let Some(room) = &room {
-        check_admission(app, customer, &request, room, admission_token, now).await?;
+        check_admission(app, customer, show_id, count, room, admission_token, now).await?;
     }
-    let show_id = room.is_some().then(|| request.show_id.clone());
-    let held = hold_admitted(app, customer, request, idempotency, now).await;
-    if let (Some(show_id), Ok(_)) = (show_id, &held) {
+    let held = match choice {
+        SeatChoice::Named(seats) => {
+            let request = SeatRequest {
+                show_id: show_id.to_owned(),
+                seats,
+            };
+            hold_admitted(app, customer, request, idempotency, now).await
+        }
+        SeatChoice::Best(wanted) => {
+            hold_best_available(app, customer, show_id, wanted, idempotency, now).await
+        }
+    };
+    if room.is_some() && held.is_ok() {
         let millis = started.elapsed().as_secs_f64() * 1000.0;
-        app.waiting_rooms.record_hold(&show_id, millis);
+        app.waiting_rooms.record_hold(show_id, millis);
     }
     held
+}
+
+/// Holds the best free seats for `wanted`: chosen from the seats as they stand now (not a
+/// cached map), leaving out those this node's other best-available holds are claiming, and
+/// chosen again if a buyer elsewhere took them first.
+async fn hold_best_available(
+    app: &AppState,
+    customer: &UserId,
+    show_id: &str,
+    wanted: Wanted,
+    idempotency: Option<Idempotency>,
+    now: Timestamp,
+) -> Result<String, BookingError> {
+    let mut last = None;
+    for _ in 0..BEST_AVAILABLE_ATTEMPTS {
+        let map = inventory::seat_map(&app.db, show_id, now).await?.value;
+        if !map.on_sale {
+            return Err(BookingError::ShowNotOnSale);
+        }
+        let claim = app.seats_in_flight.choose(show_id, |busy| {
+            let proposal = inventory::propose(&map, wanted, busy)?;
+            Some(proposal.seats.iter().map(|s| s.label.to_owned()).collect())
+        });
+        let Some(claim) = claim else {
+            return Err(BookingError::NoSeatsToPropose(
+                crate::inventory::routes::describe(wanted),
+            ));
+        };
+        let request = SeatRequest {
+            show_id: show_id.to_owned(),
+            seats: claim.seats.clone(),
+        };
+        match hold_admitted(app, customer, request, idempotency.clone(), now).await {
+            Ok(body) => {
+                claim.keep();
+                return Ok(body);
+            }
+            Err(error @ BookingError::SeatsUnavailable(_)) => {
+                metrics::counter!("marquee_best_available_rechosen_total").increment(1);
+                last = Some(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last.unwrap_or(BookingError::NoSeatsToPropose(
+        crate::inventory::routes::describe(wanted),
+    )))
 }
 
 /// A hold on a show with a waiting room needs the customer's admission for the show, and
@@ -230,7 +311,8 @@ pub async fn hold(
 async fn check_admission(
     app: &AppState,
     customer: &UserId,
-    request: &SeatRequest,
+    show_id: &str,
+    count: usize,
     room: &crate::waiting_room::RoomFacts,
     token: Option<&str>,
     now: Timestamp,
@@ -238,23 +320,21 @@ async fn check_admission(
     use crate::waiting_room::admission::{self, Refusal};
     if crate::waiting_room::before_on_sale(room, now) {
         return Err(BookingError::AdmissionRequired(format!(
-            "sales open at {}; join the waiting room (POST /api/v1/shows/{}/waiting-room/entries)",
+            "sales open at {}; join the waiting room (POST /api/v1/shows/{show_id}/waiting-room/entries)",
             Timestamp::from_millis(room.on_sale_at),
-            request.show_id
         )));
     }
     let Some(token) = token else {
         return Err(BookingError::AdmissionRequired(format!(
             "this show has a waiting room: join it and hold with the admission_token it gives \
-             you (POST /api/v1/shows/{}/waiting-room/entries)",
-            request.show_id
+             you (POST /api/v1/shows/{show_id}/waiting-room/entries)",
         )));
     };
     let checked = admission::verify(
         &app.admission_key,
         token,
         customer.as_str(),
-        &request.show_id,
+        show_id,
         now.as_millis(),
     );
     if let Err(refusal) = checked {
@@ -265,8 +345,8 @@ async fn check_admission(
         };
         return Err(BookingError::AdmissionRequired(why.to_owned()));
     }
-    let have = store::seats_of_customer(&app.db, &request.show_id, customer.as_str()).await?;
-    if have + request.seats.len() as i64 > room.seats_per_account {
+    let have = store::seats_of_customer(&app.db, show_id, customer.as_str()).await?;
+    if have + count as i64 > room.seats_per_account {
         return Err(BookingError::SeatCapReached {
             cap: room.seats_per_account,
             have,

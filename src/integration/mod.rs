@@ -12,6 +12,7 @@ pub mod counter_sales;
 pub mod deliveries;
 pub mod dispatcher;
 pub mod events;
+pub mod nats_follow;
 pub mod notify;
 pub mod outbox;
 pub mod relay;
@@ -61,8 +62,10 @@ pub struct Running {
 /// Starts the event machinery of a serving node. With `nats_url` set, `marquee relay` owns
 /// publishing the outbox, so the node only consumes from JetStream (a durable consumer
 /// shared by all nodes); without it, the in-process dispatcher drains the outbox (unless
-/// `events.dispatch_interval_ms` is 0). Either way, unless events are off, the node
-/// follows the outbox for other nodes' writes to keep its cache fresh (`cache_tail`).
+/// `events.dispatch_interval_ms` is 0). Either way the node follows other nodes' writes,
+/// to keep its cache fresh and its live seat maps moving: from the outbox table
+/// (`cache_tail`, the seat streams' tail) or, with `events.follow = "nats"`, from what the
+/// relay publishes (`nats_follow`).
 pub fn start(app: &AppState) -> Running {
     let every = app.config.events.dispatch_interval_ms;
     let mut tasks = Vec::new();
@@ -77,7 +80,12 @@ pub fn start(app: &AppState) -> Running {
             dispatcher::run(app, consumers, stop)
         }));
     }
-    if every > 0 && app.config.cache.enabled {
+    let follow_nats = app.config.events.follow == crate::config::EventFollow::Nats;
+    if follow_nats {
+        let app = app.clone();
+        tasks.push(spawn_stoppable(|stop| nats_follow::run(app, stop)));
+    }
+    if every > 0 && app.config.cache.enabled && !follow_nats {
         let app = app.clone();
         let interval = Duration::from_millis(every.max(50));
         tasks.push(spawn_stoppable(|stop| cache_tail::run(app, interval, stop)));
@@ -98,13 +106,15 @@ pub fn start(app: &AppState) -> Running {
             crate::settlement::runs::run_scheduler(app, stop)
         }));
     }
-    let events = &app.config.events;
-    let (db, streams) = (app.db.clone(), app.seat_streams.clone());
-    let poll = Duration::from_millis(events.seat_stream_poll_ms);
-    let gap_wait = Duration::from_millis(events.seat_stream_gap_wait_ms);
-    tasks.push(spawn_stoppable(move |stop| {
-        crate::inventory::stream::run(db, streams, poll, gap_wait, stop)
-    }));
+    if !follow_nats {
+        let events = &app.config.events;
+        let (db, streams) = (app.db.clone(), app.seat_streams.clone());
+        let poll = Duration::from_millis(events.seat_stream_poll_ms);
+        let gap_wait = Duration::from_millis(events.seat_stream_gap_wait_ms);
+        tasks.push(spawn_stoppable(move |stop| {
+            crate::inventory::stream::run(db, streams, poll, gap_wait, stop)
+        }));
+    }
     Running { tasks }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod best_available;
 pub mod facts;
+pub mod in_flight;
 pub mod layout;
 pub mod model;
 pub mod routes;

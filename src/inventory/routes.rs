@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    best_available::{Grid, MapSeat, Wanted, best_available},
+    best_available::Wanted,
     model::{SeatCategory, SeatMap, SeatState, SeatView},
     service,
     stream::{self, StreamItem},
@@ -123,28 +123,12 @@ async fn best_seats(
     if !map.on_sale {
         return Err(BookingError::ShowNotOnSale.into());
     }
-    let seats: Vec<MapSeat<'_>> = map
-        .seats
-        .iter()
-        .map(|seat| MapSeat {
-            label: &seat.label,
-            row: seat.grid_row,
-            col: seat.grid_col,
-            category: seat.category,
-            accessible: seat.accessible,
-            free: seat.state == SeatState::Available,
-        })
-        .collect();
-    let grid = Grid {
-        rows: map.grid_rows,
-        cols: map.grid_cols,
-    };
     let wanted = Wanted {
         count,
         category: request.category,
         accessible: request.accessible,
     };
-    let proposal = best_available(&seats, grid, wanted)
+    let proposal = service::propose(&map, wanted, &|_| false)
         .ok_or_else(|| BookingError::NoSeatsToPropose(describe(wanted)))?;
     let chosen: Vec<SeatView> = proposal
         .seats
@@ -160,7 +144,7 @@ async fn best_seats(
 }
 
 /// "3 free recliner seats with an accessible one beside the others".
-fn describe(wanted: Wanted) -> String {
+pub(crate) fn describe(wanted: Wanted) -> String {
     let category = wanted
         .category
         .map(|c| format!(" {}", c.as_str()))

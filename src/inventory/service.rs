@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{
+    best_available::{Grid, MapSeat, Proposal, Wanted, best_available},
     model::{SeatCategory, SeatMap, SeatState, SeatView},
     store,
 };
@@ -160,4 +161,30 @@ pub async fn seat_map(
         availability,
     };
     Ok(Fresh::until(map, valid_until))
+}
+
+/// The best seats of `map` for `wanted` (`best_available`), counting the seats `busy`
+/// names as taken.
+pub fn propose<'m>(
+    map: &'m SeatMap,
+    wanted: Wanted,
+    busy: &dyn Fn(&str) -> bool,
+) -> Option<Proposal<'m>> {
+    let seats: Vec<MapSeat<'m>> = map
+        .seats
+        .iter()
+        .map(|seat| MapSeat {
+            label: &seat.label,
+            row: seat.grid_row,
+            col: seat.grid_col,
+            category: seat.category,
+            accessible: seat.accessible,
+            free: seat.state == SeatState::Available && !busy(&seat.label),
+        })
+        .collect();
+    let grid = Grid {
+        rows: map.grid_rows,
+        cols: map.grid_cols,
+    };
+    best_available(&seats, grid, wanted)
 }

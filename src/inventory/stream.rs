@@ -182,6 +182,14 @@ impl SeatStreams {
         hub.cursor = hub.cursor.max(through);
     }
 
+    /// Starts the streams at `seq` when they are fed from elsewhere than this node's tail
+    /// (NATS): every event up to `seq` is in the database snapshots streams begin with.
+    pub fn start_at(&self, seq: i64) {
+        let mut hub = self.hub.lock().unwrap_or_else(|e| e.into_inner());
+        hub.cursor = hub.cursor.max(seq);
+        self.ready.send_replace(true);
+    }
+
     pub fn cursor(&self) -> i64 {
         self.hub.lock().unwrap_or_else(|e| e.into_inner()).cursor
     }

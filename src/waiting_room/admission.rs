@@ -103,6 +103,20 @@ pub fn to_admit(window: i64, deciding: i64, free_seats: i64, waiting: i64) -> i6
     (window - deciding).clamp(0, waiting.max(0))
 }
 
+/// How many buyers `free` seats can serve, at the seats per booking so far (`taken` seats
+/// in `bookings`; two before the first booking): at least one while a seat is free. Pure.
+pub fn buyers_served(free: i64, taken: i64, bookings: i64) -> i64 {
+    if free <= 0 {
+        return 0;
+    }
+    let per_booking = if bookings > 0 && taken > 0 {
+        taken as f64 / bookings as f64
+    } else {
+        2.0
+    };
+    ((free as f64 / per_booking).floor() as i64).max(1)
+}
+
 /// The next admission window from the last one and the measured hold p99 (ms): halved
 /// when over the target, one more when under it, within `[1, max]`. Pure.
 pub fn next_window(window: i64, p99_ms: Option<f64>, target_ms: f64, max: i64) -> i64 {
@@ -116,6 +130,14 @@ pub fn next_window(window: i64, p99_ms: Option<f64>, target_ms: f64, max: i64) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_seats_serve_as_many_buyers_as_bookings_so_far_suggest() {
+        assert_eq!(buyers_served(300, 0, 0), 150);
+        assert_eq!(buyers_served(100, 250, 100), 40);
+        assert_eq!(buyers_served(3, 250, 100), 1);
+        assert_eq!(buyers_served(0, 300, 120), 0);
+    }
 
     #[test]
     fn a_token_admits_its_account_to_its_show_until_it_expires() {

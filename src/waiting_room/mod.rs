@@ -18,6 +18,8 @@ use std::{
     sync::Mutex,
 };
 
+use tokio::sync::watch;
+
 use crate::{app::AppState, time::Timestamp};
 
 /// What can go wrong in the waiting room.
@@ -67,6 +69,32 @@ const LATENCY_SAMPLES: usize = 256;
 pub struct WaitingRooms {
     facts: Mutex<HashMap<String, (i64, Option<RoomFacts>)>>,
     latencies: Mutex<HashMap<String, VecDeque<f64>>>,
+    /// Rooms customers on this node are waiting on (`GET …/entries/me?wait_ms=`): what
+    /// the room was last seen to be, refreshed every admission round.
+    pulses: Mutex<HashMap<String, watch::Sender<Pulse>>>,
+    /// Room rows as last read, and when.
+    rows: Mutex<HashMap<String, (std::time::Instant, service::RoomRow)>>,
+}
+
+/// How far a room has come: what a waiting customer's answer depends on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pulse {
+    /// The pre-queue is ordered.
+    pub opened: bool,
+    /// Positions up to here are admitted.
+    pub admitted_through: i64,
+    pub sold_out: bool,
+}
+
+impl Pulse {
+    /// Whether an entry at `position` (`None`: in the pre-queue) has news.
+    pub fn moves(&self, position: Option<i64>) -> bool {
+        self.sold_out
+            || match position {
+                None => self.opened,
+                Some(position) => self.admitted_through >= position,
+            }
+    }
 }
 
 impl WaitingRooms {
@@ -104,6 +132,36 @@ impl WaitingRooms {
     /// Forgets what this node read of the show's room (it just changed it).
     pub fn forget(&self, show_id: &str) {
         self.lock_facts().remove(show_id);
+        self.lock_rows().remove(show_id);
+    }
+
+    /// The room's row if it was read within `fresh_for`.
+    pub fn recent_row(
+        &self,
+        show_id: &str,
+        fresh_for: std::time::Duration,
+    ) -> Option<service::RoomRow> {
+        let rows = self.lock_rows();
+        let (read_at, row) = rows.get(show_id)?;
+        (read_at.elapsed() < fresh_for).then(|| row.clone())
+    }
+
+    /// Remembers a room's row as just read.
+    pub fn remember_row(&self, row: &service::RoomRow) {
+        let mut rows = self.lock_rows();
+        if rows.len() > 10_000 {
+            rows.clear();
+        }
+        rows.insert(
+            row.show_id.clone(),
+            (std::time::Instant::now(), row.clone()),
+        );
+    }
+
+    fn lock_rows(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, service::RoomRow)>> {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records how long a hold on a show with a room took.
@@ -127,6 +185,34 @@ impl WaitingRooms {
         sorted.sort_by(f64::total_cmp);
         let index = ((sorted.len() as f64) * 0.99).ceil() as usize - 1;
         sorted.get(index.min(sorted.len() - 1)).copied()
+    }
+
+    /// Follows the show's room until the receiver is dropped.
+    pub fn watch(&self, show_id: &str) -> watch::Receiver<Pulse> {
+        let mut pulses = self.pulses.lock().unwrap_or_else(|e| e.into_inner());
+        pulses
+            .entry(show_id.to_owned())
+            .or_insert_with(|| watch::Sender::new(Pulse::default()))
+            .subscribe()
+    }
+
+    /// Rooms somebody on this node is waiting on (and forgets the others).
+    pub fn watched(&self) -> Vec<String> {
+        let mut pulses = self.pulses.lock().unwrap_or_else(|e| e.into_inner());
+        pulses.retain(|_, sender| sender.receiver_count() > 0);
+        pulses.keys().cloned().collect()
+    }
+
+    /// Tells those waiting on the room how far it has come (when it moved).
+    pub fn publish(&self, show_id: &str, pulse: Pulse) {
+        let pulses = self.pulses.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = pulses.get(show_id) {
+            sender.send_if_modified(|seen| {
+                let moved = *seen != pulse;
+                *seen = pulse;
+                moved
+            });
+        }
     }
 
     fn lock_facts(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Option<RoomFacts>)>> {

@@ -4,13 +4,16 @@
 use axum::{Json, extract::State, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::service::{self, Audit, Entry, Room, RoomRequest};
+use super::{
+    WaitingRoomError,
+    service::{self, Audit, Entry, Room, RoomRequest},
+};
 use crate::{
     app::AppState,
     catalog::partner_routes::org_of,
     http::{
         error::{ApiError, Problem},
-        extract::{ApiJson, ApiPath},
+        extract::{ApiJson, ApiPath, ApiQuery},
     },
     identity::extract::{Admin, Customer, Partner},
 };
@@ -111,11 +114,24 @@ async fn join_room(
     Ok((status, Json(entry)))
 }
 
+/// How long to wait for news.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WaitParams {
+    /// Answer when the entry has news (admitted, sold out, given its place) or after this
+    /// many milliseconds (at most 30,000), whichever comes first. 0 (the default):
+    /// answer at once.
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
 /// Your place in the room: state, position, how many are ahead and the estimated wait
-/// (it never goes up); once admitted, the admission token for holds on this show.
+/// (it never goes up); once admitted, the admission token for holds on this show. With
+/// `wait_ms`, a long poll: the answer comes as soon as the room moves for you, so keep
+/// one request open instead of polling.
 #[utoipa::path(get, path = "/api/v1/shows/{show_id}/waiting-room/entries/me", tag = "waiting-room",
     security(("bearer" = [])),
-    params(("show_id" = String, Path)),
+    params(("show_id" = String, Path), WaitParams),
     responses((status = 200, body = Entry),
               (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -124,9 +140,14 @@ async fn my_entry(
     State(app): State<AppState>,
     Customer(customer): Customer,
     ApiPath(show_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<WaitParams>,
 ) -> Result<Json<Entry>, ApiError> {
+    if params.wait_ms > 30_000 {
+        return Err(WaitingRoomError::Invalid("wait_ms must be at most 30000".into()).into());
+    }
+    let wait = std::time::Duration::from_millis(params.wait_ms);
     Ok(Json(
-        service::entry(&app, &customer.user_id, &show_id).await?,
+        service::entry_when_moved(&app, &customer.user_id, &show_id, wait).await?,
     ))
 }
 

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::Tx,
+    db::{Engine, Tx},
     db_row,
     ids::{PartnerOrgId, QueueEntryId, UserId},
     params,
@@ -98,6 +98,7 @@ pub struct Audit {
 }
 
 db_row! {
+    #[derive(Debug, Clone)]
     pub struct RoomRow {
         pub show_id: String,
         pub on_sale_at: i64,
@@ -244,17 +245,28 @@ pub async fn room(app: &AppState, show_id: &str) -> Result<Room, WaitingRoomErro
 }
 
 /// The room's row, after ordering the pre-queue if the on-sale has come and nobody has
-/// yet. 404 for a show without a room.
+/// yet. 404 for a show without a room. Read at most one admission round ago: the rows of
+/// rooms customers wait on are read every round anyway (`publish_watched`), and reading
+/// it again for every join and every entry would be most of a rush's reads.
 async fn open_if_due(app: &AppState, show_id: &str) -> Result<RoomRow, WaitingRoomError> {
-    let row = room_row(app, show_id)
-        .await?
-        .ok_or_else(|| WaitingRoomError::NoRoom(show_id.to_owned()))?;
+    let fresh_for = Duration::from_millis(app.config.waiting_room.tick_ms.clamp(10, 1_000));
+    let row = match app.waiting_rooms.recent_row(show_id, fresh_for) {
+        Some(row) => row,
+        None => {
+            let row = room_row(app, show_id)
+                .await?
+                .ok_or_else(|| WaitingRoomError::NoRoom(show_id.to_owned()))?;
+            app.waiting_rooms.remember_row(&row);
+            row
+        }
+    };
     let now = app.clock.now().as_millis();
     if row.shuffled_at.is_some() || now < row.on_sale_at {
         return Ok(row);
     }
     let show = show_id.to_owned();
     let opened = app.db.write(move |tx| open_in(tx, &show, now)).await?;
+    app.waiting_rooms.remember_row(&opened);
     Ok(opened)
 }
 
@@ -305,9 +317,25 @@ pub async fn join(
         return Err(WaitingRoomError::SoldOut(show_id.to_owned()));
     }
     let now = app.clock.now().as_millis();
+    let created = if room.shuffled_at.is_some() && app.db.engine() == Engine::Postgres {
+        join_open_room(app, customer, show_id, now).await?
+    } else {
+        join_in_unit(app, customer, show_id, now).await?
+    };
+    Ok((entry(app, customer, show_id).await?, created))
+}
+
+/// Joins in one unit under the room's lock: the pre-queue, or the next position (ordering
+/// the pre-queue first if the on-sale has just come).
+async fn join_in_unit(
+    app: &AppState,
+    customer: &UserId,
+    show_id: &str,
+    now: i64,
+) -> Result<bool, WaitingRoomError> {
     let unit = (show_id.to_owned(), customer.to_string());
-    let created = app
-        .db
+    let min_rate = app.config.waiting_room.min_rate_per_sec;
+    app.db
         .write(move |tx| -> Result<bool, WaitingRoomError> {
             let (show_id, customer) = &unit;
             let existing: Option<String> = tx.fetch_optional(
@@ -336,16 +364,75 @@ pub async fn join(
             } else {
                 None
             };
+            // The first estimate, stored with the entry (no second write when it is read).
+            let expected = position.map(|position| {
+                let ahead = position - room.admitted_through - 1;
+                admission::expected_at(now, ahead, room.rate_per_min as f64 / 60.0, min_rate)
+            });
             let id = QueueEntryId::generate().to_string();
             tx.execute(
                 "INSERT INTO waiting_room_entries (id, show_id, customer_id, joined_at, \
-                 position) VALUES ($1, $2, $3, $4, $5)",
-                params![&id, show_id, customer, now, position],
+                 position, expected_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                params![&id, show_id, customer, now, position, expected],
             )?;
             Ok(true)
         })
+        .await
+}
+
+/// Joins an open room on PostgreSQL in one statement, its own transaction: the room row
+/// is locked only while the statement takes the next position, so a rush of arrivals
+/// queues at the speed of single statements. (Two joins of one account racing each other
+/// leave that position empty; admission passes over it.)
+async fn join_open_room(
+    app: &AppState,
+    customer: &UserId,
+    show_id: &str,
+    now: i64,
+) -> Result<bool, WaitingRoomError> {
+    let existing: Option<String> = app
+        .db
+        .fetch_optional(
+            "SELECT id FROM waiting_room_entries WHERE show_id = $1 AND customer_id = $2",
+            params![show_id, customer.as_str()],
+        )
         .await?;
-    Ok((entry(app, customer, show_id).await?, created))
+    if existing.is_some() {
+        return Ok(false);
+    }
+    let id = QueueEntryId::generate().to_string();
+    let min_rate = app.config.waiting_room.min_rate_per_sec;
+    // One statement, its own transaction, durable when it returns. It runs on the read
+    // pool's connections rather than the writer threads, so that a rush of arrivals does
+    // not queue ahead of the seat claims the writers are for. The first estimate
+    // (`admission::expected_at`) is stored with the entry.
+    let inserted: Option<String> = app
+        .db
+        .fetch_optional(
+            "WITH slot AS ( \
+               UPDATE waiting_rooms SET next_position = next_position + 1 \
+               WHERE show_id = $1 AND shuffled_at IS NOT NULL AND status <> 'sold-out' \
+               RETURNING next_position, admitted_through, rate_per_min) \
+             INSERT INTO waiting_room_entries (id, show_id, customer_id, joined_at, position, \
+               expected_at) \
+             SELECT $2, $1, $3, $4, next_position, \
+               $4 + CAST(CEIL(GREATEST(next_position - admitted_through - 1, 0) * 1000.0 \
+                 / GREATEST(rate_per_min / 60.0, $5, 0.001)) AS BIGINT) \
+             FROM slot \
+             ON CONFLICT (show_id, customer_id) DO NOTHING \
+             RETURNING id",
+            params![show_id, &id, customer.as_str(), now, min_rate],
+        )
+        .await?;
+    let inserted = u64::from(inserted.is_some());
+    if inserted == 0 {
+        // Joined meanwhile (then the entry exists), or the room sold out.
+        let room = room_row(app, show_id).await?;
+        if room.is_some_and(|room| room.status == "sold-out") {
+            return Err(WaitingRoomError::SoldOut(show_id.to_owned()));
+        }
+    }
+    Ok(inserted > 0)
 }
 
 /// The customer's entry as it stands now.
@@ -408,7 +495,7 @@ pub async fn entry(
             if news {
                 let id = row.id.clone();
                 app.db
-                    .write(move |tx| {
+                    .write_statement(move |tx| {
                         tx.execute(
                             "UPDATE waiting_room_entries SET expected_at = $2 \
                              WHERE id = $1 AND (expected_at IS NULL OR expected_at > $2)",
@@ -423,6 +510,54 @@ pub async fn entry(
     }
     .to_owned();
     Ok(view)
+}
+
+/// The customer's entry once it has news (admitted, sold out, ordered out of the
+/// pre-queue) or after `wait`, whichever comes first: a long poll, so that thousands of
+/// customers waiting cost nothing until the room moves.
+pub async fn entry_when_moved(
+    app: &AppState,
+    customer: &UserId,
+    show_id: &str,
+    wait: Duration,
+) -> Result<Entry, WaitingRoomError> {
+    // Watch first, then read: a move after the read is seen by the watch.
+    let mut pulse = app.waiting_rooms.watch(show_id);
+    let now = entry(app, customer, show_id).await?;
+    if wait.is_zero() || !matches!(now.state.as_str(), "pre-queue" | "waiting") {
+        return Ok(now);
+    }
+    let position = now.position;
+    // A node shutting down answers its long polls at once (the seat streams' signal).
+    let mut stopping = app.seat_streams.stopping();
+    let moved = tokio::select! {
+        moved = tokio::time::timeout(wait, pulse.wait_for(|p| p.moves(position))) => {
+            matches!(moved, Ok(Ok(_)))
+        }
+        _ = stopping.wait_for(|stopping| *stopping) => false,
+    };
+    if !moved {
+        return Ok(now);
+    }
+    entry(app, customer, show_id).await
+}
+
+/// Tells this node's long polls how far their rooms have come: one read per room.
+async fn publish_watched(app: &AppState) -> Result<(), WaitingRoomError> {
+    for show_id in app.waiting_rooms.watched() {
+        if let Some(row) = room_row(app, &show_id).await? {
+            app.waiting_rooms.remember_row(&row);
+            app.waiting_rooms.publish(
+                &show_id,
+                super::Pulse {
+                    opened: row.shuffled_at.is_some(),
+                    admitted_through: row.admitted_through,
+                    sold_out: row.status == "sold-out",
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The audit of a room whose pre-queue is ordered.
@@ -492,10 +627,11 @@ fn admit_in(
     if room.status != "selling" {
         return Ok(());
     }
-    let (free, held): (i64, i64) = tx.fetch_one(
+    let (free, held, booked): (i64, i64, i64) = tx.fetch_one(
         "SELECT COALESCE(SUM(CASE WHEN state = 'available' \
                   OR (state = 'held' AND held_until <= $2) THEN 1 ELSE 0 END), 0), \
-                COALESCE(SUM(CASE WHEN state = 'held' AND held_until > $2 THEN 1 ELSE 0 END), 0) \
+                COALESCE(SUM(CASE WHEN state = 'held' AND held_until > $2 THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN state = 'booked' THEN 1 ELSE 0 END), 0) \
          FROM show_seats WHERE show_id = $1",
         params![show_id, now],
     )?;
@@ -519,11 +655,17 @@ fn admit_in(
     let window = admission::next_window(
         room.admit_window,
         p99,
-        config.hold_p99_target_ms,
+        config.hold_p99_target_ms(tx.engine()),
         config.max_window,
     );
-    // No more buyers deciding than could still find a seat.
-    let window = window.min(free.max(1));
+    // No more buyers deciding than the free seats could serve, at the seats per booking
+    // seen so far: admitting more only tells the last of them "nothing left".
+    let bookings: i64 = tx.fetch_one(
+        "SELECT COUNT(*) FROM bookings WHERE show_id = $1 \
+         AND status IN ('pending_payment', 'confirmed')",
+        params![show_id],
+    )?;
+    let window = window.min(admission::buyers_served(free, held + booked, bookings));
     let admit = admission::to_admit(window, deciding, free, waiting);
     let through = room.admitted_through + admit;
     if admit > 0 {
@@ -552,6 +694,9 @@ pub async fn run(app: AppState, shutdown: impl std::future::Future<Output = ()>)
         loop {
             if let Err(error) = admit_due(&app).await {
                 tracing::warn!(%error, "waiting room admission");
+            }
+            if let Err(error) = publish_watched(&app).await {
+                tracing::warn!(%error, "waiting room news");
             }
             tokio::time::sleep(every).await;
         }

@@ -2014,3 +2014,136 @@ db_test_with!(
         );
     }
 );
+
+db_test!(
+    best_available_holds_racing_for_one_show_all_win_disjoint_seats_until_none_are_left,
+    |app| {
+        let f = fixtures::load(app).await;
+        let racers = customers(app, 6).await;
+        // The show has 10 seats: five holds of two take all of them; the sixth finds none.
+        let requests = racers
+            .iter()
+            .map(|(_, token)| {
+                (
+                    token.clone(),
+                    json!({"show_id": f.noon.to_string(), "best_available": {"count": 2}}),
+                )
+            })
+            .collect();
+        let answers = race(app, "/api/v1/bookings", requests).await;
+        let mut seats = std::collections::BTreeSet::new();
+        let mut refused = Vec::new();
+        for (status, body) in &answers {
+            match status {
+                201 => {
+                    let held = body["seats"].as_array().unwrap();
+                    assert_eq!(held.len(), 2, "{body}");
+                    for seat in held {
+                        assert!(
+                            seats.insert(seat.as_str().unwrap().to_owned()),
+                            "{seat} twice"
+                        );
+                    }
+                }
+                409 => refused.push(body["type"].as_str().unwrap().to_owned()),
+                other => panic!("{other}: {body}"),
+            }
+        }
+        assert_eq!(seats.len(), 10, "every seat held once");
+        assert_eq!(
+            refused,
+            ["https://marquee.example/problems/no-seats-to-propose"]
+        );
+        let map = seat_map(app, &f.noon).await;
+        let held: Vec<&str> = map["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(held, ["held"; 10]);
+    }
+);
+
+db_test!(
+    a_best_available_hold_takes_what_best_available_proposes_and_refuses_mixed_requests,
+    |app| {
+        let f = fixtures::load(app).await;
+        let ana = customer(app, "ana@example.com").await;
+        let proposal = send(
+            app,
+            Method::POST,
+            &format!("/api/v1/shows/{}/best-available", f.evening),
+            None,
+            Some(json!({"count": 2})),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+        let proposed: Vec<&str> = proposal["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["label"].as_str().unwrap())
+            .collect();
+        let body = json!({"show_id": f.evening.to_string(), "best_available": {"count": 2}});
+        let held = send(
+            app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(&ana),
+            Some(body),
+        )
+        .await;
+        assert_eq!(held.status(), StatusCode::CREATED);
+        let held: Value = held.json().await.unwrap();
+        assert_eq!(held["seats"], json!(proposed));
+        assert_eq!(states(app, &f.evening, &proposed).await, ["held", "held"]);
+
+        let both = json!({"show_id": f.evening.to_string(), "seats": ["C1"],
+                          "best_available": {"count": 1}});
+        assert_problem(
+            send(
+                app,
+                Method::POST,
+                "/api/v1/bookings",
+                Some(&ana),
+                Some(both),
+            )
+            .await,
+            422,
+            "invalid-booking",
+        )
+        .await;
+        let none = json!({"show_id": f.evening.to_string(), "best_available": {"count": 0}});
+        assert_problem(
+            send(
+                app,
+                Method::POST,
+                "/api/v1/bookings",
+                Some(&ana),
+                Some(none),
+            )
+            .await,
+            422,
+            "invalid-booking",
+        )
+        .await;
+        let bulk = json!({"items": [{"show_id": f.evening.to_string(),
+                                     "best_available": {"count": 1}}]});
+        assert_problem(
+            send(
+                app,
+                Method::POST,
+                "/api/v1/bookings/bulk",
+                Some(&ana),
+                Some(bulk),
+            )
+            .await,
+            422,
+            "invalid-booking",
+        )
+        .await;
+    }
+);

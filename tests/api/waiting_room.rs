@@ -444,3 +444,95 @@ db_test_with!(
         .await;
     }
 );
+
+db_test_with!(
+    a_long_poll_answers_as_soon_as_the_room_admits_its_customer,
+    |config| {
+        quick_admission(config);
+        config.waiting_room.initial_window = 1;
+        config.waiting_room.max_window = 1;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let show = f.day3.to_string();
+        let partner = owning_partner(app, "owner@example.com").await;
+        ok(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{show}/waiting-room"),
+            Some(&partner),
+            Some(json!({"on_sale_at": "2026-11-22T03:40:00Z", "seats_per_account": 2})),
+            StatusCode::OK,
+        )
+        .await;
+        let entries = format!("/api/v1/shows/{show}/waiting-room/entries");
+        app.clock.set(utc("2026-11-22T03:40:00Z"));
+        let first = customer(app, "first@example.com").await;
+        let second = customer(app, "second@example.com").await;
+        for token in [&first, &second] {
+            ok(
+                app,
+                Method::POST,
+                &entries,
+                Some(token),
+                None,
+                StatusCode::CREATED,
+            )
+            .await;
+        }
+        let long_poll = format!("{entries}/me?wait_ms=20000");
+        let admitted = ok(
+            app,
+            Method::GET,
+            &long_poll,
+            Some(&first),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(admitted["state"], "admitted", "{admitted}");
+
+        // One deciding at a time: the second waits, its long poll open, until the first
+        // holds; then it is answered at once, well before its 20 s are up.
+        let waiting = {
+            let request = app.client.get(app.url(&long_poll)).bearer_auth(&second);
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                let entry: Value = response.json().await.unwrap();
+                (entry, started.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!waiting.is_finished(), "answered before anything moved");
+        let hold = json!({"show_id": show, "best_available": {"count": 2},
+                          "admission_token": admitted["admission_token"]});
+        ok(
+            app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(&first),
+            Some(hold),
+            StatusCode::CREATED,
+        )
+        .await;
+        let (entry, took) = waiting.await.unwrap();
+        assert_eq!(entry["state"], "admitted", "{entry}");
+        assert!(took < Duration::from_secs(10), "answered after {took:?}");
+
+        assert_problem(
+            send(
+                app,
+                Method::GET,
+                &format!("{entries}/me?wait_ms=30001"),
+                Some(&second),
+                None,
+            )
+            .await,
+            400,
+            "invalid-request",
+        )
+        .await;
+    }
+);

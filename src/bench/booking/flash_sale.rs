@@ -20,7 +20,9 @@ use super::{
     CONFIRM_TIMEOUT, Customer, ErrorCounts, POLL_INTERVAL, count, micros_since, new_run_id,
     print_errors, refusal, sign_up_customers,
 };
-use crate::bench::{BenchArgs, Connection, Target, discover, new_histogram, print_latencies};
+use crate::bench::{
+    BenchArgs, Connection, SeatPolicy, Target, discover, new_histogram, print_latencies,
+};
 
 /// The sale is on a screen of this size when the data has one (the demo's medium screens).
 const SALE_SEATS: usize = 300;
@@ -105,9 +107,39 @@ pub(in crate::bench) async fn run_flash_sale(
     let target = Arc::new(target);
     let run_id = new_run_id();
     let show = pick_show(&target).await?;
+    let policy = args.seats.unwrap_or(if args.queue {
+        SeatPolicy::Best
+    } else {
+        SeatPolicy::Pick
+    });
+    let spread =
+        Duration::from_millis(
+            args.arrival_spread_ms
+                .unwrap_or(if args.queue { 3_000 } else { 0 }),
+        );
     println!(
         "marquee bench: flash sale against {}: show {} ({} seats, {} available), {} buyers wanting 1–{MAX_WANTED} seats, at most {MAX_ATTEMPTS} holds each",
         args.url, show.id, show.seats, show.available, args.buyers
+    );
+    println!(
+        "seats: {}; arrivals {}; {}",
+        match policy {
+            SeatPolicy::Pick => "each buyer picks a block from the seat map",
+            SeatPolicy::Best => "each buyer holds the best available (the server chooses)",
+        },
+        if spread.is_zero() {
+            "all at the release".to_owned()
+        } else {
+            format!(
+                "spread evenly over {} ms after the release",
+                spread.as_millis()
+            )
+        },
+        if args.queue {
+            "through a waiting room"
+        } else {
+            "no waiting room"
+        }
     );
     // Through a waiting room, one entry per account: every buyer signs up.
     let accounts = if args.queue {
@@ -159,6 +191,8 @@ pub(in crate::bench) async fn run_flash_sale(
             barrier: barrier.clone(),
             deadline,
             queue: args.queue,
+            best: policy == SeatPolicy::Best,
+            arrives_after: spread.mul_f64(index as f64 / args.buyers as f64),
         };
         tasks.push(tokio::spawn(buyer.buy()));
     }
@@ -185,7 +219,7 @@ pub(in crate::bench) async fn run_flash_sale(
     );
     report(&show, &after, &outcomes, &confirmed, released, race_seconds)?;
     if args.queue {
-        report_queue(&outcomes)?;
+        report_queue(&outcomes, released)?;
     }
     Ok(())
 }
@@ -209,7 +243,7 @@ async fn set_up_waiting_room(target: &Target, show_id: &str) -> anyhow::Result<I
             refusal(status, &body)
         );
     }
-    println!("waiting room: on sale at {on_sale_at}; every buyer joins at the release");
+    println!("waiting room: on sale at {on_sale_at}; buyers arrive from then on");
     // A little after the on-sale, so the room is open when the crowd arrives.
     Ok(Instant::now() + lead + Duration::from_millis(50))
 }
@@ -248,42 +282,72 @@ fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
     (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
 }
 
-/// The waiting room's figures: admissions, refusals per admitted buyer, and fairness (the
-/// rank correlation between the order buyers joined in and the order they were
-/// admitted in).
-fn report_queue(outcomes: &[BuyerOutcome]) -> anyhow::Result<()> {
+/// The waiting room's figures: admissions, refusals per admitted buyer, and fairness: the
+/// rank correlation between the order buyers arrived in (their first request) and the
+/// order the room admitted them in (admission time, and position within one round, which
+/// admits positions in order).
+fn report_queue(outcomes: &[BuyerOutcome], released: Instant) -> anyhow::Result<()> {
     let admitted: Vec<&BuyerOutcome> = outcomes
         .iter()
         .filter(|o| o.admitted_after.is_some())
         .collect();
     let conflicts: u64 = admitted.iter().map(|o| o.conflicts).sum();
-    let refused_buyers = admitted.iter().filter(|o| o.conflicts > 0).count();
+    let too_few: u64 = admitted.iter().map(|o| o.too_few).sum();
+    let refused_buyers = admitted
+        .iter()
+        .filter(|o| o.conflicts + o.too_few > 0)
+        .count();
+    let empty_handed = admitted.iter().filter(|o| o.won.is_none()).count();
     let told_sold_out = outcomes.iter().filter(|o| o.told_sold_out).count();
-    let positions: Vec<f64> = admitted
+    let arrival = |o: &BuyerOutcome| {
+        o.arrived
+            .map(|at| at.saturating_duration_since(released).as_secs_f64())
+    };
+    let pre_queued = outcomes.iter().filter(|o| o.pre_queued).count();
+    // Admission time first, then position (one round admits positions in order); from the
+    // first admission, so the key stays exact in an f64.
+    let first = admitted
         .iter()
-        .filter_map(|o| o.position.map(|p| p as f64))
-        .collect();
-    // The server's admission times (buyers see them only as often as they poll).
-    let admitted_at: Vec<f64> = admitted
+        .filter_map(|o| o.admitted_at)
+        .min()
+        .unwrap_or(0);
+    let (arrived, admission_order): (Vec<f64>, Vec<f64>) = admitted
         .iter()
-        .filter_map(|o| o.admitted_at.map(|ms| ms as f64))
-        .collect();
+        .filter(|o| !o.pre_queued)
+        .filter_map(|o| {
+            let key = (o.admitted_at? - first) as f64 * 1e6 + o.position? as f64;
+            Some((arrival(o)?, key))
+        })
+        .unzip();
+    let (all_arrived, positions): (Vec<f64>, Vec<f64>) = outcomes
+        .iter()
+        .filter(|o| !o.pre_queued)
+        .filter_map(|o| Some((arrival(o)?, o.position? as f64)))
+        .unzip();
     let seen_after: Vec<f64> = admitted
         .iter()
         .filter_map(|o| o.admitted_after.map(|d| d.as_secs_f64() * 1000.0))
         .collect();
     let seen = histogram_of(seen_after.iter().map(|ms| (*ms * 1000.0) as u64))?;
-    let fairness = spearman(&positions, &admitted_at);
+    let show = |r: Option<f64>| r.map_or("n/a".to_owned(), |r| format!("{r:.4}"));
     println!(
-        "waiting room: admitted {}, told sold out {told_sold_out}; 409 seat-unavailable {conflicts} \
-         ({refused_buyers} admitted buyers, {:.1}% of them); fairness (Spearman, join order vs \
-         admission order) {}",
+        "waiting room: admitted {}, told sold out {told_sold_out}; admitted buyers refused with \
+         a 409: {refused_buyers} ({:.1}%; 409 seat-unavailable {conflicts}, 409 \
+         no-seats-to-propose {too_few}); admitted and left without seats {empty_handed}",
         admitted.len(),
         100.0 * refused_buyers as f64 / admitted.len().max(1) as f64,
-        fairness.map_or("n/a".to_owned(), |r| format!("{r:.4}"))
     );
     println!(
-        "admitted buyers saw their admission {:.0} ms (p50) / {:.0} ms (p99) after the release",
+        "fairness (Spearman, arrivals after the on-sale): arrival order vs admission order {} \
+         ({} admitted buyers); arrival order vs queue position {} ({} queued); {pre_queued} \
+         joined the pre-queue (shuffled)",
+        show(spearman(&arrived, &admission_order)),
+        arrived.len(),
+        show(spearman(&all_arrived, &positions)),
+        positions.len()
+    );
+    println!(
+        "admitted buyers saw their admission {:.0} ms (p50) / {:.0} ms (p99) after arriving",
         seen.value_at_quantile(0.5) as f64 / 1000.0,
         seen.value_at_quantile(0.99) as f64 / 1000.0
     );
@@ -303,6 +367,10 @@ struct Buyer {
     deadline: Instant,
     /// Join the show's waiting room and hold with the admission.
     queue: bool,
+    /// Hold the best available instead of picking from the seat map.
+    best: bool,
+    /// How long after the release this buyer arrives.
+    arrives_after: Duration,
 }
 
 /// A successful hold.
@@ -322,6 +390,8 @@ struct BuyerOutcome {
     paid: bool,
     holds: u64,
     conflicts: u64,
+    /// 409 `no-seats-to-propose`: fewer seats left than wanted.
+    too_few: u64,
     /// The seat map showed nothing left.
     found_sold_out: bool,
     errors: ErrorCounts,
@@ -337,6 +407,10 @@ struct BuyerOutcome {
     /// The server's admission time (ms), the admission order's key.
     admitted_at: Option<i64>,
     told_sold_out: bool,
+    /// When the buyer sent its first request (its place in the arrival order).
+    arrived: Option<Instant>,
+    /// Joined before the on-sale instant: its place is the shuffle's, not its arrival's.
+    pre_queued: bool,
 }
 
 impl Buyer {
@@ -361,16 +435,20 @@ impl Buyer {
 
     async fn buy(self) -> anyhow::Result<BuyerOutcome> {
         let mut rng = SmallRng::seed_from_u64(0x666c_6173_6800_0000 ^ self.index as u64);
-        let wanted = rng.random_range(1..=MAX_WANTED);
+        let mut wanted = rng.random_range(1..=MAX_WANTED);
         let seat_map_path = format!("/api/v1/shows/{}/seats", self.show_id);
         let mut outcome = BuyerOutcome {
             token: self.index % self.tokens.len(),
             ..BuyerOutcome::default()
         };
         self.barrier.wait().await;
-        let released = Instant::now();
+        if !self.arrives_after.is_zero() {
+            tokio::time::sleep(self.arrives_after).await;
+        }
+        let arrived = Instant::now();
+        outcome.arrived = Some(arrived);
         let admission = if self.queue {
-            match self.wait_in_room(&mut outcome, released).await? {
+            match self.wait_in_room(&mut outcome, arrived).await? {
                 Some(token) => Some(token),
                 None => return Ok(outcome),
             }
@@ -382,27 +460,31 @@ impl Buyer {
                 count(&mut outcome.errors, "stopped at --max-seconds");
                 break;
             }
-            let Some((status, body, micros)) = self.call(&seat_map_path, None, None).await? else {
-                count(&mut outcome.errors, "seat map: connection failed");
-                continue;
+            let mut request = if self.best {
+                json!({"show_id": &*self.show_id, "best_available": {"count": wanted}})
+            } else {
+                let Some((status, body, micros)) = self.call(&seat_map_path, None, None).await?
+                else {
+                    count(&mut outcome.errors, "seat map: connection failed");
+                    continue;
+                };
+                if status != StatusCode::OK {
+                    count(
+                        &mut outcome.errors,
+                        format!("seat map: {}", refusal(status, &body)),
+                    );
+                    break;
+                }
+                outcome.seat_map.push(micros);
+                let seat_map: Value = serde_json::from_slice(&body).context("seat map")?;
+                let free = free_seats(&seat_map);
+                if free.is_empty() {
+                    outcome.found_sold_out = true;
+                    break;
+                }
+                json!({"show_id": &*self.show_id, "seats": choose_seats(&free, wanted, &mut rng)})
             };
-            if status != StatusCode::OK {
-                count(
-                    &mut outcome.errors,
-                    format!("seat map: {}", refusal(status, &body)),
-                );
-                break;
-            }
-            outcome.seat_map.push(micros);
-            let seat_map: Value = serde_json::from_slice(&body).context("seat map")?;
-            let free = free_seats(&seat_map);
-            if free.is_empty() {
-                outcome.found_sold_out = true;
-                break;
-            }
-            let seats = choose_seats(&free, wanted, &mut rng);
             let key = format!("bench-{}-b{}-{attempt}", self.run_id, self.index);
-            let mut request = json!({"show_id": &*self.show_id, "seats": seats});
             if let Some(token) = &admission {
                 request["admission_token"] = json!(token);
             }
@@ -424,12 +506,17 @@ impl Buyer {
                     .flatten()
                     .filter_map(|s| s.as_str().map(str::to_owned))
                     .collect();
-                let mut asked = seats;
+                let mut asked: Vec<String> = request["seats"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect();
                 answered.sort();
                 asked.sort();
                 outcome.won = Some(Won {
                     booking_id: booking["id"].as_str().unwrap_or_default().to_owned(),
-                    other_seats: answered != asked,
+                    other_seats: !self.best && answered != asked,
                     seats: answered,
                     held_at,
                 });
@@ -439,6 +526,14 @@ impl Buyer {
             if refused == "409 seat-unavailable" {
                 outcome.hold_refused.push(micros);
                 outcome.conflicts += 1;
+            } else if refused == "409 no-seats-to-propose" && wanted > 1 {
+                // Fewer seats left than wanted: a buyer settles for fewer.
+                outcome.too_few += 1;
+                wanted -= 1;
+            } else if refused == "409 no-seats-to-propose" {
+                outcome.too_few += 1;
+                outcome.found_sold_out = true;
+                break;
             } else {
                 count(&mut outcome.errors, format!("hold: {refused}"));
                 break;
@@ -472,7 +567,7 @@ impl Buyer {
     async fn wait_in_room(
         &self,
         outcome: &mut BuyerOutcome,
-        released: Instant,
+        arrived: Instant,
     ) -> anyhow::Result<Option<String>> {
         let entries = format!("/api/v1/shows/{}/waiting-room/entries", self.show_id);
         let joined = self.call(&entries, None, Some(&json!({}))).await?;
@@ -498,11 +593,13 @@ impl Buyer {
             }
         };
         outcome.position = entry["position"].as_i64();
-        let mine = format!("{entries}/me");
+        outcome.pre_queued = entry["state"] == "pre-queue";
+        // A long poll: the server answers when the room moves for this buyer.
+        let mine = format!("{entries}/me?wait_ms=20000");
         loop {
             match entry["state"].as_str() {
                 Some("admitted") => {
-                    outcome.admitted_after = Some(released.elapsed());
+                    outcome.admitted_after = Some(arrived.elapsed());
                     outcome.admitted_at = entry["admitted_at"]
                         .as_str()
                         .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
@@ -527,9 +624,6 @@ impl Buyer {
                 count(&mut outcome.errors, "stopped at --max-seconds");
                 return Ok(None);
             }
-            // Half the estimated wait, between 100 ms and 1 s.
-            let wait = entry["estimated_wait_secs"].as_u64().unwrap_or(1) * 500;
-            tokio::time::sleep(Duration::from_millis(wait.clamp(100, 1_000))).await;
             match self.call(&mine, None, None).await? {
                 Some((StatusCode::OK, body, _)) => {
                     entry = serde_json::from_slice(&body).context("entry")?;
