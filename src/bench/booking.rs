@@ -296,7 +296,15 @@ async fn find_free_seats(target: &Target, wanted: usize) -> anyhow::Result<FreeS
 pub(super) async fn run_booking(args: &BenchArgs, target: Target) -> anyhow::Result<()> {
     let bookings = args.requests.unwrap_or(DEFAULT_BOOKINGS);
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let encoding = target.accept_encoding;
     let target = Arc::new(target);
+    // The nodes the workers' connections are spread over, `--url` first.
+    let mut nodes = vec![(args.url.clone(), target.clone())];
+    for url in &args.node_urls {
+        let mut node = super::parse_target(url)?;
+        node.accept_encoding = encoding;
+        nodes.push((url.clone(), Arc::new(node)));
+    }
     let run_id = new_run_id();
     // Each booking takes one or two seats.
     let wanted = usize::try_from(bookings.saturating_mul(2)).unwrap_or(usize::MAX);
@@ -337,7 +345,7 @@ pub(super) async fn run_booking(args: &BenchArgs, target: Target) -> anyhow::Res
         let own: Vec<(usize, String)> = seats.by_ref().take(per_worker).collect();
         let context = WorkerContext {
             worker,
-            target: target.clone(),
+            target: nodes[worker % nodes.len()].1.clone(),
             token: tokens[worker % tokens.len()].clone(),
             run_id: run_id.clone(),
             show_ids: show_ids.clone(),
@@ -349,11 +357,30 @@ pub(super) async fn run_booking(args: &BenchArgs, target: Target) -> anyhow::Res
             async move { booking_worker(context, own).await },
         ));
     }
-    let mut total = WorkerResult::new()?;
-    for task in tasks {
-        total.merge(task.await.context("bench worker panicked")??)?;
+    let mut per_node = Vec::with_capacity(nodes.len());
+    for _ in &nodes {
+        per_node.push(WorkerResult::new()?);
+    }
+    for (worker, task) in tasks.into_iter().enumerate() {
+        per_node[worker % nodes.len()].merge(task.await.context("bench worker panicked")??)?;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let mut total = WorkerResult::new()?;
+    if nodes.len() > 1 {
+        for ((url, _), result) in nodes.iter().zip(&per_node) {
+            let hold = &result.steps[0];
+            println!(
+                "node {url}: complete bookings {} ({:.0}/s), hold p50 {:.1} ms p99 {:.1} ms",
+                result.completed,
+                result.completed as f64 / elapsed,
+                hold.value_at_quantile(0.5) as f64 / 1000.0,
+                hold.value_at_quantile(0.99) as f64 / 1000.0,
+            );
+        }
+    }
+    for result in per_node {
+        total.merge(result)?;
+    }
 
     let rows: Vec<(&str, &Histogram<u64>)> = STEPS.iter().copied().zip(&total.steps).collect();
     print_latencies(("count", "per s"), &rows, elapsed);

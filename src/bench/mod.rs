@@ -36,6 +36,11 @@ pub struct BenchArgs {
     /// Base URL of a running server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// `booking`: further nodes of the same deployment (repeat the option); the workers'
+    /// connections are spread over `--url` and these in turn, and figures are printed per
+    /// node and in total.
+    #[arg(long = "node-url")]
+    node_urls: Vec<String>,
     /// Concurrent keep-alive connections (flash-sale: one per buyer instead).
     #[arg(long, default_value_t = 64)]
     connections: usize,

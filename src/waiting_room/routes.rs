@@ -114,13 +114,16 @@ async fn join_room(
     Ok((status, Json(entry)))
 }
 
+/// Longest `wait_ms` accepted: well within `http.request_timeout_ms` (15 s by default).
+const MAX_WAIT_MS: u64 = 10_000;
+
 /// How long to wait for news.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct WaitParams {
     /// Answer when the entry has news (admitted, sold out, given its place) or after this
-    /// many milliseconds (at most 30,000), whichever comes first. 0 (the default):
-    /// answer at once.
+    /// many milliseconds (at most 10,000, within the request timeout), whichever comes
+    /// first. 0 (the default): answer at once.
     #[serde(default)]
     pub wait_ms: u64,
 }
@@ -142,8 +145,10 @@ async fn my_entry(
     ApiPath(show_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<WaitParams>,
 ) -> Result<Json<Entry>, ApiError> {
-    if params.wait_ms > 30_000 {
-        return Err(WaitingRoomError::Invalid("wait_ms must be at most 30000".into()).into());
+    if params.wait_ms > MAX_WAIT_MS {
+        return Err(
+            WaitingRoomError::Invalid(format!("wait_ms must be at most {MAX_WAIT_MS}")).into(),
+        );
     }
     let wait = std::time::Duration::from_millis(params.wait_ms);
     Ok(Json(

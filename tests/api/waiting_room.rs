@@ -480,7 +480,7 @@ db_test_with!(
             )
             .await;
         }
-        let long_poll = format!("{entries}/me?wait_ms=20000");
+        let long_poll = format!("{entries}/me?wait_ms=10000");
         let admitted = ok(
             app,
             Method::GET,
@@ -493,7 +493,7 @@ db_test_with!(
         assert_eq!(admitted["state"], "admitted", "{admitted}");
 
         // One deciding at a time: the second waits, its long poll open, until the first
-        // holds; then it is answered at once, well before its 20 s are up.
+        // holds; then it is answered at once, well before its 10 s are up.
         let waiting = {
             let request = app.client.get(app.url(&long_poll)).bearer_auth(&second);
             tokio::spawn(async move {
@@ -519,13 +519,13 @@ db_test_with!(
         .await;
         let (entry, took) = waiting.await.unwrap();
         assert_eq!(entry["state"], "admitted", "{entry}");
-        assert!(took < Duration::from_secs(10), "answered after {took:?}");
+        assert!(took < Duration::from_secs(8), "answered after {took:?}");
 
         assert_problem(
             send(
                 app,
                 Method::GET,
-                &format!("{entries}/me?wait_ms=30001"),
+                &format!("{entries}/me?wait_ms=10001"),
                 Some(&second),
                 None,
             )
