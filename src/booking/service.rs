@@ -281,9 +281,7 @@ async fn hold_best_available(
             Some(proposal.seats.iter().map(|s| s.label.to_owned()).collect())
         });
         let Some(claim) = claim else {
-            return Err(BookingError::NoSeatsToPropose(
-                crate::inventory::routes::describe(wanted),
-            ));
+            return Err(BookingError::NoSeatsToPropose(wanted.describe()));
         };
         let request = SeatRequest {
             show_id: show_id.to_owned(),
@@ -301,9 +299,7 @@ async fn hold_best_available(
             Err(error) => return Err(error),
         }
     }
-    Err(last.unwrap_or(BookingError::NoSeatsToPropose(
-        crate::inventory::routes::describe(wanted),
-    )))
+    Err(last.unwrap_or_else(|| BookingError::NoSeatsToPropose(wanted.describe())))
 }
 
 /// A hold on a show with a waiting room needs the customer's admission for the show, and

@@ -38,6 +38,24 @@ pub struct Wanted {
     pub accessible: bool,
 }
 
+impl Wanted {
+    /// What was asked for, for a refusal: "3 free recliner seats together, one of them
+    /// accessible".
+    pub fn describe(self) -> String {
+        let category = self
+            .category
+            .map(|c| format!(" {}", c.as_str()))
+            .unwrap_or_default();
+        let plural = if self.count == 1 { "" } else { "s" };
+        let accessible = match (self.accessible, self.count) {
+            (false, _) => "",
+            (true, 1) => ", accessible",
+            (true, _) => " together, one of them accessible",
+        };
+        format!("{} free{category} seat{plural}{accessible}", self.count)
+    }
+}
+
 /// The seats proposed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal<'a> {

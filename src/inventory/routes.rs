@@ -129,7 +129,7 @@ async fn best_seats(
         accessible: request.accessible,
     };
     let proposal = service::propose(&map, wanted, &|_| false)
-        .ok_or_else(|| BookingError::NoSeatsToPropose(describe(wanted)))?;
+        .ok_or_else(|| BookingError::NoSeatsToPropose(wanted.describe()))?;
     let chosen: Vec<SeatView> = proposal
         .seats
         .iter()
@@ -141,21 +141,6 @@ async fn best_seats(
         together: proposal.together,
         stranded: proposal.stranded as u32,
     }))
-}
-
-/// "3 free recliner seats with an accessible one beside the others".
-pub(crate) fn describe(wanted: Wanted) -> String {
-    let category = wanted
-        .category
-        .map(|c| format!(" {}", c.as_str()))
-        .unwrap_or_default();
-    let plural = if wanted.count == 1 { "" } else { "s" };
-    let accessible = match (wanted.accessible, wanted.count) {
-        (false, _) => "",
-        (true, 1) => ", accessible",
-        (true, _) => " together, one of them accessible",
-    };
-    format!("{} free{category} seat{plural}{accessible}", wanted.count)
 }
 
 /// How long a new stream waits for this node's outbox tail to start (only just after the

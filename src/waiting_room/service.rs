@@ -118,6 +118,10 @@ const ROOM: &str = "SELECT show_id, on_sale_at, seed, seed_hash, seats_per_accou
      shuffled_at, next_position, admitted_through, admit_window, rate_per_min \
      FROM waiting_rooms";
 
+/// The customer's entry id in a room, if they joined.
+const ENTRY_OF_CUSTOMER: &str =
+    "SELECT id FROM waiting_room_entries WHERE show_id = $1 AND customer_id = $2";
+
 db_row! {
     struct EntryRow {
         id: String,
@@ -338,10 +342,8 @@ async fn join_in_unit(
     app.db
         .write(move |tx| -> Result<bool, WaitingRoomError> {
             let (show_id, customer) = &unit;
-            let existing: Option<String> = tx.fetch_optional(
-                "SELECT id FROM waiting_room_entries WHERE show_id = $1 AND customer_id = $2",
-                params![show_id, customer],
-            )?;
+            let existing: Option<String> =
+                tx.fetch_optional(ENTRY_OF_CUSTOMER, params![show_id, customer])?;
             if existing.is_some() {
                 return Ok(false);
             }
@@ -392,10 +394,7 @@ async fn join_open_room(
 ) -> Result<bool, WaitingRoomError> {
     let existing: Option<String> = app
         .db
-        .fetch_optional(
-            "SELECT id FROM waiting_room_entries WHERE show_id = $1 AND customer_id = $2",
-            params![show_id, customer.as_str()],
-        )
+        .fetch_optional(ENTRY_OF_CUSTOMER, params![show_id, customer.as_str()])
         .await?;
     if existing.is_some() {
         return Ok(false);
