@@ -5,6 +5,7 @@
 import { api, session, showDetail, serverNow } from './api.js';
 import { h, announce, alertBox, showError, heading } from './dom.js';
 import { t, lang, money, list, categoryName, showDateTime, languageName, locale } from './i18n.js';
+import { waitingRoomPage } from './waitingroom.js';
 
 const MAX_SEATS = 10;
 const PENDING_KEY = 'marquee.pendingSeats';
@@ -72,10 +73,16 @@ function takePendingSeats(showId) {
 
 /** `nav.go(path)` navigates; `ctx.onLeave(fn)` runs `fn` when the page is left. */
 export async function seatMapPage(ctx, showId, nav) {
-  const [show, map, holds] = await Promise.all([showDetail(showId), fetchMap(showId), ownHolds(showId)]);
-  const page = new SeatMap(ctx, show, map, nav);
-  if (holds.length) page.root.querySelector('.page-head').after(holdNotice(holds));
-  return page.root;
+  const show = await showDetail(showId);
+  const open = async (admission) => {
+    const [map, holds] = await Promise.all([fetchMap(showId), ownHolds(showId)]);
+    const page = new SeatMap(ctx, show, map, nav, admission);
+    if (holds.length) page.root.querySelector('.page-head').after(holdNotice(holds));
+    return page.root;
+  };
+  // Sales through a waiting room: the seat map opens once the customer is admitted.
+  if (show.waiting_room && show.status !== 'cancelled') return waitingRoomPage(ctx, show, nav, open);
+  return open(null);
 }
 
 /** The customer's unpaid holds of this show (their seats show as taken on the map). */
@@ -97,8 +104,11 @@ function holdNotice(holds) {
 }
 
 class SeatMap {
-  constructor(ctx, show, map, nav) {
+  /** `admission`: `{token, expiresAt}` from the show's waiting room, sent with the hold. */
+  constructor(ctx, show, map, nav, admission = null) {
     this.show = show;
+    this.admission = admission;
+    this.maxSeats = Math.min(MAX_SEATS, show.waiting_room?.seats_per_account ?? MAX_SEATS);
     this.nav = nav;
     this.showId = show.id;
     this.onSale = map.on_sale && show.status !== 'cancelled';
@@ -141,7 +151,7 @@ class SeatMap {
 
     for (const label of takePendingSeats(this.showId)) {
       const seat = this.seats.get(label);
-      if (seat && this.isAvailable(seat) && this.selected.size < MAX_SEATS) this.selected.add(label);
+      if (seat && this.isAvailable(seat) && this.selected.size < this.maxSeats) this.selected.add(label);
     }
     this.paintAll();
     this.setActive(this.firstFocusable()?.label, false);
@@ -197,7 +207,7 @@ class SeatMap {
 
   bestForm() {
     this.bestCount = h('input', {
-      id: 'best-count', type: 'number', min: 1, max: MAX_SEATS, value: 2, inputmode: 'numeric', required: true,
+      id: 'best-count', type: 'number', min: 1, max: this.maxSeats, value: Math.min(2, this.maxSeats), inputmode: 'numeric', required: true,
     });
     this.bestCategory = h('select', { id: 'best-category' },
       h('option', { value: '', text: t('show.best.any') }),
@@ -430,8 +440,8 @@ class SeatMap {
     } else if (!this.isAvailable(seat)) {
       announce(t('show.isUnavailable', { seat: label }));
       return;
-    } else if (this.selected.size >= MAX_SEATS) {
-      announce(t('show.max', { n: MAX_SEATS }));
+    } else if (this.selected.size >= this.maxSeats) {
+      announce(t('show.max', { n: this.maxSeats }));
       return;
     } else {
       this.selected.add(label);
@@ -482,8 +492,8 @@ class SeatMap {
   async best() {
     showError(this.bestError, null);
     const count = Number(this.bestCount.value);
-    if (!Number.isInteger(count) || count < 1 || count > MAX_SEATS) {
-      showError(this.bestError, { title: t('show.max', { n: MAX_SEATS }) });
+    if (!Number.isInteger(count) || count < 1 || count > this.maxSeats) {
+      showError(this.bestError, { title: t('show.max', { n: this.maxSeats }) });
       this.bestCount.focus();
       return;
     }
@@ -526,7 +536,12 @@ class SeatMap {
     this.holdButton.textContent = t('show.holding');
     try {
       const booking = await api('/api/v1/bookings', {
-        method: 'POST', auth: true, idempotent: true, body: { show_id: this.showId, seats },
+        method: 'POST',
+        auth: true,
+        idempotent: true,
+        body: this.admission
+          ? { show_id: this.showId, seats, admission_token: this.admission.token }
+          : { show_id: this.showId, seats },
       });
       this.nav.go(`/booking/${booking.id}`);
       return;

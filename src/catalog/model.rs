@@ -168,4 +168,19 @@ pub struct ShowDetail {
     pub on_sale: bool,
     pub prices: Vec<CategoryPrice>,
     pub availability: Availability,
+    /// Present when sales go through a waiting room: holds need an admission from it
+    /// (`/api/v1/shows/{id}/waiting-room`).
+    pub waiting_room: Option<ShowWaitingRoom>,
+}
+
+/// A show's waiting room, as its page needs to know.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShowWaitingRoom {
+    #[schema(value_type = String)]
+    pub on_sale_at: String,
+    /// The on-sale in the theatre's time zone.
+    #[schema(value_type = String)]
+    pub on_sale_at_local: String,
+    /// Seats one account may hold or buy.
+    pub seats_per_account: i64,
 }

@@ -492,6 +492,20 @@ pub async fn show_detail(
     let ends_at = Timestamp::from_millis(show.ends_at);
     let valid_until = inventory::seat_view_valid_until(&show, next_hold_expiry, now);
     let on_sale = inventory::on_sale(&show, now);
+    let room: Option<(i64, i64)> = db
+        .fetch_optional(
+            "SELECT on_sale_at, seats_per_account FROM waiting_rooms WHERE show_id = $1",
+            crate::params![show_id],
+        )
+        .await?;
+    let waiting_room = room.map(|(on_sale_at, seats_per_account)| {
+        let on_sale_at = Timestamp::from_millis(on_sale_at);
+        super::model::ShowWaitingRoom {
+            on_sale_at: on_sale_at.to_rfc3339(),
+            on_sale_at_local: on_sale_at.to_local_rfc3339(tz),
+            seats_per_account,
+        }
+    });
     Ok(Fresh::until(
         super::model::ShowDetail {
             movie,
@@ -516,6 +530,7 @@ pub async fn show_detail(
             on_sale,
             prices,
             availability,
+            waiting_room,
             id: ShowId::from_trusted(show.id),
         },
         valid_until,

@@ -402,7 +402,7 @@ fn waiting_room_problem(
     let detail = Some(error.to_string());
     match error {
         E::Invalid(_) => (S::BAD_REQUEST, "invalid-request", "Invalid request", detail),
-        E::UnknownShow(_) | E::NoRoom(_) => {
+        E::UnknownShow(_) | E::NoRoom(_) | E::NoShows { .. } => {
             (S::NOT_FOUND, "not-found", "Resource not found", detail)
         }
         E::NotInRoom(_) => (

@@ -9,6 +9,7 @@
 //! asks `WaitingRooms::facts`).
 
 pub mod admission;
+pub mod joins;
 pub mod routes;
 pub mod service;
 pub mod shuffle;
@@ -29,6 +30,8 @@ pub enum WaitingRoomError {
     Invalid(String),
     #[error("show {0} not found")]
     UnknownShow(String),
+    #[error("no scheduled show of movie {movie} in city {city} starts after the on-sale")]
+    NoShows { movie: String, city: String },
     #[error("show {0} has no waiting room")]
     NoRoom(String),
     #[error("you are not in the waiting room of show {0}; join it first")]
@@ -74,6 +77,8 @@ pub struct WaitingRooms {
     pulses: Mutex<HashMap<String, watch::Sender<Pulse>>>,
     /// Room rows as last read, and when.
     rows: Mutex<HashMap<String, (std::time::Instant, service::RoomRow)>>,
+    /// Joins to open rooms on PostgreSQL, written in batches in arrival order.
+    pub joins: std::sync::Arc<joins::JoinBatches>,
 }
 
 /// How far a room has come: what a waiting customer's answer depends on.

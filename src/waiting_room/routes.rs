@@ -6,7 +6,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     WaitingRoomError,
-    service::{self, Audit, Entry, Room, RoomRequest},
+    service::{self, Audit, Entry, MovieRooms, MovieRoomsRequest, Room, RoomRequest},
 };
 use crate::{
     app::AppState,
@@ -22,6 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(partner_room))
         .routes(routes!(admin_room))
+        .routes(routes!(partner_movie_rooms))
+        .routes(routes!(admin_movie_rooms))
         .routes(routes!(get_room))
         .routes(routes!(join_room))
         .routes(routes!(my_entry))
@@ -74,6 +76,54 @@ async fn admin_room(
 ) -> Result<Json<Room>, ApiError> {
     Ok(Json(
         service::configure(&app, None, &show_id, &request).await?,
+    ))
+}
+
+/// Give every show of a movie in a city, at the organisation's theatres, a waiting room
+/// with one on-sale (shows starting after it; each show queues apart with a seed of its
+/// own). Applying it again moves the on-sale of rooms not yet open; rooms already open are
+/// left as they are and listed in `already_open`. Shows added later need it again.
+#[utoipa::path(put, path = "/api/v1/partner/movies/{movie_id}/waiting-rooms", tag = "waiting-room",
+    security(("bearer" = [])),
+    params(("movie_id" = String, Path)),
+    request_body = MovieRoomsRequest,
+    responses((status = 200, body = MovieRooms),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn partner_movie_rooms(
+    State(app): State<AppState>,
+    partner: Partner,
+    ApiPath(movie_id): ApiPath<String>,
+    ApiJson(request): ApiJson<MovieRoomsRequest>,
+) -> Result<Json<MovieRooms>, ApiError> {
+    let org = org_of(&partner)?;
+    Ok(Json(
+        service::configure_movie(&app, Some(org), &movie_id, &request).await?,
+    ))
+}
+
+/// Give every show of a movie in a city a waiting room with one on-sale (administrators).
+#[utoipa::path(put, path = "/api/v1/admin/movies/{movie_id}/waiting-rooms", tag = "waiting-room",
+    security(("bearer" = [])),
+    params(("movie_id" = String, Path)),
+    request_body = MovieRoomsRequest,
+    responses((status = 200, body = MovieRooms),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn admin_movie_rooms(
+    State(app): State<AppState>,
+    _admin: Admin,
+    ApiPath(movie_id): ApiPath<String>,
+    ApiJson(request): ApiJson<MovieRoomsRequest>,
+) -> Result<Json<MovieRooms>, ApiError> {
+    Ok(Json(
+        service::configure_movie(&app, None, &movie_id, &request).await?,
     ))
 }
 

@@ -40,6 +40,38 @@ pub struct RoomRequest {
     pub seats_per_account: Option<i64>,
 }
 
+/// Waiting rooms for every show of a movie in a city.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MovieRoomsRequest {
+    /// The city whose shows get a room.
+    pub city_id: String,
+    /// When sales open (RFC 3339, in the future): shows starting after it get a room.
+    pub on_sale_at: chrono::DateTime<chrono::FixedOffset>,
+    /// Seats one account may hold or buy per show (default 6).
+    pub seats_per_account: Option<i64>,
+}
+
+impl MovieRoomsRequest {
+    fn room(&self) -> RoomRequest {
+        RoomRequest {
+            on_sale_at: self.on_sale_at,
+            seats_per_account: self.seats_per_account,
+        }
+    }
+}
+
+/// The rooms set up for a movie's shows in a city.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MovieRooms {
+    pub movie_id: String,
+    pub city_id: String,
+    /// One room per show, by start time: set up now, or moved to the new on-sale.
+    pub rooms: Vec<Room>,
+    /// Shows whose rooms had already opened: left as they are.
+    pub already_open: Vec<String>,
+}
+
 /// A room as anyone may see it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Room {
@@ -70,7 +102,8 @@ pub struct Entry {
     pub state: String,
     /// 1-based, once ordered.
     pub position: Option<i64>,
-    /// People admitted or waiting before this one.
+    /// People still waiting before this one (those admitted and choosing seats are not
+    /// counted).
     pub ahead: Option<i64>,
     /// Seconds until admission, as estimated: it never goes up between two reads.
     pub estimated_wait_secs: Option<i64>,
@@ -160,76 +193,186 @@ pub async fn configure(
     show_id: &str,
     request: &RoomRequest,
 ) -> Result<Room, WaitingRoomError> {
-    let now = app.clock.now().as_millis();
-    let on_sale_at = request.on_sale_at.timestamp_millis();
-    let seats = request.seats_per_account.unwrap_or(6);
-    if !(1..=app.config.booking.max_seats as i64).contains(&seats) {
-        return Err(WaitingRoomError::Invalid(format!(
-            "seats_per_account must be between 1 and {}",
-            app.config.booking.max_seats
-        )));
-    }
-    if on_sale_at <= now {
-        return Err(WaitingRoomError::Invalid(
-            "on_sale_at must be in the future".into(),
-        ));
-    }
-    let seed = shuffle::new_seed();
-    let unit = (
-        show_id.to_owned(),
-        org.map(|o| o.to_string()),
-        seed.clone(),
-        shuffle::seed_hash(&seed),
-        app.config.waiting_room.initial_window,
-    );
-    let row = app
+    let setup = Setup::of(app, org, request)?;
+    let show = show_id.to_owned();
+    let row = app.db.write(move |tx| setup.apply(tx, &show)).await?;
+    app.waiting_rooms.forget(show_id);
+    app.cache.invalidate_show(show_id);
+    Ok(public(&row, 0))
+}
+
+/// Gives every show of a movie in a city that starts after the on-sale (of the
+/// organisation's theatres, for partners) a waiting room with that on-sale, in one unit of
+/// work. Each show keeps a queue and a seed of its own; rooms already open are left as they
+/// are and named in the answer. 404 when no such show exists.
+pub async fn configure_movie(
+    app: &AppState,
+    org: Option<&PartnerOrgId>,
+    movie_id: &str,
+    request: &MovieRoomsRequest,
+) -> Result<MovieRooms, WaitingRoomError> {
+    let setup = Setup::of(app, org, &request.room())?;
+    let (movie, city) = (movie_id.to_owned(), request.city_id.clone());
+    let (rooms, already_open) = app
         .db
-        .write(move |tx| -> Result<RoomRow, WaitingRoomError> {
-            let (show_id, org, seed, hash, window) = &unit;
-            let show: Option<(String, i64, String)> = tx.fetch_optional(
-                "SELECT t.org_id, s.starts_at, s.status FROM shows s \
-                 JOIN theatres t ON t.id = s.theatre_id WHERE s.id = $1",
-                params![show_id],
-            )?;
-            let Some((owner, starts_at, status)) = show else {
-                return Err(WaitingRoomError::UnknownShow(show_id.clone()));
+        .write(move |tx| -> Result<_, WaitingRoomError> {
+            let mut sql = String::from(
+                "SELECT s.id FROM shows s JOIN theatres t ON t.id = s.theatre_id \
+                 WHERE s.movie_id = $1 AND s.city_id = $2 AND s.status = 'scheduled' \
+                 AND s.starts_at > $3",
+            );
+            let org = setup.org.clone().unwrap_or_default();
+            if setup.org.is_some() {
+                sql.push_str(" AND t.org_id = $4");
+            }
+            sql.push_str(" ORDER BY s.starts_at, s.id");
+            let shows: Vec<String> = if setup.org.is_some() {
+                tx.fetch_all(&sql, params![&movie, &city, setup.on_sale_at, &org])?
+            } else {
+                tx.fetch_all(&sql, params![&movie, &city, setup.on_sale_at])?
             };
-            if org.as_ref().is_some_and(|org| *org != owner) {
-                return Err(WaitingRoomError::UnknownShow(show_id.clone()));
+            if shows.is_empty() {
+                return Err(WaitingRoomError::NoShows {
+                    movie: movie.clone(),
+                    city: city.clone(),
+                });
             }
-            if status != "scheduled" || on_sale_at >= starts_at {
-                return Err(WaitingRoomError::Invalid(
-                    "the on-sale must be before the show starts, and the show scheduled".into(),
-                ));
-            }
-            let existing: Option<RoomRow> =
-                tx.fetch_optional(&format!("{ROOM} WHERE show_id = $1"), params![show_id])?;
-            match existing {
-                Some(room) if room.on_sale_at <= now || room.shuffled_at.is_some() => {
-                    return Err(WaitingRoomError::AlreadyOpen(show_id.clone()));
-                }
-                Some(_) => {
-                    tx.execute(
-                        "UPDATE waiting_rooms SET on_sale_at = $2, seats_per_account = $3, \
-                         updated_at = $4 WHERE show_id = $1",
-                        params![show_id, on_sale_at, seats, now],
-                    )?;
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO waiting_rooms (show_id, on_sale_at, seed, seed_hash, \
-                         seats_per_account, status, next_position, admitted_through, \
-                         admit_window, rate_per_min, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'waiting', 0, 0, $6, 0, $7, $7)",
-                        params![show_id, on_sale_at, seed, hash, seats, *window, now],
-                    )?;
+            let mut rooms = Vec::with_capacity(shows.len());
+            let mut already_open = Vec::new();
+            for show in shows {
+                match setup.with_new_seed().apply(tx, &show) {
+                    Ok(row) => rooms.push(row),
+                    Err(WaitingRoomError::AlreadyOpen(show)) => already_open.push(show),
+                    Err(other) => return Err(other),
                 }
             }
-            Ok(tx.fetch_one(&format!("{ROOM} WHERE show_id = $1"), params![show_id])?)
+            Ok((rooms, already_open))
         })
         .await?;
-    app.waiting_rooms.forget(show_id);
-    Ok(public(&row, 0))
+    for row in &rooms {
+        app.waiting_rooms.forget(&row.show_id);
+        app.cache.invalidate_show(&row.show_id);
+    }
+    Ok(MovieRooms {
+        movie_id: movie_id.to_owned(),
+        city_id: request.city_id.clone(),
+        rooms: rooms.iter().map(|row| public(row, 0)).collect(),
+        already_open,
+    })
+}
+
+/// A room to set up: checked input and a fresh seed.
+#[derive(Clone)]
+struct Setup {
+    org: Option<String>,
+    on_sale_at: i64,
+    seats_per_account: i64,
+    seed: String,
+    seed_hash: String,
+    window: i64,
+    now: i64,
+}
+
+impl Setup {
+    fn of(
+        app: &AppState,
+        org: Option<&PartnerOrgId>,
+        request: &RoomRequest,
+    ) -> Result<Setup, WaitingRoomError> {
+        let now = app.clock.now().as_millis();
+        let on_sale_at = request.on_sale_at.timestamp_millis();
+        let seats = request.seats_per_account.unwrap_or(6);
+        if !(1..=app.config.booking.max_seats as i64).contains(&seats) {
+            return Err(WaitingRoomError::Invalid(format!(
+                "seats_per_account must be between 1 and {}",
+                app.config.booking.max_seats
+            )));
+        }
+        if on_sale_at <= now {
+            return Err(WaitingRoomError::Invalid(
+                "on_sale_at must be in the future".into(),
+            ));
+        }
+        Ok(Setup {
+            org: org.map(|o| o.to_string()),
+            on_sale_at,
+            seats_per_account: seats,
+            seed: String::new(),
+            seed_hash: String::new(),
+            window: app.config.waiting_room.initial_window,
+            now,
+        }
+        .with_new_seed())
+    }
+
+    /// The same setup with a seed of its own (one per room: each queue is shuffled apart).
+    fn with_new_seed(&self) -> Setup {
+        let seed = shuffle::new_seed();
+        Setup {
+            seed_hash: shuffle::seed_hash(&seed),
+            seed,
+            ..self.clone()
+        }
+    }
+
+    /// Sets up the show's room, or moves its on-sale while it has not opened (the seed
+    /// published then stays).
+    fn apply(&self, tx: &mut Tx<'_>, show_id: &str) -> Result<RoomRow, WaitingRoomError> {
+        let Setup {
+            on_sale_at,
+            seats_per_account: seats,
+            now,
+            ..
+        } = *self;
+        let show: Option<(String, i64, String)> = tx.fetch_optional(
+            "SELECT t.org_id, s.starts_at, s.status FROM shows s \
+             JOIN theatres t ON t.id = s.theatre_id WHERE s.id = $1",
+            params![show_id],
+        )?;
+        let Some((owner, starts_at, status)) = show else {
+            return Err(WaitingRoomError::UnknownShow(show_id.to_owned()));
+        };
+        if self.org.as_ref().is_some_and(|org| *org != owner) {
+            return Err(WaitingRoomError::UnknownShow(show_id.to_owned()));
+        }
+        if status != "scheduled" || on_sale_at >= starts_at {
+            return Err(WaitingRoomError::Invalid(
+                "the on-sale must be before the show starts, and the show scheduled".into(),
+            ));
+        }
+        let existing: Option<RoomRow> =
+            tx.fetch_optional(&format!("{ROOM} WHERE show_id = $1"), params![show_id])?;
+        match existing {
+            Some(room) if room.on_sale_at <= now || room.shuffled_at.is_some() => {
+                return Err(WaitingRoomError::AlreadyOpen(show_id.to_owned()));
+            }
+            Some(_) => {
+                tx.execute(
+                    "UPDATE waiting_rooms SET on_sale_at = $2, seats_per_account = $3, \
+                     updated_at = $4 WHERE show_id = $1",
+                    params![show_id, on_sale_at, seats, now],
+                )?;
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO waiting_rooms (show_id, on_sale_at, seed, seed_hash, \
+                     seats_per_account, status, next_position, admitted_through, \
+                     admit_window, rate_per_min, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'waiting', 0, 0, $6, 0, $7, $7)",
+                    params![
+                        show_id,
+                        on_sale_at,
+                        &self.seed,
+                        &self.seed_hash,
+                        seats,
+                        self.window,
+                        now
+                    ],
+                )?;
+            }
+        }
+        Ok(tx.fetch_one(&format!("{ROOM} WHERE show_id = $1"), params![show_id])?)
+    }
 }
 
 async fn entry_count(app: &AppState, show_id: &str) -> Result<i64, WaitingRoomError> {
@@ -392,6 +535,27 @@ async fn join_open_room(
     show_id: &str,
     now: i64,
 ) -> Result<bool, WaitingRoomError> {
+    let id = QueueEntryId::generate().to_string();
+    let min_rate = app.config.waiting_room.min_rate_per_sec;
+    // In turn with this node's other arrivals, a batch per statement (`joins`).
+    let batched = app
+        .waiting_rooms
+        .joins
+        .join(
+            &app.db,
+            show_id,
+            id.clone(),
+            customer.as_str(),
+            now,
+            min_rate,
+        )
+        .await;
+    if let Some(created) = batched {
+        if !created {
+            fail_if_sold_out(app, show_id).await?;
+        }
+        return Ok(created);
+    }
     let existing: Option<String> = app
         .db
         .fetch_optional(ENTRY_OF_CUSTOMER, params![show_id, customer.as_str()])
@@ -399,8 +563,6 @@ async fn join_open_room(
     if existing.is_some() {
         return Ok(false);
     }
-    let id = QueueEntryId::generate().to_string();
-    let min_rate = app.config.waiting_room.min_rate_per_sec;
     // One statement, its own transaction, durable when it returns. It runs on the read
     // pool's connections rather than the writer threads, so that a rush of arrivals does
     // not queue ahead of the seat claims the writers are for. The first estimate
@@ -423,15 +585,44 @@ async fn join_open_room(
             params![show_id, &id, customer.as_str(), now, min_rate],
         )
         .await?;
-    let inserted = u64::from(inserted.is_some());
-    if inserted == 0 {
-        // Joined meanwhile (then the entry exists), or the room sold out.
-        let room = room_row(app, show_id).await?;
-        if room.is_some_and(|room| room.status == "sold-out") {
-            return Err(WaitingRoomError::SoldOut(show_id.to_owned()));
-        }
+    if inserted.is_none() {
+        fail_if_sold_out(app, show_id).await?;
     }
-    Ok(inserted > 0)
+    Ok(inserted.is_some())
+}
+
+/// Keeps an entry's earlier expected admission. An estimate is no seat: on PostgreSQL the
+/// statement runs on the read pool's connections, not queued behind seat claims on the
+/// writer threads (thousands of waiting customers read their place during a rush).
+async fn store_expected(
+    app: &AppState,
+    id: &str,
+    expected_at: i64,
+) -> Result<(), WaitingRoomError> {
+    const STORE: &str = "UPDATE waiting_room_entries SET expected_at = $2 \
+         WHERE id = $1 AND (expected_at IS NULL OR expected_at > $2)";
+    if app.db.engine() == Engine::Postgres {
+        let _: Vec<String> = app
+            .db
+            .fetch_all(&format!("{STORE} RETURNING id"), params![id, expected_at])
+            .await?;
+        return Ok(());
+    }
+    let id = id.to_owned();
+    app.db
+        .write_statement(move |tx| tx.execute(STORE, params![&id, expected_at]))
+        .await?;
+    Ok(())
+}
+
+/// After a join inserted no entry: the account joined meanwhile (its entry exists), or
+/// the room sold out (an error).
+async fn fail_if_sold_out(app: &AppState, show_id: &str) -> Result<(), WaitingRoomError> {
+    let room = room_row(app, show_id).await?;
+    if room.is_some_and(|room| room.status == "sold-out") {
+        return Err(WaitingRoomError::SoldOut(show_id.to_owned()));
+    }
+    Ok(())
 }
 
 /// The customer's entry as it stands now.
@@ -492,16 +683,7 @@ pub async fn entry(
             let computed = admission::expected_at(now, ahead, rate, config.min_rate_per_sec);
             let (best, news) = admission::best_expected(row.expected_at, computed);
             if news {
-                let id = row.id.clone();
-                app.db
-                    .write_statement(move |tx| {
-                        tx.execute(
-                            "UPDATE waiting_room_entries SET expected_at = $2 \
-                             WHERE id = $1 AND (expected_at IS NULL OR expected_at > $2)",
-                            params![&id, best],
-                        )
-                    })
-                    .await?;
+                store_expected(app, &row.id, best).await?;
             }
             view.estimated_wait_secs = Some(((best - now).max(0) + 999) / 1000);
             "waiting"

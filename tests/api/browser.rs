@@ -61,7 +61,10 @@ async fn run_suite(engine: Engine) {
             demo: true,
             ..ServeOptions::default()
         }
-        .env("MARQUEE_LOG__FILTER", "warn,marquee::app=info"),
+        .env("MARQUEE_LOG__FILTER", "warn,marquee::app=info")
+        // The waiting room test watches one buyer admitted at a time.
+        .env("MARQUEE_WAITING_ROOM__INITIAL_WINDOW", "1")
+        .env("MARQUEE_WAITING_ROOM__MAX_WINDOW", "1"),
     )
     .await
     .expect("marquee serve --demo");

@@ -536,3 +536,304 @@ db_test_with!(
         .await;
     }
 );
+
+db_test_with!(
+    every_show_of_a_movie_in_a_city_gets_a_room_of_its_own_in_one_step,
+    |config| {
+        config.waiting_room.tick_ms = 0;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let partner = owning_partner(app, "owner@example.com").await;
+        let stranger = crate::booking::other_partner(app, "sam@example.com").await;
+        let admin = crate::offers::admin(app).await;
+        let path = format!("/api/v1/partner/movies/{}/waiting-rooms", f.alpha);
+        let body = |on_sale: &str| json!({"city_id": f.testpur.as_str(), "on_sale_at": on_sale, "seats_per_account": 4});
+
+        let set = ok(
+            app,
+            Method::PUT,
+            &path,
+            Some(&partner),
+            Some(body("2026-11-22T03:35:00Z")),
+            StatusCode::OK,
+        )
+        .await;
+        // Alpha in Testpur: the show that started at 02:30 is left out; the others by start.
+        let shows: Vec<&str> = set["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|room| room["show_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            shows,
+            [f.noon.as_str(), f.evening.as_str(), f.day3.as_str()]
+        );
+        assert_eq!(set["already_open"], json!([]));
+        let hashes: std::collections::HashSet<&str> = set["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|room| room["seed_hash"].as_str().unwrap())
+            .collect();
+        assert_eq!(hashes.len(), 3, "a seed per show: {set}");
+        for room in set["rooms"].as_array().unwrap() {
+            assert_eq!(room["status"], "waiting");
+            assert_eq!(room["seats_per_account"], 4);
+            assert_eq!(
+                utc(room["on_sale_at"].as_str().unwrap()),
+                utc("2026-11-22T03:35:00Z")
+            );
+        }
+
+        // The show's page says sales go through the room; a show without one says nothing.
+        let detail = ok(
+            app,
+            Method::GET,
+            &format!("/api/v1/shows/{}", f.evening),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            utc(detail["waiting_room"]["on_sale_at"].as_str().unwrap()),
+            utc("2026-11-22T03:35:00Z")
+        );
+        assert_eq!(
+            detail["waiting_room"]["on_sale_at_local"],
+            "2026-11-22T09:05:00+05:30"
+        );
+        assert_eq!(detail["waiting_room"]["seats_per_account"], 4);
+        let other = ok(
+            app,
+            Method::GET,
+            &format!("/api/v1/shows/{}", f.late),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(other["waiting_room"], Value::Null);
+        let buyer = customer(app, "buyer@example.com").await;
+        assert_problem(
+            hold(app, &buyer, &f.evening, &["A1"]).await,
+            403,
+            "admission-required",
+        )
+        .await;
+        assert_eq!(
+            hold(app, &buyer, &f.late, &["A1"]).await.status(),
+            201,
+            "no room, no queue"
+        );
+
+        // Another organisation has no such shows; nor has the movie in another city.
+        assert_problem(
+            send(
+                app,
+                Method::PUT,
+                &path,
+                Some(&stranger),
+                Some(body("2026-11-22T03:35:00Z")),
+            )
+            .await,
+            404,
+            "not-found",
+        )
+        .await;
+        let admin_path = format!("/api/v1/admin/movies/{}/waiting-rooms", f.alpha);
+        assert_problem(
+            send(
+                app,
+                Method::PUT,
+                &admin_path,
+                Some(&admin),
+                Some(
+                    json!({"city_id": f.westville.as_str(), "on_sale_at": "2026-11-22T03:35:00Z"}),
+                ),
+            )
+            .await,
+            404,
+            "not-found",
+        )
+        .await;
+        assert_problem(
+            send(
+                app,
+                Method::PUT,
+                &path,
+                Some(&partner),
+                Some(body("2026-11-22T03:00:00Z")),
+            )
+            .await,
+            400,
+            "invalid-request",
+        )
+        .await;
+        assert_eq!(
+            send(
+                app,
+                Method::PUT,
+                &admin_path,
+                Some(&partner),
+                Some(body("2026-11-22T03:35:00Z"))
+            )
+            .await
+            .status(),
+            403,
+            "administrators only"
+        );
+
+        // One show's room moved later on its own; past the on-sale the others open, and
+        // setting the movie again moves the one not yet open (its published seed stays)
+        // and leaves the open ones alone.
+        ok(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{}/waiting-room", f.evening),
+            Some(&partner),
+            Some(json!({"on_sale_at": "2026-11-22T03:45:00Z", "seats_per_account": 4})),
+            StatusCode::OK,
+        )
+        .await;
+        app.clock.set(utc("2026-11-22T03:35:01Z"));
+        let noon = ok(
+            app,
+            Method::GET,
+            &format!("/api/v1/shows/{}/waiting-room", f.noon),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(noon["status"], "selling");
+        let again = ok(
+            app,
+            Method::PUT,
+            &admin_path,
+            Some(&admin),
+            Some(body("2026-11-22T03:50:00Z")),
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            again["already_open"],
+            json!([f.noon.as_str(), f.day3.as_str()])
+        );
+        let moved: Vec<(&str, &str)> = again["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|room| {
+                (
+                    room["show_id"].as_str().unwrap(),
+                    room["seed_hash"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moved,
+            [(
+                f.evening.as_str(),
+                set["rooms"][1]["seed_hash"].as_str().unwrap()
+            )]
+        );
+        for room in again["rooms"].as_array().unwrap() {
+            assert_eq!(
+                utc(room["on_sale_at"].as_str().unwrap()),
+                utc("2026-11-22T03:50:00Z")
+            );
+        }
+        let detail = ok(
+            app,
+            Method::GET,
+            &format!("/api/v1/shows/{}", f.evening),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            utc(detail["waiting_room"]["on_sale_at"].as_str().unwrap()),
+            utc("2026-11-22T03:50:00Z"),
+            "the cached show detail is not stale"
+        );
+    }
+);
+
+db_test_with!(
+    a_rush_of_joins_takes_consecutive_places_one_per_account,
+    |config| {
+        config.waiting_room.tick_ms = 0;
+        config.limits.registrations_per_client_per_minute = 1_000;
+        config.auth.login_attempts_per_client_per_minute = 1_000;
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let show = f.day3.to_string();
+        let partner = owning_partner(app, "owner@example.com").await;
+        ok(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{show}/waiting-room"),
+            Some(&partner),
+            Some(json!({"on_sale_at": "2026-11-22T03:31:00Z"})),
+            StatusCode::OK,
+        )
+        .await;
+        let buyers = crate::booking::customers(app, 24).await;
+        app.clock.set(utc("2026-11-22T03:31:01Z"));
+        let room = ok(
+            app,
+            Method::GET,
+            &format!("/api/v1/shows/{show}/waiting-room"),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(room["status"], "selling");
+
+        // Everyone at once, the first eight twice over (a double click, a retry).
+        let entries = format!("/api/v1/shows/{show}/waiting-room/entries");
+        let requests: Vec<(String, Value)> = buyers
+            .iter()
+            .chain(&buyers[..8])
+            .map(|(_, token)| (token.clone(), json!({})))
+            .collect();
+        let answers = crate::booking::race(app, &entries, requests).await;
+        let created = answers.iter().filter(|(status, _)| *status == 201).count();
+        let again = answers.iter().filter(|(status, _)| *status == 200).count();
+        assert_eq!((created, again), (24, 8), "{answers:?}");
+
+        // One entry per account, at the places 1…24: none skipped, none shared.
+        let mut positions = Vec::new();
+        for (_, token) in &buyers {
+            let entry = ok(
+                app,
+                Method::GET,
+                &format!("{entries}/me"),
+                Some(token),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+            assert_eq!(entry["state"], "waiting");
+            positions.push(entry["position"].as_i64().unwrap());
+        }
+        positions.sort_unstable();
+        assert_eq!(positions, (1..=24).collect::<Vec<i64>>());
+        let audit = ok(
+            app,
+            Method::GET,
+            &format!("/api/v1/shows/{show}/waiting-room/audit"),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(audit["order"].as_array().unwrap().len(), 24);
+    }
+);

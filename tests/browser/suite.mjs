@@ -5,6 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -590,6 +591,74 @@ test('a show cancelled by its theatre stops sales on the open pages', { timeout:
   assertClean(checkout);
   await contextA.close();
   await contextB.close();
+});
+
+test('a waiting room queues two customers and opens the seat map on each one\'s turn', { timeout: 90000 }, async () => {
+  // The server admits one buyer at a time (MARQUEE_WAITING_ROOM__MAX_WINDOW=1 in browser.rs).
+  const show = fixtures.shows[7];
+  const partner = await login(PARTNER.email, PARTNER.password);
+  const onSale = new Date(Date.now() + 8000).toISOString();
+  const room = await ok('PUT', `/api/v1/partner/shows/${show.id}/waiting-room`, {
+    token: partner.access_token, body: { on_sale_at: onSale, seats_per_account: 4 },
+  });
+  const [chitra, dev] = [await newCustomer('Chitra'), await newCustomer('Dev')];
+  // axe is injected as a script of the page's own, which the app's CSP would refuse.
+  const contexts = [await contextFor(chitra, { bypassCSP: true }), await contextFor(dev, { bypassCSP: true }), await contextFor(null)];
+  const [pageA, pageB, signedOut] = await Promise.all(contexts.map((c) => newPage(c)));
+
+  await open(signedOut, `#/show/${show.id}`);
+  await signedOut.getByText('Sign in to join it.', { exact: false }).waitFor();
+  assert.equal(await signedOut.getByRole('grid', { name: /Seats/ }).count(), 0, 'no seat map before admission');
+  await shot(signedOut, 'room-signed-out');
+
+  const roomState = (page) => page.locator('main').evaluate((m) => `${m.querySelector('[data-room]')?.dataset.room}: ${m.textContent}`);
+  for (const page of [pageA, pageB]) {
+    await open(page, `#/show/${show.id}`);
+    await poll('in the pre-queue', async () => {
+      const state = await roomState(page);
+      if (state.startsWith('pre-queue')) return true;
+      throw new Error(state);
+    });
+  }
+  await pageA.getByText('Sales open in').waitFor();
+  assert.match(await pageA.locator('.room-countdown .timer').textContent(), /^\d+ s$|^any moment now$/);
+  const violations = await axe(pageA, 'waiting room, pre-queue');
+  await shot(pageA, 'room-pre-queue');
+
+  // At the on-sale the two are drawn into an order: the first is admitted, the second waits.
+  const first = await poll('one of the two is admitted', async () => {
+    for (const page of [pageA, pageB]) if (await page.locator('.seat-page[data-room="admitted"]').count()) return page;
+    return null;
+  }, { timeout: 20000 });
+  const second = first === pageA ? pageB : pageA;
+  await second.locator('[data-room="waiting"]').waitFor({ timeout: 5000 });
+  assert.equal(await second.locator('.room-status').textContent(), 'You are number 2 in line.');
+  assert.equal(await second.locator('.room-ahead').textContent(), 'You are next: those ahead of you are choosing their seats.');
+  violations.push(...await axe(second, 'waiting room, in line'));
+  await shot(second, 'room-in-line');
+  await first.locator('.room-turn').getByText('It is your turn!').waitFor();
+  await seatMapReady(first);
+  violations.push(...await axe(first, 'waiting room, admitted'));
+  await shot(first, 'room-your-turn');
+  assert.deepEqual(violations, []);
+
+  // The first holds (the page sends the admission token); the second's page moves on by
+  // itself, without a reload.
+  await second.evaluate(() => { window.neverReloaded = true; });
+  await first.getByRole('button', { name: 'Find best seats' }).click();
+  await poll('two seats chosen', async () => (await first.getByRole('button', { pressed: true }).count()) === 2);
+  await first.getByRole('button', { name: 'Hold seats' }).click();
+  await first.getByRole('heading', { level: 1, name: 'Checkout' }).waitFor();
+  await second.locator('.seat-page[data-room="admitted"]').waitFor({ timeout: 10000 });
+  await second.locator('.room-turn').getByText('It is your turn!').waitFor();
+  assert.equal(await second.evaluate(() => window.neverReloaded), true);
+
+  // The draw can be checked: the revealed seed hashes to the published fingerprint.
+  const audit = await ok('GET', `/api/v1/shows/${show.id}/waiting-room/audit`);
+  assert.equal(createHash('sha256').update(Buffer.from(audit.seed, 'hex')).digest('hex'), room.seed_hash);
+  assert.equal(audit.order.length, 2);
+  for (const page of [pageA, pageB, signedOut]) assertClean(page);
+  await Promise.all(contexts.map((c) => c.close()));
 });
 
 test('a Hindi browser gets the Hindi app', { timeout: 30000 }, async () => {
