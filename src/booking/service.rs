@@ -134,6 +134,7 @@ async fn commit_holds(
     plans: Vec<PlannedHold>,
     body: String,
     idempotency: Option<Idempotency>,
+    seat_cap: Option<i64>,
     now: Timestamp,
 ) -> Result<(), BookingError> {
     let shows: Vec<String> = plans.iter().map(|p| p.row.show_id.clone()).collect();
@@ -145,10 +146,12 @@ async fn commit_holds(
         caps: HoldCaps {
             per_show: limits.max_held_seats_per_show as i64,
             per_account: limits.max_held_seats_per_account as i64,
+            in_room: seat_cap,
         },
         now,
     };
-    if work.plans.len() > 1 {
+    // A waiting room's seat cap is counted under a lock, in a transaction (`run_holds`).
+    if work.plans.len() > 1 || seat_cap.is_some() {
         app.db.write(move |tx| run_holds(tx, &work)).await?;
     } else {
         app.db
@@ -172,6 +175,12 @@ struct HoldWork {
 /// The unit of work of `commit_holds`.
 fn run_holds(tx: &mut Tx<'_>, work: &HoldWork) -> Result<(), BookingError> {
     let bulk = work.plans.len() > 1;
+    if let (Some(cap), [plan]) = (work.caps.in_room, work.plans.as_slice()) {
+        let have = store::room_seats_of_customer(tx, &plan.row.show_id, &plan.row.customer_id)?;
+        if have + plan.seats.len() as i64 > cap {
+            return Err(BookingError::SeatCapReached { cap, have });
+        }
+    }
     let mut unavailable = Vec::new();
     for (i, plan) in work.plans.iter().enumerate() {
         // The key goes with the first booking; the rest share its unit of work.
@@ -238,18 +247,26 @@ pub async fn hold(
     let started = std::time::Instant::now();
     let room = app.waiting_rooms.facts(app, show_id).await?;
     if let Some(room) = &room {
-        check_admission(app, customer, show_id, count, room, admission_token, now).await?;
+        check_admission(app, customer, show_id, room, admission_token, now).await?;
+        // More than the room allows anyone: refused without a look at the database.
+        if count as i64 > room.seats_per_account {
+            return Err(BookingError::SeatCapReached {
+                cap: room.seats_per_account,
+                have: 0,
+            });
+        }
     }
+    let seat_cap = room.map(|room| room.seats_per_account);
     let held = match choice {
         SeatChoice::Named(seats) => {
             let request = SeatRequest {
                 show_id: show_id.to_owned(),
                 seats,
             };
-            hold_admitted(app, customer, request, idempotency, now).await
+            hold_admitted(app, customer, request, idempotency, seat_cap, now).await
         }
         SeatChoice::Best(wanted) => {
-            hold_best_available(app, customer, show_id, wanted, idempotency, now).await
+            hold_best_available(app, customer, show_id, wanted, idempotency, seat_cap, now).await
         }
     };
     if room.is_some() && held.is_ok() {
@@ -268,6 +285,7 @@ async fn hold_best_available(
     show_id: &str,
     wanted: Wanted,
     idempotency: Option<Idempotency>,
+    seat_cap: Option<i64>,
     now: Timestamp,
 ) -> Result<String, BookingError> {
     let mut last = None;
@@ -287,7 +305,7 @@ async fn hold_best_available(
             show_id: show_id.to_owned(),
             seats: claim.seats.clone(),
         };
-        match hold_admitted(app, customer, request, idempotency.clone(), now).await {
+        match hold_admitted(app, customer, request, idempotency.clone(), seat_cap, now).await {
             Ok(body) => {
                 claim.keep();
                 return Ok(body);
@@ -302,13 +320,11 @@ async fn hold_best_available(
     Err(last.unwrap_or_else(|| BookingError::NoSeatsToPropose(wanted.describe())))
 }
 
-/// A hold on a show with a waiting room needs the customer's admission for the show, and
-/// stays within the room's seats per account (held or bought).
+/// A hold on a show with a waiting room needs the customer's admission for the show.
 async fn check_admission(
     app: &AppState,
     customer: &UserId,
     show_id: &str,
-    count: usize,
     room: &crate::waiting_room::RoomFacts,
     token: Option<&str>,
     now: Timestamp,
@@ -341,13 +357,7 @@ async fn check_admission(
         };
         return Err(BookingError::AdmissionRequired(why.to_owned()));
     }
-    let have = store::seats_of_customer(&app.db, show_id, customer.as_str()).await?;
-    if have + count as i64 > room.seats_per_account {
-        return Err(BookingError::SeatCapReached {
-            cap: room.seats_per_account,
-            have,
-        });
-    }
+    // The room's seats per account are counted in the hold's unit of work (`run_holds`).
     Ok(())
 }
 
@@ -358,6 +368,7 @@ async fn hold_admitted(
     customer: &UserId,
     request: SeatRequest,
     idempotency: Option<Idempotency>,
+    seat_cap: Option<i64>,
     now: Timestamp,
 ) -> Result<String, BookingError> {
     let plan = plan_hold(app, customer, &request, None, now).await?;
@@ -370,7 +381,7 @@ async fn hold_admitted(
         }
     }
     let body = serde_json::to_string(&booking_view(&plan.row, &[])).unwrap_or_default();
-    match commit_holds(app, vec![plan], body.clone(), idempotency, now).await {
+    match commit_holds(app, vec![plan], body.clone(), idempotency, seat_cap, now).await {
         Ok(()) => Ok(body),
         Err(error) => {
             if matches!(error, BookingError::SeatsUnavailable(_)) {
@@ -445,7 +456,7 @@ pub async fn hold_bulk(
         total,
     })
     .unwrap_or_default();
-    commit_holds(app, plans, body.clone(), idempotency, now).await?;
+    commit_holds(app, plans, body.clone(), idempotency, None, now).await?;
     Ok(body)
 }
 

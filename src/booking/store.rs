@@ -45,21 +45,6 @@ const INSERT_BOOKING: &str = "INSERT INTO bookings (id, customer_id, show_id, gr
      status, seats, currency, total, fee_total, quote, expires_at, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)";
 
-/// Seats the customer holds or bought for the show.
-pub async fn seats_of_customer(db: &Db, show_id: &str, customer_id: &str) -> sqlx::Result<i64> {
-    let lists: Vec<String> = db
-        .fetch_all(
-            "SELECT seats FROM bookings WHERE show_id = $1 AND customer_id = $2 \
-             AND status IN ('pending_payment', 'confirmed')",
-            params![show_id, customer_id],
-        )
-        .await?;
-    Ok(lists
-        .iter()
-        .map(|seats| serde_json::from_str::<Vec<String>>(seats).map_or(0, |s| s.len() as i64))
-        .sum())
-}
-
 pub async fn get_booking(db: &Db, id: &str) -> sqlx::Result<Option<BookingRow>> {
     db.fetch_optional(BOOKING_BY_ID, params![id]).await
 }
@@ -268,6 +253,35 @@ pub enum HoldOutcome {
 pub struct HoldCaps {
     pub per_show: i64,
     pub per_account: i64,
+    /// A waiting room's seats per account for the show, held or bought.
+    pub in_room: Option<i64>,
+}
+
+/// Seats the customer holds or has bought in the show, counted under a lock on the
+/// customer's account row on PostgreSQL (taken first, so the count, a statement of its
+/// own, sees every hold of theirs committed before it): two holds of one account at once
+/// are counted one after the other, and a waiting room's seat cap holds against a
+/// script sending many. SQLite's single writer serialises them anyway.
+pub fn room_seats_of_customer(
+    tx: &mut Tx<'_>,
+    show_id: &str,
+    customer_id: &str,
+) -> sqlx::Result<i64> {
+    if tx.engine() == Engine::Postgres {
+        tx.fetch_optional::<String>(
+            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+            params![customer_id],
+        )?;
+    }
+    let lists: Vec<String> = tx.fetch_all(
+        "SELECT seats FROM bookings WHERE show_id = $1 AND customer_id = $2 \
+         AND status IN ('pending_payment', 'confirmed')",
+        params![show_id, customer_id],
+    )?;
+    Ok(lists
+        .iter()
+        .map(|seats| serde_json::from_str::<Vec<String>>(seats).map_or(0, |s| s.len() as i64))
+        .sum())
 }
 
 /// Seats the customer holds now (unpaid, unexpired): in `show_id`, and in all shows.

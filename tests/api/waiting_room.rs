@@ -837,3 +837,89 @@ db_test_with!(
         assert_eq!(audit["order"].as_array().unwrap().len(), 24);
     }
 );
+
+db_test_with!(
+    a_script_firing_holds_at_once_stays_within_the_seat_cap,
+    |config| {
+        quick_admission(config);
+    },
+    |app| {
+        let f = fixtures::load(app).await;
+        let show = f.day3.to_string();
+        let partner = owning_partner(app, "owner@example.com").await;
+        ok(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{show}/waiting-room"),
+            Some(&partner),
+            Some(json!({"on_sale_at": "2026-11-22T03:40:00Z", "seats_per_account": 2})),
+            StatusCode::OK,
+        )
+        .await;
+        let entries = format!("/api/v1/shows/{show}/waiting-room/entries");
+        app.clock.set(utc("2026-11-22T03:40:00Z"));
+        let token = customer(app, "script@example.com").await;
+        ok(
+            app,
+            Method::POST,
+            &entries,
+            Some(&token),
+            None,
+            StatusCode::CREATED,
+        )
+        .await;
+        let mut entry = Value::Null;
+        for _ in 0..200 {
+            entry = ok(
+                app,
+                Method::GET,
+                &format!("{entries}/me"),
+                Some(&token),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+            if entry["state"] == "admitted" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(entry["state"], "admitted", "{entry}");
+        let admission = entry["admission_token"].as_str().unwrap();
+
+        // Eight holds of one seat each at once, with the one admission: two win.
+        let requests: Vec<(String, Value)> = ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"]
+            .iter()
+            .map(|seat| {
+                (
+                    token.clone(),
+                    json!({"show_id": show, "seats": [seat], "admission_token": admission}),
+                )
+            })
+            .collect();
+        let answers = crate::booking::race(app, "/api/v1/bookings", requests).await;
+        let won = answers.iter().filter(|(status, _)| *status == 201).count();
+        let capped = answers
+            .iter()
+            .filter(|(status, body)| {
+                *status == 409
+                    && body["type"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("/seat-cap-reached")
+            })
+            .count();
+        assert_eq!((won, capped), (2, 6), "{answers:?}");
+        let states = crate::booking::states(
+            app,
+            &f.day3,
+            &["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"],
+        )
+        .await;
+        let held = states
+            .iter()
+            .filter(|state| state.as_str() == "held")
+            .count();
+        assert_eq!(held, 2, "two seats held in all: {states:?}");
+    }
+);
