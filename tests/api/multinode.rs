@@ -340,6 +340,8 @@ mod on_nats {
         .await;
         if outcome.is_ok() {
             killing_a_node_loses_no_acknowledged_booking(&mut nodes, &apis).await;
+            a_rush_through_a_dying_node_loses_and_doubles_no_queue_entry(&deployment, &apis[1])
+                .await;
         }
         let _ = js.delete_stream(&deployment.stream).await;
         if let Err(error) = outcome {
@@ -573,6 +575,142 @@ mod on_nats {
             .map(|entry| entry["admitted_at"].as_str().expect("admitted_at"))
             .collect();
         assert_eq!(times.len(), 12, "one admission per round");
+    }
+
+    /// Customers join an open waiting room through a new node C and node B; node C is
+    /// SIGKILLed mid-rush (its joins are written in batches by a task of their own) and its
+    /// customers join again through node B. Every customer then has exactly one entry
+    /// (the one they were answered, if they were), and the entries hold distinct places.
+    async fn a_rush_through_a_dying_node_loses_and_doubles_no_queue_entry(
+        deployment: &Deployment,
+        b: &Api,
+    ) {
+        const CUSTOMERS: usize = 24;
+        let mut c = deployment.node().await;
+        let apis = vec![Api::new(&c.base, Duration::from_secs(30)), b.clone()];
+        let shows = b.shows_on(tomorrow(), 4).await;
+        let show = shows.last().expect("a show tomorrow").clone();
+        let credentials =
+            json!({"email": "partner@demo.test", "password": marquee::seed::DEMO_PASSWORD});
+        let partner = b
+            .expect(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(&credentials),
+                StatusCode::OK,
+            )
+            .await["access_token"]
+            .as_str()
+            .expect("partner token")
+            .to_owned();
+        let run = ulid::Ulid::new().to_string().to_lowercase();
+        let mut tokens = Vec::new();
+        for i in 0..CUSTOMERS {
+            tokens.push(b.customer(&format!("rush{i}-{run}@example.com")).await);
+        }
+        let on_sale = chrono::Utc::now() + chrono::Duration::seconds(2);
+        b.expect(
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{show}/waiting-room"),
+            Some(&partner),
+            Some(&json!({"on_sale_at": on_sale.to_rfc3339()})),
+            StatusCode::OK,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(2_300)).await;
+
+        let entries = format!("/api/v1/shows/{show}/waiting-room/entries");
+        let node_c_down = Arc::new(AtomicBool::new(false));
+        let joined = Arc::new(AtomicUsize::new(0));
+        let moved_to_b = Arc::new(AtomicUsize::new(0));
+        let answered: Arc<Mutex<BTreeMap<usize, String>>> = Arc::default();
+        let mut joiners = Vec::new();
+        for (i, token) in tokens.iter().cloned().enumerate() {
+            let (apis, down, joined, moved_to_b, answered, entries) = (
+                apis.clone(),
+                node_c_down.clone(),
+                joined.clone(),
+                moved_to_b.clone(),
+                answered.clone(),
+                entries.clone(),
+            );
+            joiners.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i as u64 * 40)).await;
+                for _ in 0..200 {
+                    let node = usize::from(i % 2 == 1 || down.load(Ordering::SeqCst));
+                    match apis[node]
+                        .call(Method::POST, &entries, Some(&token), None, None)
+                        .await
+                    {
+                        Ok(answer) if answer.status.is_server_error() && node == 0 => {}
+                        Ok(answer) => {
+                            assert!(
+                                [StatusCode::CREATED, StatusCode::OK].contains(&answer.status),
+                                "join: {}",
+                                answer.text
+                            );
+                            let id = answer.body["id"].as_str().expect("entry id").to_owned();
+                            answered.lock().unwrap().insert(i, id);
+                            joined.fetch_add(1, Ordering::SeqCst);
+                            if i % 2 == 0 && node == 1 {
+                                moved_to_b.fetch_add(1, Ordering::SeqCst);
+                            }
+                            return;
+                        }
+                        Err(error) => assert_eq!(node, 0, "node B failed a join: {error}"),
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                panic!("customer {i} could not join");
+            }));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while joined.load(Ordering::SeqCst) < CUSTOMERS / 3 {
+            assert!(Instant::now() < deadline, "the joins made no progress");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        c.kill().await;
+        node_c_down.store(true, Ordering::SeqCst);
+        for joiner in joiners {
+            joiner.await.expect("joiner");
+        }
+
+        assert!(
+            moved_to_b.load(Ordering::SeqCst) > 0,
+            "node C's customers joined through B after it died"
+        );
+        let answered = answered.lock().unwrap().clone();
+        assert_eq!(answered.len(), CUSTOMERS, "every customer was answered");
+        let mut positions = std::collections::BTreeSet::new();
+        for (i, token) in tokens.iter().enumerate() {
+            let entry = b
+                .expect(
+                    Method::GET,
+                    &format!("{entries}/me"),
+                    Some(token),
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            assert_eq!(entry["id"], answered[&i].as_str(), "the entry answered");
+            let position = entry["position"].as_i64().expect("a place");
+            assert!(positions.insert(position), "place {position} given twice");
+        }
+        let audit = b
+            .expect(
+                Method::GET,
+                &format!("/api/v1/shows/{show}/waiting-room/audit"),
+                None,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(
+            audit["order"].as_array().map(Vec::len),
+            Some(CUSTOMERS),
+            "one entry per customer: {audit}"
+        );
     }
 
     /// Customers book (hold, pay, wait for the confirmation) through both nodes; node A is
