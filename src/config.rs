@@ -443,6 +443,13 @@ pub struct HttpConfig {
     /// Open connections at most; a connection beyond it is answered 503 `overloaded` and
     /// closed.
     pub max_connections: usize,
+    /// Origins (`scheme://host[:port]`) whose pages may call the API from a browser
+    /// (CORS), or `["*"]` for any (tokens travel in headers, never cookies, so no
+    /// credentials are allowed either way). Empty (the default): only the app's own origin.
+    pub cors_allowed_origins: Vec<String>,
+    /// `Strict-Transport-Security` max-age in seconds; 0: not sent. Set it when clients
+    /// reach the API over HTTPS (TLS here or at a proxy in front).
+    pub hsts_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -523,6 +530,8 @@ impl Default for HttpConfig {
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
             max_connections: 10_000,
+            cors_allowed_origins: Vec::new(),
+            hsts_max_age_secs: 0,
         }
     }
 }
@@ -646,6 +655,21 @@ impl Config {
                 "http timeouts, max_connections and body_limit_bytes must be positive".into(),
             ));
         }
+        if let Some(origin) = http
+            .cors_allowed_origins
+            .iter()
+            .find(|origin| !is_origin(origin))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "http.cors_allowed_origins: {origin:?} is not an origin (scheme://host[:port])"
+            )));
+        }
+        if http.cors_allowed_origins.len() > 1 && http.cors_allowed_origins.iter().any(|o| o == "*")
+        {
+            return Err(ConfigError::Invalid(
+                "http.cors_allowed_origins: \"*\" stands alone".into(),
+            ));
+        }
         let limits = &self.limits;
         if [
             limits.holds_per_account_per_minute,
@@ -729,6 +753,25 @@ impl Config {
     }
 }
 
+/// `*`, or an origin as browsers send it: `http(s)://host[:port]`, no path, no trailing
+/// slash.
+fn is_origin(text: &str) -> bool {
+    if text == "*" {
+        return true;
+    }
+    let Ok(url) = url::Url::parse(text) else {
+        return false;
+    };
+    matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.path() == "/"
+        && !text.ends_with('/')
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.origin().ascii_serialization() == text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -806,5 +849,29 @@ mod tests {
             ..Config::default()
         };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_origins() {
+        for good in [
+            "*",
+            "https://app.example",
+            "http://localhost:5173",
+            "https://a.b.example:8443",
+        ] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "app.example",
+            "https://app.example/",
+            "https://app.example/path",
+            "ftp://app.example",
+            "https://user@app.example",
+            "https://app.example?x=1",
+            "https://APP.example",
+            "",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
     }
 }

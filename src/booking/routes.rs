@@ -136,6 +136,15 @@ async fn hold(
     Customer(customer): Customer,
     json: IdempotentJson<HoldRequest>,
 ) -> Result<Response, ApiError> {
+    // A card number where a token belongs is refused before anything is recorded.
+    if json
+        .body
+        .admission_token
+        .as_deref()
+        .is_some_and(crate::payment::card_data::looks_like_card_number)
+    {
+        return Err(crate::payment::PaymentError::CardDataRefused.into());
+    }
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
         app.limits.check(Limit::Hold, customer.user_id.as_str())?;

@@ -729,6 +729,12 @@ fn payment_problem(
             "Invalid card token",
             detail,
         ),
+        PaymentError::CardDataRefused => (
+            S::UNPROCESSABLE_ENTITY,
+            "card-data-refused",
+            "Card details refused",
+            detail,
+        ),
         PaymentError::GatewayUnavailable(_) => (
             S::BAD_GATEWAY,
             "payment-gateway-unavailable",

@@ -74,7 +74,15 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
             Level::DEBUG
         },
         timeout: state.config.request_timeout(),
+        hsts: (state.config.http.hsts_max_age_secs > 0).then(|| {
+            HeaderValue::from_str(&format!(
+                "max-age={}; includeSubDomains",
+                state.config.http.hsts_max_age_secs
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static("max-age=31536000"))
+        }),
     };
+    let cors = cors(&state.config.http);
     let body_limit = state.config.http.body_limit_bytes;
 
     let routes = api
@@ -86,12 +94,13 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            observer.observe(request, next)
+            observer.clone().observe(request, next)
         }));
 
     let service = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(cors)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -119,27 +128,73 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
 type BoxBody = tower_http::body::UnsyncBoxBody<bytes::Bytes, axum::BoxError>;
 type LimitedBody = tower_http::limit::ResponseBody<Body>;
 
+/// Browsers on the configured origins may call the API (`http.cors_allowed_origins`):
+/// preflights are answered here, and answers carry `Access-Control-Allow-Origin` for those
+/// origins only. Bearer tokens travel in a header, so credentials (cookies) are never
+/// allowed, and `*` never comes with them.
+fn cors(config: &crate::config::HttpConfig) -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = &config.cors_allowed_origins;
+    let allow = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::LOCATION,
+            REQUEST_ID,
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
 /// The whole service as `serve` runs it.
 pub type Service = tower_http::request_id::SetRequestId<
     tower_http::request_id::PropagateRequestId<
-        tower_http::set_header::SetResponseHeader<
+        tower_http::cors::Cors<
             tower_http::set_header::SetResponseHeader<
                 tower_http::set_header::SetResponseHeader<
-                    tower::util::MapResponse<
-                        tower_http::catch_panic::CatchPanic<
-                            tower::util::MapResponse<
-                                tower_http::limit::RequestBodyLimit<axum::Router>,
-                                fn(Response<LimitedBody>) -> Response<Body>,
+                    tower_http::set_header::SetResponseHeader<
+                        tower::util::MapResponse<
+                            tower_http::catch_panic::CatchPanic<
+                                tower::util::MapResponse<
+                                    tower_http::limit::RequestBodyLimit<axum::Router>,
+                                    fn(Response<LimitedBody>) -> Response<Body>,
+                                >,
+                                PanicToProblem,
                             >,
-                            PanicToProblem,
+                            fn(Response<BoxBody>) -> Response<Body>,
                         >,
-                        fn(Response<BoxBody>) -> Response<Body>,
+                        HeaderValue,
                     >,
                     HeaderValue,
                 >,
                 HeaderValue,
             >,
-            HeaderValue,
         >,
     >,
     MakeRequestUuid,
@@ -170,10 +225,12 @@ impl tower_http::catch_panic::ResponseForPanic for PanicToProblem {
 }
 
 /// The route-level middleware.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Observer {
     access_level: Level,
     timeout: Duration,
+    /// `Strict-Transport-Security`, when configured.
+    hsts: Option<HeaderValue>,
 }
 
 impl Observer {
@@ -194,6 +251,9 @@ impl Observer {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        // What answers a signed-in request is someone's own (bookings, tickets, account,
+        // partner data): no cache on the way may keep it.
+        let personal = request.headers().contains_key(header::AUTHORIZATION);
         let span = tracing::info_span!("request", method = %method, route = %route, request_id);
         let response = if let Some(part) = nul::in_uri(request.uri()) {
             ApiError::NulInUri(part).into_response()
@@ -205,6 +265,18 @@ impl Observer {
                 Err(_) => ApiError::Timeout.into_response(),
             }
         };
+        let mut response = response;
+        let headers = response.headers_mut();
+        if personal
+            && !headers
+                .get(header::CACHE_CONTROL)
+                .is_some_and(|v| v.as_bytes().windows(8).any(|w| w == b"no-store"))
+        {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        if let Some(hsts) = &self.hsts {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
         metrics::record(&method, route, status, elapsed);

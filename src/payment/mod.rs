@@ -1,6 +1,7 @@
 //! Payments: the gateway abstraction, the built-in mock gateway, taking payments for
 //! bookings, the gateway's webhooks, and refunds.
 
+pub mod card_data;
 pub mod gateway;
 pub mod mock;
 pub mod routes;
@@ -15,6 +16,11 @@ pub enum PaymentError {
     Booking(#[from] BookingError),
     #[error("the card token is not valid")]
     InvalidCardToken,
+    #[error(
+        "this looks like a card number: never send card details to Marquee; pay with the \
+         token the payment gateway's form gives you"
+    )]
+    CardDataRefused,
     #[error("the payment gateway is unavailable")]
     GatewayUnavailable(String),
     #[error("webhook refused: {0}")]

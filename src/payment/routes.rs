@@ -52,6 +52,10 @@ async fn create_payment(
     ApiPath(booking_id): ApiPath<String>,
     json: IdempotentJson<PaymentRequest>,
 ) -> Result<Response, ApiError> {
+    // Before anything is recorded (the idempotency key's fingerprint included).
+    if super::card_data::looks_like_card_number(&json.body.card_token) {
+        return Err(super::PaymentError::CardDataRefused.into());
+    }
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
         // The narrower limit first: a refusal there spends nothing of the account's.

@@ -31,6 +31,7 @@ mod payments;
 mod relay;
 mod seat_map;
 mod seat_stream;
+mod security;
 mod seed;
 mod settlement;
 mod storage;

@@ -161,10 +161,13 @@ pub struct ServeProcess {
 struct ProcessLog {
     tail: VecDeque<String>,
     complaints: VecDeque<String>,
+    /// Every line (tests of what is never logged read them all).
+    every: Vec<String>,
 }
 
 impl ProcessLog {
     fn push(&mut self, line: String) {
+        self.every.push(line.clone());
         let entry = serde_json::from_str::<Value>(&line).ok();
         let level = entry.as_ref().map(|e| e["level"].as_str().unwrap_or(""));
         // Lines that are not JSON are panics and backtraces: always interesting.
@@ -250,6 +253,18 @@ impl ServeProcess {
     pub fn complaints(&self) -> Vec<String> {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         log.complaints.iter().cloned().collect()
+    }
+
+    /// How many lines the process wrote, and those that contain `needle`.
+    pub fn lines_containing(&self, needle: &str) -> (usize, Vec<String>) {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let found = log
+            .every
+            .iter()
+            .filter(|line| line.contains(needle))
+            .cloned()
+            .collect();
+        (log.every.len(), found)
     }
 
     /// The warnings and errors the process logged while serving the request `request_id`.

@@ -1,0 +1,368 @@
+//! Security by default, on both engines: what answers a signed-in request is never kept
+//! by caches, browsers on other origins get in only from the configured allow-list, HSTS
+//! when configured, and card numbers sent where a gateway token belongs are refused and
+//! end up in no table and no log line.
+
+use std::time::Duration;
+
+use marquee::db::{Db, Engine};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::{
+    booking::customer,
+    db_test_with,
+    helpers::send,
+    serve::{Api, ProcessDatabase, ServeOptions, ServeProcess, tomorrow},
+};
+
+/// The tables with a row that holds `needle` anywhere (any column, as text).
+pub async fn tables_holding(db: &Db, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    match db.engine() {
+        Engine::Sqlite => {
+            let tables: Vec<String> = db
+                .fetch_all(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                    marquee::params![],
+                )
+                .await
+                .unwrap();
+            for table in tables {
+                let columns: Vec<String> = db
+                    .fetch_all(
+                        "SELECT name FROM pragma_table_info($1)",
+                        marquee::params![&table],
+                    )
+                    .await
+                    .unwrap();
+                let test = columns
+                    .iter()
+                    .map(|c| format!("instr(CAST(\"{c}\" AS TEXT), $1) > 0"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                let rows: i64 = db
+                    .fetch_one(
+                        format!("SELECT COUNT(*) FROM \"{table}\" WHERE {test}").as_str(),
+                        marquee::params![needle],
+                    )
+                    .await
+                    .unwrap();
+                if rows > 0 {
+                    found.push(table);
+                }
+            }
+        }
+        Engine::Postgres => {
+            let tables: Vec<String> = db
+                .fetch_all(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                     ORDER BY table_name",
+                    marquee::params![],
+                )
+                .await
+                .unwrap();
+            for table in tables {
+                let rows: i64 = db
+                    .fetch_one(
+                        format!("SELECT COUNT(*) FROM \"{table}\" t WHERE strpos(t::text, $1) > 0")
+                            .as_str(),
+                        marquee::params![needle],
+                    )
+                    .await
+                    .unwrap();
+                if rows > 0 {
+                    found.push(table);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A header's values, joined (`Vary` comes in several).
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    let values: Vec<&str> = response
+        .headers()
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+db_test_with!(
+    personal_answers_are_not_cached_and_other_origins_get_in_only_from_the_list,
+    |config| {
+        config.http.cors_allowed_origins = vec!["https://app.example".into()];
+        config.http.hsts_max_age_secs = 31_536_000;
+    },
+    |app| {
+        crate::fixtures::load(app).await;
+        let token = customer(app, "headers@example.com").await;
+
+        // Signed in: nothing on the way may store the answer, errors included.
+        for path in [
+            "/api/v1/me",
+            "/api/v1/bookings",
+            "/api/v1/bookings/bkg_nope",
+        ] {
+            let response = send(app, Method::GET, path, Some(&token), None).await;
+            assert_eq!(
+                header(&response, "cache-control").as_deref(),
+                Some("no-store"),
+                "{path}"
+            );
+        }
+        // Public reads stay cacheable.
+        let cities = send(app, Method::GET, "/api/v1/cities", None, None).await;
+        assert_eq!(cities.status(), 200);
+        assert!(
+            !header(&cities, "cache-control")
+                .unwrap_or_default()
+                .contains("no-store"),
+            "public reads are cacheable"
+        );
+        assert_eq!(
+            header(&cities, "strict-transport-security").as_deref(),
+            Some("max-age=31536000; includeSubDomains")
+        );
+
+        // A preflight from the allowed origin is answered; from another, it is not allowed.
+        let preflight = |origin: &'static str| {
+            app.client
+                .request(Method::OPTIONS, app.url("/api/v1/bookings"))
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization,content-type,idempotency-key",
+                )
+                .send()
+        };
+        let allowed = preflight("https://app.example").await.unwrap();
+        assert!(allowed.status().is_success(), "{}", allowed.status());
+        assert_eq!(
+            header(&allowed, "access-control-allow-origin").as_deref(),
+            Some("https://app.example")
+        );
+        let methods = header(&allowed, "access-control-allow-methods").unwrap();
+        assert!(methods.contains("POST"), "{methods}");
+        let headers = header(&allowed, "access-control-allow-headers").unwrap();
+        assert!(headers.contains("idempotency-key"), "{headers}");
+        assert_eq!(header(&allowed, "access-control-allow-credentials"), None);
+        let other = preflight("https://evil.example").await.unwrap();
+        assert_eq!(header(&other, "access-control-allow-origin"), None);
+
+        // Ordinary requests: the allowed origin may read the answer (and its request id).
+        let read = |origin: &'static str| {
+            app.client
+                .get(app.url("/api/v1/cities"))
+                .header("Origin", origin)
+                .send()
+        };
+        let mine = read("https://app.example").await.unwrap();
+        assert_eq!(
+            header(&mine, "access-control-allow-origin").as_deref(),
+            Some("https://app.example")
+        );
+        assert!(
+            header(&mine, "access-control-expose-headers")
+                .unwrap_or_default()
+                .contains("x-request-id")
+        );
+        assert!(header(&mine, "vary").unwrap_or_default().contains("origin"));
+        let theirs = read("https://evil.example").await.unwrap();
+        assert_eq!(header(&theirs, "access-control-allow-origin"), None);
+    }
+);
+
+db_test_with!(
+    by_default_no_other_origin_and_no_hsts,
+    |_config| {},
+    |app| {
+        let response = app
+            .client
+            .request(Method::OPTIONS, app.url("/api/v1/cities"))
+            .header("Origin", "https://app.example")
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&response, "access-control-allow-origin"), None);
+        let cities = send(app, Method::GET, "/api/v1/cities", None, None).await;
+        assert_eq!(header(&cities, "strict-transport-security"), None);
+    }
+);
+
+/// Card numbers as a client might send them where a gateway token belongs.
+const CARD_NUMBERS: [&str; 4] = [
+    "4242424242424242",
+    "4000 0566 5566 5556",
+    "5555-5555-5555-4444",
+    "tok_378282246310005",
+];
+
+async fn card_numbers_are_refused_and_never_kept(engine: Engine) {
+    let Some(database) = ProcessDatabase::create(engine).await else {
+        return;
+    };
+    let server = ServeProcess::start(
+        &database.url,
+        &ServeOptions {
+            demo: true,
+            ..ServeOptions::default()
+        }
+        // Everything the server says, request by request.
+        .env("MARQUEE_LOG__FILTER", "debug")
+        .env("MARQUEE_LOG__ACCESS_LOG", "true"),
+    )
+    .await
+    .expect("marquee serve --demo");
+    let api = Api::new(&server.base, Duration::from_secs(30));
+    let token = api.customer("pci@example.com").await;
+    let shows = api.shows_on(tomorrow(), 1).await;
+    let show = shows.first().expect("a show tomorrow");
+    let seat_map = api
+        .expect(
+            Method::GET,
+            &format!("/api/v1/shows/{show}/seats"),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let seat = seat_map["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "available")
+        .expect("a free seat")["label"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let booking = api
+        .expect(
+            Method::POST,
+            "/api/v1/bookings",
+            Some(&token),
+            Some(&json!({"show_id": show, "seats": [seat]})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let id = booking["id"].as_str().unwrap();
+
+    for (i, card) in CARD_NUMBERS.iter().enumerate() {
+        let key = format!("pci-{i}");
+        let paid = api
+            .call(
+                Method::POST,
+                &format!("/api/v1/bookings/{id}/payments"),
+                Some(&token),
+                Some(&json!({"card_token": card})),
+                Some(&key),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            paid.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            paid.text
+        );
+        assert!(
+            paid.body["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("/card-data-refused"),
+            "{}",
+            paid.text
+        );
+        let held = api
+            .call(
+                Method::POST,
+                "/api/v1/bookings",
+                Some(&token),
+                Some(&json!({"show_id": show, "seats": ["Z99"], "admission_token": card})),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            held.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            held.text
+        );
+        let refreshed = api
+            .call(
+                Method::POST,
+                "/api/v1/auth/refresh",
+                None,
+                Some(&json!({"refresh_token": card})),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            refreshed.status,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            refreshed.text
+        );
+        let bearer = api
+            .call(Method::GET, "/api/v1/me", Some(card), None, None)
+            .await
+            .unwrap();
+        assert_eq!(bearer.status, StatusCode::UNAUTHORIZED, "{}", bearer.text);
+    }
+    // The real token still pays.
+    let paid = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/bookings/{id}/payments"),
+            Some(&token),
+            Some(&json!({"card_token": "tok_visa"})),
+            Some("pci-real"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text);
+
+    let config = marquee::config::Config {
+        database_url: database.url.clone(),
+        ..Default::default()
+    };
+    let db = Db::connect(&config).await.expect("the server's database");
+    // The log has every request, the refused payments among them.
+    let (lines, payments) = server.lines_containing("/payments");
+    assert!(
+        payments.len() > CARD_NUMBERS.len(),
+        "{lines} lines: {payments:?}"
+    );
+    for card in CARD_NUMBERS {
+        let digits: String = card.chars().filter(char::is_ascii_digit).collect();
+        for needle in [card, digits.as_str()] {
+            assert_eq!(
+                tables_holding(&db, needle).await,
+                Vec::<String>::new(),
+                "{needle} is stored"
+            );
+            let (_, found) = server.lines_containing(needle);
+            assert_eq!(found, Vec::<String>::new(), "{needle} is logged");
+        }
+    }
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_numbers_are_refused_and_never_kept_on_sqlite() {
+    card_numbers_are_refused_and_never_kept(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_numbers_are_refused_and_never_kept_on_postgres() {
+    card_numbers_are_refused_and_never_kept(Engine::Postgres).await;
+}
