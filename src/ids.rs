@@ -102,6 +102,7 @@ define_id!(WebhookDeliveryId, "whd");
 define_id!(SettlementRunId, "stl");
 define_id!(CommissionRateId, "cmr");
 define_id!(QueueEntryId, "qen");
+define_id!(AuditRecordId, "aud");
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! Start with `docs/architecture.md`.
 
 pub mod app;
+pub mod audit;
 pub mod bench;
 pub mod booking;
 pub mod catalog;

@@ -927,8 +927,14 @@ fn confirm_in_one_statement(
          event AS ( \
            INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, version, \
              payload, created_at, show_id) \
-           SELECT $3, $4, $5, $6, $7, $8, $2, ok.show_id FROM ok) \
+           SELECT $3, $4, $5, $6, $7, $8, $2, ok.show_id FROM ok), \
+         audit AS ( \
+           INSERT INTO audit_log (id, at, actor_id, actor_role, org_id, action, target, \
+             status, request_id, detail) \
+           SELECT $9, $2, NULL, 'system', NULL, $6, $5, NULL, NULL, $8 FROM ok) \
          SELECT EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM ok)";
+    // The money taken goes to the audit log with the event (`audit::record_money`).
+    let audit_id = crate::ids::AuditRecordId::generate().to_string();
     let (pending, confirmed): (bool, bool) = tx.fetch_one(
         CONFIRM,
         params![
@@ -939,7 +945,8 @@ fn confirm_in_one_statement(
             &event.aggregate_id,
             &event.event_type,
             VERSION,
-            &event.payload
+            &event.payload,
+            &audit_id
         ],
     )?;
     Ok(match (pending, confirmed) {

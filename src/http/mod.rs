@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::integration::routes::router())
         .merge(crate::settlement::routes::router())
         .merge(crate::waiting_room::routes::router())
+        .merge(crate::audit::routes::router())
         .merge(ops::router())
         .split_for_parts();
     openapi::complete(&mut openapi);
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
             Level::DEBUG
         },
         timeout: state.config.request_timeout(),
+        app: state.clone(),
         hsts: (state.config.http.hsts_max_age_secs > 0).then(|| {
             HeaderValue::from_str(&format!(
                 "max-age={}; includeSubDomains",
@@ -231,6 +233,8 @@ struct Observer {
     timeout: Duration,
     /// `Strict-Transport-Security`, when configured.
     hsts: Option<HeaderValue>,
+    /// For the audit log.
+    app: AppState,
 }
 
 impl Observer {
@@ -254,6 +258,16 @@ impl Observer {
         // What answers a signed-in request is someone's own (bookings, tickets, account,
         // partner data): no cache on the way may keep it.
         let personal = request.headers().contains_key(header::AUTHORIZATION);
+        // Administrators' requests and partners' writes go to the audit log: the identity
+        // extractors say who made them.
+        let audited = crate::audit::is_audited(&method, &route).then(|| {
+            let slot = crate::audit::ActorSlot::default();
+            (slot, request.uri().path().to_owned())
+        });
+        let mut request = request;
+        if let Some((slot, _)) = &audited {
+            request.extensions_mut().insert(slot.clone());
+        }
         let span = tracing::info_span!("request", method = %method, route = %route, request_id);
         let response = if let Some(part) = nul::in_uri(request.uri()) {
             ApiError::NulInUri(part).into_response()
@@ -276,6 +290,17 @@ impl Observer {
         }
         if let Some(hsts) = &self.hsts {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        if let Some((slot, path)) = &audited {
+            let record = crate::audit::RequestRecord {
+                slot,
+                method: method.as_str(),
+                route: &route,
+                path,
+                status: response.status().as_u16(),
+                request_id: &request_id,
+            };
+            crate::audit::record_request(&self.app, record).await;
         }
         let elapsed = started.elapsed();
         let status = response.status().as_u16();

@@ -58,6 +58,19 @@ async fn authenticate_with(
     app: &AppState,
     allow_api_key: bool,
 ) -> Result<Principal, IdentityError> {
+    let principal = authenticate_token(parts, app, allow_api_key).await?;
+    // An audited request's record names who made it (`audit::ActorSlot`).
+    if let Some(slot) = parts.extensions.get::<crate::audit::ActorSlot>() {
+        slot.fill(&principal);
+    }
+    Ok(principal)
+}
+
+async fn authenticate_token(
+    parts: &Parts,
+    app: &AppState,
+    allow_api_key: bool,
+) -> Result<Principal, IdentityError> {
     let token = bearer(&parts.headers)?;
     if is_api_key(token) {
         if !allow_api_key {

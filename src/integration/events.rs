@@ -127,6 +127,22 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether the event moves money (a payment taken, a refund, a box-office sale or its
+    /// void): such events are recorded in the audit log with them (`audit::record_money`).
+    pub fn moves_money(&self) -> bool {
+        matches!(
+            self,
+            Event::BookingConfirmed { .. }
+                | Event::PaymentRefunded { .. }
+                | Event::CounterSaleRecorded { .. }
+                | Event::CounterSaleVoided { .. }
+                | Event::BookingCancelled {
+                    refund: Some(_),
+                    ..
+                }
+        )
+    }
+
     /// The aggregate the event belongs to: (type, id).
     pub fn aggregate(&self) -> (&'static str, &str) {
         match self {

@@ -22,6 +22,8 @@ pub struct Prepared {
     pub payload: String,
     /// The show the event concerns (`Event::show_id`), stored to read a show's events.
     pub show_id: Option<String>,
+    /// A money movement: recorded in the audit log in the same unit of work.
+    pub moves_money: bool,
 }
 
 impl Prepared {
@@ -35,6 +37,7 @@ impl Prepared {
             event_type,
             payload,
             show_id: event.show_id().map(str::to_owned),
+            moves_money: event.moves_money(),
         }
     }
 }
@@ -59,6 +62,15 @@ pub fn append_prepared(tx: &mut Tx<'_>, event: &Prepared, now: i64) -> sqlx::Res
             event.show_id.as_deref()
         ],
     )?;
+    if event.moves_money {
+        crate::audit::record_money(
+            tx,
+            &event.event_type,
+            &event.aggregate_id,
+            &event.payload,
+            now,
+        )?;
+    }
     Ok(())
 }
 

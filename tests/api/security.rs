@@ -366,3 +366,181 @@ async fn card_numbers_are_refused_and_never_kept_on_sqlite() {
 async fn card_numbers_are_refused_and_never_kept_on_postgres() {
     card_numbers_are_refused_and_never_kept(Engine::Postgres).await;
 }
+
+/// The audit log as administrators read it, with a query string.
+async fn audit_log(
+    app: &crate::helpers::TestApp,
+    admin: &str,
+    query: &str,
+) -> Vec<serde_json::Value> {
+    let response = send(
+        app,
+        Method::GET,
+        &format!("/api/v1/admin/audit-log?{query}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let page: serde_json::Value = response.json().await.unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+db_test_with!(
+    administrators_and_partners_actions_and_money_movements_are_in_the_append_only_audit_log,
+    |_config| {},
+    |app| {
+        let f = crate::fixtures::load(app).await;
+        let admin = crate::offers::admin(app).await;
+        let partner = crate::booking::owning_partner(app, "owner@example.com").await;
+        let stranger = crate::booking::other_partner(app, "sam@example.com").await;
+        let ana = customer(app, "ana@example.com").await;
+
+        // A partner's write, answered with a request id; another's refused write.
+        let room = send(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{}/waiting-room", f.day3),
+            Some(&partner),
+            Some(json!({"on_sale_at": "2026-11-22T05:00:00Z"})),
+        )
+        .await;
+        assert_eq!(room.status(), 200);
+        let request_id = header(&room, "x-request-id").unwrap();
+        let refused = send(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{}/waiting-room", f.day3),
+            Some(&stranger),
+            Some(json!({"on_sale_at": "2026-11-22T05:00:00Z"})),
+        )
+        .await;
+        assert_eq!(refused.status(), 404);
+        // A partner's read and a customer's booking are not recorded; money is.
+        send(
+            app,
+            Method::GET,
+            "/api/v1/partner/theatres",
+            Some(&partner),
+            None,
+        )
+        .await;
+        let booking = crate::booking::confirmed(app, &ana, &f.noon, &["A1"]).await;
+        let booking_id = booking["id"].as_str().unwrap();
+        let cancelled = crate::booking::cancel(app, &ana, booking_id).await;
+        assert_eq!(cancelled.status(), 200);
+        let payment = booking["payments"][0]["id"].as_str().unwrap();
+        crate::booking::wait_for_payment(app, &ana, booking_id, payment, "refunded").await;
+
+        let records = audit_log(app, &admin, "limit=100").await;
+        let summary: Vec<(String, String, String, Option<i64>)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r["actor_role"].as_str().unwrap().to_owned(),
+                    r["action"].as_str().unwrap().to_owned(),
+                    r["target"].as_str().unwrap().to_owned(),
+                    r["status"].as_i64(),
+                )
+            })
+            .collect();
+        let room_path = format!("/api/v1/partner/shows/{}/waiting-room", f.day3);
+        let route = "PUT /api/v1/partner/shows/{show_id}/waiting-room".to_owned();
+        // Newest first: the refund, the cancellation's refund, the payment; the refused
+        // write, the partner's write. (The admin's reading of the log comes after it.)
+        assert_eq!(
+            summary,
+            [
+                (
+                    "system".into(),
+                    "payment.refunded".into(),
+                    payment.to_owned(),
+                    None
+                ),
+                (
+                    "system".into(),
+                    "booking.cancelled".into(),
+                    booking_id.to_owned(),
+                    None
+                ),
+                (
+                    "system".into(),
+                    "booking.confirmed".into(),
+                    booking_id.to_owned(),
+                    None
+                ),
+                (
+                    "partner".into(),
+                    route.clone(),
+                    room_path.clone(),
+                    Some(404)
+                ),
+                (
+                    "partner".into(),
+                    route.clone(),
+                    room_path.clone(),
+                    Some(200)
+                ),
+            ]
+        );
+        let write = &records[4];
+        assert_eq!(write["request_id"], request_id.as_str());
+        assert_eq!(
+            write["org_id"],
+            marquee::ids::PartnerOrgId::derived("test/org").to_string()
+        );
+        assert!(write["actor_id"].as_str().unwrap().starts_with("usr_"));
+        assert_eq!(records[0]["detail"]["amount"], 15_000, "{}", records[0]);
+
+        // The administrator's reading is itself recorded; filters narrow the log.
+        let reads = audit_log(app, &admin, "action=GET%20%2Fapi%2Fv1%2Fadmin%2Faudit-log").await;
+        assert_eq!(reads.len(), 1, "{reads:?}");
+        assert_eq!(reads[0]["actor_role"], "admin");
+        let money = audit_log(app, &admin, &format!("target={booking_id}")).await;
+        assert_eq!(money.len(), 2);
+        let refusals = audit_log(
+            app,
+            &admin,
+            &format!("actor_id={}", records[3]["actor_id"].as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(refusals[0]["status"], 404);
+        assert_eq!(
+            audit_log(app, &admin, "from=2030-01-01T00:00:00Z")
+                .await
+                .len(),
+            0
+        );
+        assert_eq!(
+            send(
+                app,
+                Method::GET,
+                "/api/v1/admin/audit-log",
+                Some(&partner),
+                None
+            )
+            .await
+            .status(),
+            403
+        );
+
+        // Append-only: the database itself refuses to change or remove a record.
+        let changed = app
+            .db
+            .write(|tx| {
+                tx.execute(
+                    "UPDATE audit_log SET action = 'nothing'",
+                    marquee::params![],
+                )
+            })
+            .await;
+        assert!(changed.is_err(), "an update went through");
+        let removed = app
+            .db
+            .write(|tx| tx.execute("DELETE FROM audit_log", marquee::params![]))
+            .await;
+        assert!(removed.is_err(), "a delete went through");
+        assert!(audit_log(app, &admin, "limit=100").await.len() >= 6);
+    }
+);
