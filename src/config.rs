@@ -35,6 +35,24 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub settlement: SettlementConfig,
     pub waiting_room: WaitingRoomConfig,
+    pub privacy: PrivacyConfig,
+}
+
+/// Keeping personal data no longer than needed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Messages sent lose their address and subject after this many days (the retention
+    /// job, `identity::privacy::purge_expired`); 0 keeps them.
+    pub notification_retention_days: u32,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            notification_retention_days: 365,
+        }
+    }
 }
 
 /// Waiting rooms in front of on-sales.
@@ -506,6 +524,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             settlement: SettlementConfig::default(),
             waiting_room: WaitingRoomConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }

@@ -170,6 +170,9 @@ pub async fn run(app: AppState, interval: Duration) {
             if let Err(error) = crate::integration::deliveries::purge(&app.db, before).await {
                 tracing::warn!(%error, "webhook delivery log purge failed");
             }
+            if let Err(error) = crate::identity::privacy::purge_expired(&app).await {
+                tracing::warn!(%error, "personal data retention purge failed");
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod model;
 pub mod partners;
 pub mod password;
+pub mod privacy;
 pub mod rate_limit;
 pub mod routes;
 pub mod service;

@@ -32,6 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(export))
+        .routes(routes!(erase))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -126,6 +128,41 @@ async fn logout(
 ) -> Result<StatusCode, ApiError> {
     service::logout(&app, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything Marquee holds about the signed-in customer, as one JSON document (GDPR
+/// access and portability): account, bookings, payments, waitlist and waiting-room
+/// entries, messages sent and sign-ins. Times are milliseconds since the epoch (UTC).
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "identity",
+    security(("bearer" = [])),
+    responses((status = 200, body = super::privacy::Export),
+              (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn export(
+    State(app): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<super::privacy::Export>, ApiError> {
+    Ok(Json(super::privacy::export(&app, &principal).await?))
+}
+
+/// Erase the signed-in customer's account (GDPR erasure), confirmed with the password.
+/// The e-mail address, name, password, sessions and the addresses of messages sent are
+/// removed for good; bookings and payments keep their amounts for accounting, tied to an
+/// account that no longer says who it was. The account cannot sign in again.
+#[utoipa::path(post, path = "/api/v1/me/erase", tag = "identity",
+    security(("bearer" = [])),
+    request_body = super::privacy::EraseRequest,
+    responses((status = 200, body = super::privacy::Erased),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn erase(
+    State(app): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ApiJson(body): ApiJson<super::privacy::EraseRequest>,
+) -> Result<Json<super::privacy::Erased>, ApiError> {
+    Ok(Json(
+        super::privacy::erase(&app, &principal, &body.password).await?,
+    ))
 }
 
 /// The signed-in caller's account.

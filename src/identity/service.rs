@@ -102,6 +102,11 @@ async fn hash_password(password: String) -> Result<String, IdentityError> {
         .map_err(|_| IdentityError::Hashing)
 }
 
+/// Whether `password` is the one `hash` was made from (Argon2, off the async threads).
+pub async fn check_password(password: &str, hash: &str) -> Result<bool, IdentityError> {
+    verify_password(password.to_owned(), hash.to_owned()).await
+}
+
 async fn verify_password(password: String, hash: String) -> Result<bool, IdentityError> {
     tokio::task::spawn_blocking(move || password::verify(&password, &hash))
         .await

@@ -310,6 +310,10 @@ impl Notifications {
             );
             return Ok(());
         };
+        if crate::identity::privacy::is_erased_address(&customer.email) {
+            // The customer erased their account: nobody to write to.
+            return Ok(());
+        }
         let ticket_code = tickets::issue(
             &app.ticket_key,
             &TicketClaims {

@@ -71,12 +71,16 @@ pub fn inr(amount: i64) -> Value {
 /// A fresh access token for `email` (tokens expire 15 minutes after login by the app's
 /// clock, so tests that move time far log in again).
 pub async fn login(app: &TestApp, email: &str) -> String {
+    login_with(app, email, PASSWORD).await
+}
+
+pub async fn login_with(app: &TestApp, email: &str, password: &str) -> String {
     let response = send(
         app,
         Method::POST,
         "/api/v1/auth/login",
         None,
-        Some(json!({"email": email, "password": PASSWORD})),
+        Some(json!({"email": email, "password": password})),
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK, "login {email}");

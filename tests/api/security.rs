@@ -544,3 +544,171 @@ db_test_with!(
         assert!(audit_log(app, &admin, "limit=100").await.len() >= 6);
     }
 );
+
+/// The customer's data export.
+async fn export_of(app: &crate::helpers::TestApp, token: &str) -> serde_json::Value {
+    let response = send(app, Method::GET, "/api/v1/me/export", Some(token), None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("no-store")
+    );
+    response.json().await.unwrap()
+}
+
+db_test_with!(
+    a_customer_downloads_their_data_and_erasure_leaves_no_trace_of_them,
+    |config| {
+        config.privacy.notification_retention_days = 30;
+    },
+    |app| {
+        let f = crate::fixtures::load(app).await;
+        let email = "zebulon.quixote@example.com";
+        let name = "Zebulon Quixote";
+        let password = "correct horse battery staple";
+        let registered = send(
+            app,
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"email": email, "password": password, "display_name": name})),
+        )
+        .await;
+        assert_eq!(registered.status(), 201);
+        let token = crate::booking::login_with(app, email, password).await;
+        let booking = crate::booking::confirmed(app, &token, &f.noon, &["A1"]).await;
+        let booking_id = booking["id"].as_str().unwrap().to_owned();
+        let partner = crate::booking::owning_partner(app, "owner@example.com").await;
+        let room = send(
+            app,
+            Method::PUT,
+            &format!("/api/v1/partner/shows/{}/waiting-room", f.day3),
+            Some(&partner),
+            Some(json!({"on_sale_at": "2026-11-22T05:00:00Z"})),
+        )
+        .await;
+        assert_eq!(room.status(), 200);
+        let joined = send(
+            app,
+            Method::POST,
+            &format!("/api/v1/shows/{}/waiting-room/entries", f.day3),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(joined.status(), 201);
+
+        // The export has it all (the confirmation message is sent by the event consumer).
+        let mut export = export_of(app, &token).await;
+        for _ in 0..100 {
+            if !export["notifications"].as_array().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            export = export_of(app, &token).await;
+        }
+        assert_eq!(export["account"]["email"], email);
+        assert_eq!(export["account"]["display_name"], name);
+        assert_eq!(export["bookings"][0]["id"], booking_id.as_str());
+        assert_eq!(export["bookings"][0]["total"], 15_750, "fees included");
+        assert_eq!(export["payments"][0]["status"], "succeeded");
+        assert_eq!(export["waiting_rooms"].as_array().unwrap().len(), 1);
+        assert_eq!(export["notifications"][0]["recipient"], email);
+        assert!(!export["sessions"].as_array().unwrap().is_empty());
+        assert!(!tables_holding(&app.db, email).await.is_empty());
+
+        // Erasure needs the password, and is for customers.
+        let wrong = send(
+            app,
+            Method::POST,
+            "/api/v1/me/erase",
+            Some(&token),
+            Some(json!({"password": "not the password"})),
+        )
+        .await;
+        assert_eq!(wrong.status(), 401);
+        let not_customer = send(
+            app,
+            Method::POST,
+            "/api/v1/me/erase",
+            Some(&partner),
+            Some(json!({"password": crate::booking::PASSWORD})),
+        )
+        .await;
+        assert_eq!(not_customer.status(), 403);
+        let erased = send(
+            app,
+            Method::POST,
+            "/api/v1/me/erase",
+            Some(&token),
+            Some(json!({"password": password})),
+        )
+        .await;
+        assert_eq!(erased.status(), 200);
+
+        // No table and no stored event holds the address or the name any more.
+        assert_eq!(tables_holding(&app.db, email).await, Vec::<String>::new());
+        assert_eq!(tables_holding(&app.db, name).await, Vec::<String>::new());
+        assert_eq!(
+            tables_holding(&app.db, "zebulon").await,
+            Vec::<String>::new()
+        );
+        // The account is gone for its holder; the money stays on the books.
+        assert_eq!(
+            send(app, Method::GET, "/api/v1/me", Some(&token), None)
+                .await
+                .status(),
+            403
+        );
+        let login = send(
+            app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await;
+        assert_eq!(login.status(), 401);
+        let kept: (i64, String) = app
+            .db
+            .fetch_one(
+                "SELECT b.total, p.status FROM bookings b JOIN payments p ON p.booking_id = b.id \
+                 WHERE b.id = $1",
+                marquee::params![&booking_id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(kept, (15_750, "succeeded".to_owned()));
+
+        // Retention: another customer's message loses its address after 30 days.
+        let other = customer(app, "retained@example.com").await;
+        crate::booking::confirmed(app, &other, &f.noon, &["A2"]).await;
+        for _ in 0..100 {
+            if tables_holding(&app.db, "retained@example.com").await.len() > 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            tables_holding(&app.db, "retained@example.com").await,
+            ["notifications", "users"]
+        );
+        assert_eq!(
+            marquee::identity::privacy::purge_expired(&app.state)
+                .await
+                .unwrap(),
+            0
+        );
+        app.clock.advance(chrono::Duration::days(31));
+        assert!(
+            marquee::identity::privacy::purge_expired(&app.state)
+                .await
+                .unwrap()
+                >= 1
+        );
+        assert_eq!(
+            tables_holding(&app.db, "retained@example.com").await,
+            ["users"]
+        );
+    }
+);
