@@ -205,6 +205,12 @@ impl App {
                 .map_err(StartError::Connect)?,
         };
         let tokens = TokenSigner::new(secret.as_bytes(), config.auth.access_token_ttl_secs as i64);
+        // Keys rotated since (`POST /api/v1/admin/signing-keys/rotate`).
+        tokens.adopt(
+            &identity::store::token_keys(&db)
+                .await
+                .map_err(StartError::Connect)?,
+        );
         let secrets = DerivedSecrets::derive(secret.as_bytes(), &config);
         let webhook_url = config
             .payment

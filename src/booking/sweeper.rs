@@ -170,6 +170,10 @@ pub async fn run(app: AppState, interval: Duration) {
             if let Err(error) = crate::integration::deliveries::purge(&app.db, before).await {
                 tracing::warn!(%error, "webhook delivery log purge failed");
             }
+            let every = Duration::from_secs(crate::identity::tokens::RELOAD_SECS as u64 / 2);
+            if let Err(error) = crate::identity::service::reload_token_keys(&app, every).await {
+                tracing::warn!(%error, "reading the token signing keys failed");
+            }
             if let Err(error) = crate::identity::privacy::purge_expired(&app).await {
                 tracing::warn!(%error, "personal data retention purge failed");
             }

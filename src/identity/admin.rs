@@ -13,7 +13,32 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(disable_user))
+    OpenApiRouter::new()
+        .routes(routes!(disable_user))
+        .routes(routes!(rotate_signing_key))
+}
+
+/// The access-token signing key that now signs.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RotatedKey {
+    /// The new key's id (the `kid` of tokens signed from now on).
+    pub kid: String,
+}
+
+/// Rotate the access-token signing key (administrators): a new key signs from now on
+/// (every node takes it within a minute); tokens signed with the older keys stay valid
+/// until they expire, and refresh tokens are untouched, so nobody is signed out.
+#[utoipa::path(post, path = "/api/v1/admin/signing-keys/rotate", tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, body = RotatedKey),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn rotate_signing_key(
+    State(app): State<AppState>,
+    _admin: Admin,
+) -> Result<axum::Json<RotatedKey>, ApiError> {
+    let kid = super::service::rotate_token_key(&app).await?;
+    Ok(axum::Json(RotatedKey { kid }))
 }
 
 /// Disable an account: its refresh tokens are revoked and its access tokens refused at

@@ -82,13 +82,19 @@ async fn authenticate_token(
         app.active_accounts.ensure(&app.db, &principal).await?;
         return Ok(principal);
     }
-    let principal = app
-        .tokens
-        .verify(token, app.clock.now())
-        .map_err(|error| match error {
-            TokenError::Expired => IdentityError::TokenExpired,
-            TokenError::Invalid => IdentityError::Unauthenticated("the access token is not valid"),
-        })?;
+    let mut verified = app.tokens.verify(token, app.clock.now());
+    if verified == Err(TokenError::UnknownKey) {
+        // Signed with a key rotated in through another node: read the keys again (at most
+        // once a second) and look once more.
+        super::service::reload_token_keys(app, std::time::Duration::from_secs(1)).await?;
+        verified = app.tokens.verify(token, app.clock.now());
+    }
+    let principal = verified.map_err(|error| match error {
+        TokenError::Expired => IdentityError::TokenExpired,
+        TokenError::Invalid | TokenError::UnknownKey => {
+            IdentityError::Unauthenticated("the access token is not valid")
+        }
+    })?;
     // Tokens live minutes, but a disabled account is refused at once.
     app.active_accounts.ensure(&app.db, &principal).await?;
     Ok(principal)

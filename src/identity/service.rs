@@ -102,6 +102,27 @@ async fn hash_password(password: String) -> Result<String, IdentityError> {
         .map_err(|_| IdentityError::Hashing)
 }
 
+/// Reads the access-token signing keys again if this node last did longer than `every`
+/// ago.
+pub async fn reload_token_keys(
+    app: &AppState,
+    every: std::time::Duration,
+) -> Result<(), IdentityError> {
+    if app.tokens.reload_due(every) {
+        app.tokens.adopt(&store::token_keys(&app.db).await?);
+    }
+    Ok(())
+}
+
+/// Makes a new access-token signing key the one that signs (every node takes it within
+/// `tokens::RELOAD_SECS`); tokens signed before stay valid until they expire, so nobody is
+/// signed out. Returns the new `kid`.
+pub async fn rotate_token_key(app: &AppState) -> Result<String, IdentityError> {
+    let kid = store::rotate_token_key(&app.db, app.clock.now()).await?;
+    app.tokens.adopt(&store::token_keys(&app.db).await?);
+    Ok(kid)
+}
+
 /// Whether `password` is the one `hash` was made from (Argon2, off the async threads).
 pub async fn check_password(password: &str, hash: &str) -> Result<bool, IdentityError> {
     verify_password(password.to_owned(), hash.to_owned()).await

@@ -180,6 +180,65 @@ pub async fn signing_secret(db: &Db, now: Timestamp) -> sqlx::Result<String> {
     .await
 }
 
+db_row! {
+    struct KeyRow {
+        id: String,
+        secret: String,
+        retired_at: Option<i64>,
+    }
+}
+
+/// The access-token signing keys, oldest first: the master (`access-token`), then the
+/// rotated ones (`jwt:<kid>`).
+pub async fn token_keys(db: &Db) -> sqlx::Result<Vec<super::tokens::SigningKey>> {
+    let rows: Vec<KeyRow> = db
+        .fetch_all(
+            "SELECT id, secret, retired_at FROM signing_keys \
+             WHERE id = 'access-token' OR id LIKE 'jwt:%' ORDER BY created_at, id",
+            params![],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| super::tokens::SigningKey {
+            kid: row
+                .id
+                .strip_prefix("jwt:")
+                .unwrap_or(super::tokens::MASTER_KID)
+                .to_owned(),
+            secret: row.secret.into_bytes(),
+            retired_at: row.retired_at,
+        })
+        .collect())
+}
+
+/// Makes a new signing key the one that signs and retires the others (they go on
+/// verifying what they signed). Returns its `kid`.
+pub async fn rotate_token_key(db: &Db, now: Timestamp) -> sqlx::Result<String> {
+    let kid = format!("k{}", ulid::Ulid::new().to_string().to_lowercase());
+    let secret = super::tokens::new_secret("hs256");
+    let id = format!("jwt:{kid}");
+    db.write(move |tx| {
+        // With the master secret in the configuration, its row only records retirement.
+        tx.execute(
+            "INSERT INTO signing_keys (id, secret, created_at) VALUES ('access-token', '', $1) \
+             ON CONFLICT (id) DO NOTHING",
+            params![now.as_millis()],
+        )?;
+        tx.execute(
+            "UPDATE signing_keys SET retired_at = $1 \
+             WHERE (id = 'access-token' OR id LIKE 'jwt:%') AND retired_at IS NULL",
+            params![now.as_millis()],
+        )?;
+        tx.execute(
+            "INSERT INTO signing_keys (id, secret, created_at) VALUES ($1, $2, $3)",
+            params![&id, &secret, now.as_millis()],
+        )
+    })
+    .await?;
+    Ok(kid)
+}
+
 pub async fn org_status(db: &Db, org_id: &str) -> sqlx::Result<Option<String>> {
     const SQL: &str = "SELECT status FROM partner_orgs WHERE id = $1";
     db.fetch_optional(SQL, params![org_id]).await

@@ -712,3 +712,124 @@ db_test_with!(
         );
     }
 );
+
+/// The `kid` in an access token's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap_or("").to_owned()
+}
+
+db_test_with!(
+    signing_keys_rotate_without_signing_anyone_out,
+    |_config| {},
+    |app| {
+        let admin = crate::offers::admin(app).await;
+        let email = "rotation@example.com";
+        customer(app, email).await;
+        let pair: serde_json::Value = send(
+            app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": crate::booking::PASSWORD})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let before = pair["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(kid_of(&before), marquee::identity::tokens::MASTER_KID);
+
+        // Rotate twice: every token signed so far still works.
+        let mut kids = Vec::new();
+        for _ in 0..2 {
+            let rotated = send(
+                app,
+                Method::POST,
+                "/api/v1/admin/signing-keys/rotate",
+                Some(&admin),
+                None,
+            )
+            .await;
+            assert_eq!(rotated.status(), 200);
+            let body: serde_json::Value = rotated.json().await.unwrap();
+            kids.push(body["kid"].as_str().unwrap().to_owned());
+        }
+        assert_ne!(kids[0], kids[1]);
+        assert_eq!(
+            send(app, Method::GET, "/api/v1/me", Some(&before), None)
+                .await
+                .status(),
+            200,
+            "a token of the old key still works"
+        );
+        // The refresh token is untouched; what it gets is signed with the newest key.
+        let refreshed: serde_json::Value = send(
+            app,
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": pair["refresh_token"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let after = refreshed["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(kid_of(&after), kids[1]);
+        assert_eq!(
+            send(app, Method::GET, "/api/v1/me", Some(&after), None)
+                .await
+                .status(),
+            200
+        );
+
+        // Another node, started before the rotation, learns the new key from the database.
+        let master: String = app
+            .db
+            .fetch_one(
+                "SELECT secret FROM signing_keys WHERE id = 'access-token'",
+                marquee::params![],
+            )
+            .await
+            .unwrap();
+        let other = marquee::identity::tokens::TokenSigner::new(master.as_bytes(), 900);
+        let now = marquee::clock::Clock::now(&app.clock);
+        assert_eq!(
+            other.verify(&after, now),
+            Err(marquee::identity::tokens::TokenError::UnknownKey)
+        );
+        other.adopt(&marquee::identity::store::token_keys(&app.db).await.unwrap());
+        assert!(other.verify(&after, now).is_ok());
+        assert!(other.verify(&before, now).is_ok());
+        assert_eq!(other.signing_kid(), kids[1]);
+
+        // The rotations are in the audit log; only administrators rotate.
+        let log = audit_log(
+            app,
+            &admin,
+            "action=POST%20%2Fapi%2Fv1%2Fadmin%2Fsigning-keys%2Frotate",
+        )
+        .await;
+        assert_eq!(log.len(), 2);
+        assert_eq!(
+            send(
+                app,
+                Method::POST,
+                "/api/v1/admin/signing-keys/rotate",
+                Some(&after),
+                None
+            )
+            .await
+            .status(),
+            403
+        );
+    }
+);
