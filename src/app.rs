@@ -81,10 +81,20 @@ impl AppState {
         webhook_url: String,
     ) -> Self {
         let cache = Arc::new(ResponseCache::new(&config.cache, clock.clone()));
-        let limits = crate::limits::RateLimits::new(&config.limits);
-        let login_limiter = LoginLimiter::new(
+        // Limits shared by every node through Redis, when configured (checked in
+        // `Config::validate`); otherwise each node counts alone.
+        let shared = config.redis_url.as_deref().and_then(|url| {
+            crate::limits::SharedBuckets::connect(url, &config.limits.redis_prefix)
+                .inspect_err(
+                    |error| tracing::error!(%error, "redis_url is not usable; limits are per node"),
+                )
+                .ok()
+        });
+        let limits = crate::limits::RateLimits::with_shared(&config.limits, shared.clone());
+        let login_limiter = LoginLimiter::with_shared(
             config.auth.login_attempts_per_account_per_minute,
             config.auth.login_attempts_per_client_per_minute,
+            shared,
         );
         let gateway: Arc<dyn PaymentGateway> = Arc::new(MockGateway::new(
             secrets.webhook.clone(),

@@ -19,6 +19,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// NATS server for the event relay; unset means in-process events only.
     pub nats_url: Option<String>,
+    /// Redis for rate limits shared by every node (`redis://127.0.0.1:6379`); unset means
+    /// each node counts alone.
+    pub redis_url: Option<String>,
     pub database: DatabaseConfig,
     pub http: HttpConfig,
     pub cache: CacheConfig,
@@ -178,6 +181,9 @@ pub struct LimitsConfig {
     pub payments_per_account_per_minute: u32,
     pub registrations_per_client_per_minute: u32,
     pub quotes_per_client_per_minute: u32,
+    /// Start of every shared bucket's key in Redis (deployments sharing one Redis keep
+    /// apart by it).
+    pub redis_prefix: String,
 }
 
 impl Default for LimitsConfig {
@@ -188,6 +194,7 @@ impl Default for LimitsConfig {
             payments_per_account_per_minute: 20,
             registrations_per_client_per_minute: 10,
             quotes_per_client_per_minute: 120,
+            redis_prefix: "marquee".into(),
         }
     }
 }
@@ -508,6 +515,7 @@ impl Default for Config {
             database_url: "sqlite://marquee.db".into(),
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             nats_url: None,
+            redis_url: None,
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
             cache: CacheConfig::default(),
@@ -627,6 +635,13 @@ impl Config {
         if !(10..=10_000).contains(&self.events.seat_stream_poll_ms) {
             return Err(ConfigError::Invalid(
                 "events.seat_stream_poll_ms must be 10 to 10000".into(),
+            ));
+        }
+        if let Some(url) = &self.redis_url
+            && !url.starts_with("redis://")
+        {
+            return Err(ConfigError::Invalid(
+                "redis_url must start with redis://".into(),
             ));
         }
         if self.events.follow == EventFollow::Nats && self.nats_url.is_none() {

@@ -147,7 +147,9 @@ async fn hold(
     }
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
-        app.limits.check(Limit::Hold, customer.user_id.as_str())?;
+        app.limits
+            .check(Limit::Hold, customer.user_id.as_str())
+            .await?;
         let choice = json.body.choice()?;
         let admission = json.body.admission_token.as_deref();
         let body = service::hold(
@@ -189,7 +191,9 @@ async fn bulk_hold(
 ) -> Result<Response, ApiError> {
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
-        app.limits.check(Limit::Hold, customer.user_id.as_str())?;
+        app.limits
+            .check(Limit::Hold, customer.user_id.as_str())
+            .await?;
         if json.body.items.iter().any(|i| i.best_available.is_some()) {
             return Err(BookingError::Invalid(
                 "a bulk booking names its seats (best_available is for single holds)".into(),

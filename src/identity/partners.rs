@@ -75,7 +75,8 @@ async fn signup(
     ApiJson(body): ApiJson<PartnerSignup>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     app.limits
-        .check(crate::limits::Limit::Registration, &client.ip().to_string())?;
+        .check(crate::limits::Limit::Registration, &client.ip().to_string())
+        .await?;
     let account = service::signup_partner(
         &app.db,
         &body.organisation_name,

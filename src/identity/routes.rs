@@ -73,7 +73,8 @@ async fn register(
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     app.limits
-        .check(Limit::Registration, &client.ip().to_string())?;
+        .check(Limit::Registration, &client.ip().to_string())
+        .await?;
     let account = service::create_account(
         &app.db,
         &body.email,

@@ -215,7 +215,7 @@ pub async fn login(
     client: IpAddr,
 ) -> Result<TokenPair, IdentityError> {
     let normalized = email.trim().to_lowercase();
-    app.login_limiter.check(&normalized, client)?;
+    app.login_limiter.check(&normalized, client).await?;
     let row = store::user_by_email(&app.db, &normalized).await?;
     // Unknown accounts cost one Argon2 verification too, so timing does not reveal them.
     let hash = row.as_ref().map_or_else(

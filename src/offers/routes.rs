@@ -182,7 +182,8 @@ async fn preview_quote(
     ApiJson(body): ApiJson<QuoteRequest>,
 ) -> Result<Json<Quote>, ApiError> {
     app.limits
-        .check(crate::limits::Limit::Quote, &client.ip().to_string())?;
+        .check(crate::limits::Limit::Quote, &client.ip().to_string())
+        .await?;
     let quote = service::quote_for_show(&app, &body.show_id, &body.seats, app.clock.now()).await?;
     Ok(Json(quote))
 }

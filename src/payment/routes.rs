@@ -59,9 +59,12 @@ async fn create_payment(
     let idempotency = Idempotency::new(customer.user_id.as_str(), &json);
     respond_idempotently(&app, idempotency.clone(), async {
         // The narrower limit first: a refusal there spends nothing of the account's.
-        app.limits.check(Limit::PaymentPerBooking, &booking_id)?;
         app.limits
-            .check(Limit::PaymentPerAccount, customer.user_id.as_str())?;
+            .check(Limit::PaymentPerBooking, &booking_id)
+            .await?;
+        app.limits
+            .check(Limit::PaymentPerAccount, customer.user_id.as_str())
+            .await?;
         let body = service::create_payment(
             &app,
             &customer.user_id,

@@ -833,3 +833,115 @@ db_test_with!(
         );
     }
 );
+
+/// The Redis the shared limits use in tests (`MARQUEE_TEST_REDIS_URL`, else the local
+/// one), or `None` (after `skip_unless_ci`) when it does not answer.
+async fn test_redis() -> Option<String> {
+    let url = std::env::var("MARQUEE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let address = url.trim_start_matches("redis://").trim_end_matches('/');
+    match tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Some(url),
+        _ => {
+            crate::helpers::skip_unless_ci(&format!("Redis at {url}"));
+            None
+        }
+    }
+}
+
+/// Two nodes on one PostgreSQL; with `redis` their limits are shared.
+async fn two_nodes(
+    database: &ProcessDatabase,
+    redis: Option<&str>,
+) -> (ServeProcess, ServeProcess) {
+    let prefix = format!("marquee-test-{}", ulid::Ulid::new());
+    let mut options = ServeOptions::default()
+        .env("MARQUEE_LIMITS__REGISTRATIONS_PER_CLIENT_PER_MINUTE", "3")
+        .env("MARQUEE_AUTH__LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE", "4")
+        .env("MARQUEE_LIMITS__REDIS_PREFIX", &prefix);
+    if let Some(redis) = redis {
+        options = options.env("MARQUEE_REDIS_URL", redis);
+    }
+    let a = ServeProcess::start(&database.url, &options)
+        .await
+        .expect("node A");
+    let b = ServeProcess::start(&database.url, &options)
+        .await
+        .expect("node B");
+    (a, b)
+}
+
+/// Statuses of registrations and then of wrong-password logins for one account, sent
+/// to the two nodes in turn.
+async fn hammer(a: &ServeProcess, b: &ServeProcess, run: &str) -> (Vec<u16>, Vec<u16>) {
+    let apis = [
+        Api::new(&a.base, Duration::from_secs(30)),
+        Api::new(&b.base, Duration::from_secs(30)),
+    ];
+    let mut registrations = Vec::new();
+    for i in 0..6 {
+        let account = json!({
+            "email": format!("limit{i}-{run}@example.com"),
+            "password": "correct horse battery staple",
+            "display_name": "Limit"
+        });
+        let answer = apis[i % 2]
+            .call(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(&account),
+                None,
+            )
+            .await
+            .unwrap();
+        registrations.push(answer.status.as_u16());
+    }
+    let mut logins = Vec::new();
+    for i in 0..8 {
+        let attempt = json!({"email": format!("limit0-{run}@example.com"), "password": "wrong"});
+        let answer = apis[i % 2]
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(&attempt),
+                None,
+            )
+            .await
+            .unwrap();
+        logins.push(answer.status.as_u16());
+    }
+    (registrations, logins)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_limits_hold_across_nodes_and_without_it_per_node() {
+    let Some(redis) = test_redis().await else {
+        return;
+    };
+    let _machine = crate::serve::exclusive().await;
+    let Some(database) = ProcessDatabase::create(Engine::Postgres).await else {
+        return;
+    };
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+
+    // Shared: three registrations and four login attempts from this address in all.
+    let (a, b) = two_nodes(&database, Some(&redis)).await;
+    let (registrations, logins) = hammer(&a, &b, &run).await;
+    assert_eq!(registrations, [201, 201, 201, 429, 429, 429]);
+    assert_eq!(logins, [401, 401, 401, 401, 429, 429, 429, 429]);
+    drop((a, b));
+
+    // Per node: each node allows its own three and four.
+    let other = format!("{run}-alone");
+    let (a, b) = two_nodes(&database, None).await;
+    let (registrations, logins) = hammer(&a, &b, &other).await;
+    assert_eq!(registrations, [201, 201, 201, 201, 201, 201]);
+    assert_eq!(logins, [401, 401, 401, 401, 401, 401, 401, 401]);
+}
