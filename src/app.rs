@@ -170,6 +170,8 @@ pub struct App {
     router: http::Service,
     state: AppState,
     addr: SocketAddr,
+    /// Set when the server terminates TLS itself (`http.tls_cert_path`).
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +185,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot serve TLS: {0}")]
+    Tls(String),
 }
 
 impl App {
@@ -199,6 +203,7 @@ impl App {
         db: Db,
         clock: SharedClock,
     ) -> Result<Self, StartError> {
+        let tls = http::server::tls_acceptor(&config.http).map_err(StartError::Tls)?;
         let addr = config.addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -234,6 +239,7 @@ impl App {
             router,
             state,
             addr,
+            tls,
         })
     }
 
@@ -255,13 +261,15 @@ impl App {
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let limits = http::server::Limits::from_config(&self.state.config.http);
         let streams = self.state.seat_streams.clone();
-        let server = http::server::serve(self.listener, self.router, limits, async move {
-            shutdown.await;
-            // Live seat maps never finish by themselves: end them so the rest can.
-            streams.stop();
-            let _ = stopping_tx.send(());
-        });
-        tracing::info!(addr = %self.addr, database = self.state.db.engine().name(), "serving");
+        let tls = self.tls.is_some();
+        let server =
+            http::server::serve(self.listener, self.router, limits, self.tls, async move {
+                shutdown.await;
+                // Live seat maps never finish by themselves: end them so the rest can.
+                streams.stop();
+                let _ = stopping_tx.send(());
+            });
+        tracing::info!(addr = %self.addr, tls, database = self.state.db.engine().name(), "serving");
         let server = tokio::spawn(server);
         let sweep_every = self.state.config.booking.sweep_interval_ms;
         let sweeper = (sweep_every > 0).then(|| {

@@ -472,9 +472,24 @@ pub struct HttpConfig {
     /// (CORS), or `["*"]` for any (tokens travel in headers, never cookies, so no
     /// credentials are allowed either way). Empty (the default): only the app's own origin.
     pub cors_allowed_origins: Vec<String>,
-    /// `Strict-Transport-Security` max-age in seconds; 0: not sent. Set it when clients
-    /// reach the API over HTTPS (TLS here or at a proxy in front).
+    /// `Strict-Transport-Security` max-age in seconds; 0: not sent, unless the server
+    /// terminates TLS itself (then a year). Set it when a proxy in front terminates TLS.
     pub hsts_max_age_secs: u64,
+    /// Serve HTTPS: the certificate chain (PEM). Both paths or neither.
+    pub tls_cert_path: Option<std::path::PathBuf>,
+    /// Serve HTTPS: the certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
+    pub tls_key_path: Option<std::path::PathBuf>,
+}
+
+impl HttpConfig {
+    /// The `Strict-Transport-Security` max-age in force: the configured one, else a year
+    /// when serving TLS, else none (0).
+    pub fn hsts_secs(&self) -> u64 {
+        match (self.hsts_max_age_secs, &self.tls_cert_path) {
+            (0, Some(_)) => 31_536_000,
+            (secs, _) => secs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -559,6 +574,8 @@ impl Default for HttpConfig {
             max_connections: 10_000,
             cors_allowed_origins: Vec::new(),
             hsts_max_age_secs: 0,
+            tls_cert_path: None,
+            tls_key_path: None,
         }
     }
 }
@@ -635,6 +652,11 @@ impl Config {
         if !(10..=10_000).contains(&self.events.seat_stream_poll_ms) {
             return Err(ConfigError::Invalid(
                 "events.seat_stream_poll_ms must be 10 to 10000".into(),
+            ));
+        }
+        if self.http.tls_cert_path.is_some() != self.http.tls_key_path.is_some() {
+            return Err(ConfigError::Invalid(
+                "http.tls_cert_path and http.tls_key_path go together".into(),
             ));
         }
         if let Some(url) = &self.redis_url

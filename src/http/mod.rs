@@ -76,10 +76,10 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         },
         timeout: state.config.request_timeout(),
         app: state.clone(),
-        hsts: (state.config.http.hsts_max_age_secs > 0).then(|| {
+        hsts: (state.config.http.hsts_secs() > 0).then(|| {
             HeaderValue::from_str(&format!(
                 "max-age={}; includeSubDomains",
-                state.config.http.hsts_max_age_secs
+                state.config.http.hsts_secs()
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("max-age=31536000"))
         }),

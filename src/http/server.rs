@@ -33,6 +33,7 @@ use tokio::{
     sync::{Notify, OwnedSemaphorePermit, Semaphore, watch},
     time::Instant,
 };
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::error::ApiError;
@@ -72,6 +73,7 @@ pub async fn serve(
     listener: TcpListener,
     service: super::Service,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -100,6 +102,7 @@ pub async fn serve(
                     remote,
                     service.clone(),
                     limits,
+                    tls.clone(),
                     permit,
                     stopping_rx.clone(),
                     closed_rx.clone(),
@@ -107,7 +110,10 @@ pub async fn serve(
             }
             Err(_) => {
                 metrics::counter!("marquee_http_connections_shed_total").increment(1);
-                if let Ok(permit) = shedding.clone().try_acquire_owned() {
+                // Over TLS a plain 503 would be noise to the client: the socket just closes.
+                if tls.is_none()
+                    && let Ok(permit) = shedding.clone().try_acquire_owned()
+                {
                     tokio::spawn(shed(stream, permit));
                 }
             }
@@ -172,15 +178,36 @@ async fn accept_failed(error: std::io::Error) {
 
 /// One connection under the cap: HTTP/1.1 with keep-alive, closed when a header takes
 /// too long or the connection idles too long, and gracefully at shutdown.
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     stream: TcpStream,
     remote: SocketAddr,
     service: super::Service,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     _permit: OwnedSemaphorePermit,
     mut stopping: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
 ) {
+    // The TLS handshake counts against the header's time, like the bytes it precedes.
+    let stream = match tls {
+        None => Socket::Plain(stream),
+        Some(acceptor) => {
+            match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => Socket::Tls(Box::new(stream)),
+                Ok(Err(error)) => {
+                    tracing::debug!(%remote, %error, "TLS handshake failed");
+                    metrics::gauge!("marquee_http_connections").decrement(1.0);
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "TLS handshake timed out");
+                    metrics::gauge!("marquee_http_connections").decrement(1.0);
+                    return;
+                }
+            }
+        }
+    };
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         stream,
@@ -231,7 +258,7 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// unread bytes makes the kernel answer with a reset, which can destroy the response
 /// before the client reads it. So the write side is shut first and what still arrives is
 /// read and dropped, for a short while and up to a bound.
-async fn linger(mut stream: TcpStream) {
+async fn linger(mut stream: Socket) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     if stream.shutdown().await.is_err() {
         return;
@@ -375,9 +402,106 @@ impl Activity {
     }
 }
 
+/// A connection's byte stream: the socket, or TLS over it (`http.tls_cert_path`).
+enum Socket {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Socket::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Socket::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Socket::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Socket::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Socket::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Socket::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Socket::Plain(stream) => stream.is_write_vectored(),
+            Socket::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Socket::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Socket::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Socket::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Socket::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The TLS acceptor for `http.tls_cert_path` and `http.tls_key_path` (PEM: the
+/// certificate chain, and the private key), or `None` when they are not set. HTTP/1.1
+/// over TLS 1.2 and 1.3 (rustls' safe defaults).
+pub fn tls_acceptor(http: &HttpConfig) -> Result<Option<TlsAcceptor>, String> {
+    use tokio_rustls::rustls;
+    let (Some(cert_path), Some(key_path)) = (&http.tls_cert_path, &http.tls_key_path) else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let cert_pem = read(cert_path)?;
+    let key_pem = read(key_path)?;
+    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", cert_path.display()));
+    }
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| format!("{}: {e}", key_path.display()))?
+        .ok_or_else(|| format!("{}: no private key in it", key_path.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("the certificate and key do not go together: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
 /// The socket, telling `Activity` when bytes arrive.
 struct Watched {
-    stream: TcpStream,
+    stream: Socket,
     activity: Arc<Activity>,
 }
 

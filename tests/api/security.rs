@@ -945,3 +945,77 @@ async fn with_redis_limits_hold_across_nodes_and_without_it_per_node() {
     assert_eq!(registrations, [201, 201, 201, 201, 201, 201]);
     assert_eq!(logins, [401, 401, 401, 401, 401, 401, 401, 401]);
 }
+
+/// A self-signed certificate for `marquee.test`, written next to its key; the PEM.
+fn self_signed(dir: &std::path::Path) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["marquee.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    cert.pem()
+}
+
+db_test_with!(
+    the_server_terminates_tls_with_its_certificate_and_sends_hsts,
+    |config| {
+        let dir = std::env::temp_dir().join(format!("marquee-tls-{}", ulid::Ulid::new()));
+        self_signed(&dir);
+        config.http.tls_cert_path = Some(dir.join("cert.pem"));
+        config.http.tls_key_path = Some(dir.join("key.pem"));
+    },
+    |app| {
+        let http = &app.state.config.http;
+        let pem = std::fs::read(http.tls_cert_path.as_ref().unwrap()).unwrap();
+        let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+        let trusting = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .resolve("marquee.test", addr)
+            .build()
+            .unwrap();
+        let url = |path: &str| format!("https://marquee.test:{}{path}", addr.port());
+
+        // HTTPS with the configured certificate; HSTS on by default under TLS.
+        let health = trusting.get(url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert_eq!(
+            header(&health, "strict-transport-security").as_deref(),
+            Some("max-age=31536000; includeSubDomains")
+        );
+        let registered = trusting
+            .post(url("/api/v1/auth/register"))
+            .json(&json!({
+                "email": "tls@example.com",
+                "password": "correct horse battery staple",
+                "display_name": "Tls"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201);
+
+        // A client that does not trust the certificate gets nowhere; nor does plain HTTP.
+        let untrusting = reqwest::Client::builder()
+            .resolve("marquee.test", addr)
+            .build()
+            .unwrap();
+        assert!(untrusting.get(url("/healthz")).send().await.is_err());
+        let plain = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await;
+        assert!(
+            plain.is_err() || !plain.unwrap().status().is_success(),
+            "plain HTTP is not served on the TLS port"
+        );
+        // The server goes on serving after those.
+        let again = trusting.get(url("/healthz")).send().await.unwrap();
+        assert_eq!(again.status(), 200);
+    }
+);
