@@ -1019,3 +1019,103 @@ db_test_with!(
         assert_eq!(again.status(), 200);
     }
 );
+
+/// What an attacker types into text fields: SQL, markup, a NUL-free mix of quotes.
+const HOSTILE: &str = "Robert'); DROP TABLE users;-- <script>alert(\"x\")</script> %_\\";
+
+db_test_with!(
+    hostile_text_is_stored_and_returned_verbatim_and_runs_nowhere,
+    |_config| {},
+    |app| {
+        let f = crate::fixtures::load(app).await;
+        // A customer's name.
+        let registered = send(
+            app,
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(
+                json!({"email": "robert@example.com", "password": "correct horse battery staple",
+                        "display_name": HOSTILE}),
+            ),
+        )
+        .await;
+        assert_eq!(registered.status(), 201);
+        let token =
+            crate::booking::login_with(app, "robert@example.com", "correct horse battery staple")
+                .await;
+        let me: serde_json::Value = send(app, Method::GET, "/api/v1/me", Some(&token), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["display_name"], HOSTILE);
+
+        // A partner's theatre name and address (an idempotent create).
+        let partner = crate::booking::owning_partner(app, "owner@example.com").await;
+        let theatre = app
+            .client
+            .post(app.url("/api/v1/partner/theatres"))
+            .bearer_auth(&partner)
+            .header("Idempotency-Key", "hostile-theatre")
+            .json(&json!({"city_id": f.testpur.as_str(), "name": HOSTILE, "address": HOSTILE}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(theatre.status(), 201);
+        let theatre: serde_json::Value = theatre.json().await.unwrap();
+        assert_eq!(theatre["name"], HOSTILE);
+        assert_eq!(theatre["address"], HOSTILE);
+
+        // Queries: search and filters take it as text (LIKE wildcards included) and find
+        // nothing; every table is still there.
+        for path in [
+            format!("/api/v1/search?q={}", urlencode(HOSTILE)),
+            format!("/api/v1/cities?country={}", urlencode(HOSTILE)),
+        ] {
+            let response = send(app, Method::GET, &path, None, None).await;
+            assert!(
+                response.status().is_client_error() || response.status() == 200,
+                "{path}"
+            );
+            if response.status() == 200 {
+                let page: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(page["items"], json!([]), "{path}");
+            }
+        }
+        let users: i64 = app
+            .db
+            .fetch_one("SELECT COUNT(*) FROM users", marquee::params![])
+            .await
+            .unwrap();
+        assert!(users >= 2);
+        let theatres = send(
+            app,
+            Method::GET,
+            &format!("/api/v1/cities/{}/theatres", f.testpur),
+            None,
+            None,
+        )
+        .await;
+        let listed: serde_json::Value = theatres.json().await.unwrap();
+        assert!(
+            listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == HOSTILE),
+            "the public list shows it as data: {listed}"
+        );
+    }
+);
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
