@@ -325,9 +325,13 @@ impl Default for EventsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
-    /// SMTP server for email, `smtp://[user:pass@]host:port` (plain SMTP: this build has
-    /// no TLS backend, so point it at a local relay); unset: messages go to the file sink.
+    /// SMTP server for email: `smtps://[user:pass@]host[:465]` (implicit TLS),
+    /// `smtp://[user:pass@]host[:587]?tls=required` (STARTTLS, refused without it) or
+    /// `smtp://host[:25]` (plain, for a local relay); unset: messages go to the file sink.
     pub smtp_url: Option<String>,
+    /// A CA certificate (PEM) to trust for the SMTP server besides the public roots (a
+    /// private CA; tests).
+    pub smtp_ca_path: Option<std::path::PathBuf>,
     /// Sender address.
     pub from: String,
     /// File the default sink appends messages to (JSON lines); unset: the log.
@@ -338,6 +342,7 @@ impl Default for NotifyConfig {
     fn default() -> Self {
         Self {
             smtp_url: None,
+            smtp_ca_path: None,
             from: "Marquee <tickets@marquee.test>".into(),
             file: None,
         }
@@ -770,16 +775,8 @@ impl Config {
                 "pricing fee must be 0 to 10000 basis points and a non-negative amount".into(),
             ));
         }
-        // lettre is built without a TLS backend, so only plain SMTP (to a local relay,
-        // which forwards with TLS) can work; say so now rather than on the first email.
-        if let Some(url) = &self.notify.smtp_url
-            && (!url.starts_with("smtp://") || url.contains("tls="))
-        {
-            return Err(ConfigError::Invalid(
-                "notify.smtp_url must be smtp://host:port (plain SMTP, e.g. a local relay); \
-                 this build has no TLS for SMTP"
-                    .into(),
-            ));
+        if let Some(url) = &self.notify.smtp_url {
+            crate::integration::notify::smtp_security(url).map_err(ConfigError::Invalid)?;
         }
         if self
             .notify

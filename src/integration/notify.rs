@@ -184,7 +184,8 @@ pub fn compose(event: &Event, booking: &BookingRow, ticket_code: &str) -> Option
 /// Where messages go.
 enum Sink {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// Boxed: with its TLS settings it is far larger than the other sinks.
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
     },
     /// JSON lines appended to a file.
@@ -227,32 +228,74 @@ fn plain_body(text: &str) -> Body {
     }
 }
 
-/// A transport for `smtp://[user:pass@]host:port`: plain SMTP, for a local relay.
-fn smtp_transport(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+/// How an SMTP URL asks the connection to be protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtps://`: TLS from the first byte (port 465 by default).
+    Implicit,
+    /// `smtp://…?tls=required`: STARTTLS, and no message is sent without it (587).
+    StartTls,
+    /// `smtp://`: plain, for a relay on the same host or network (25).
+    Plain,
+}
+
+/// Reads an SMTP URL's protection (and checks the URL): for `Config::validate` too.
+pub fn smtp_security(url: &str) -> Result<SmtpSecurity, String> {
     let shown = redacted(url);
     let parsed = url::Url::parse(url).map_err(|e| format!("notify.smtp_url {shown}: {e}"))?;
-    let builder = match parsed.scheme() {
-        "smtp" => {
-            let host = parsed
-                .host_str()
-                .ok_or_else(|| format!("notify.smtp_url {shown} has no host"))?;
-            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                .port(parsed.port().unwrap_or(25));
-            if !parsed.username().is_empty() {
-                builder = builder.credentials(Credentials::new(
-                    parsed.username().to_owned(),
-                    parsed.password().unwrap_or_default().to_owned(),
-                ));
-            }
-            builder
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("notify.smtp_url {shown} has no host"));
+    }
+    let tls = parsed
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    match (parsed.scheme(), tls.as_deref()) {
+        ("smtps", None) => Ok(SmtpSecurity::Implicit),
+        ("smtp", Some("required")) => Ok(SmtpSecurity::StartTls),
+        ("smtp", None) => Ok(SmtpSecurity::Plain),
+        _ => Err(format!(
+            "notify.smtp_url {shown}: use smtps://host (TLS), smtp://host?tls=required \
+             (STARTTLS) or smtp://host (plain, to a local relay)"
+        )),
+    }
+}
+
+/// The transport for `notify.smtp_url`, trusting the public roots and `smtp_ca_path`.
+fn smtp_transport(config: &NotifyConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let url = config.smtp_url.as_deref().unwrap_or_default();
+    let shown = redacted(url);
+    let security = smtp_security(url)?;
+    let parsed = url::Url::parse(url).map_err(|e| format!("notify.smtp_url {shown}: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default().to_owned();
+    let tls = || -> Result<TlsParameters, String> {
+        let mut builder = TlsParameters::builder(host.clone());
+        if let Some(path) = &config.smtp_ca_path {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("notify.smtp_ca_path {}: {e}", path.display()))?;
+            let ca = Certificate::from_pem(&pem)
+                .map_err(|e| format!("notify.smtp_ca_path {}: {e}", path.display()))?;
+            builder = builder.add_root_certificate(ca);
         }
-        // lettre is built without a TLS backend (its `from_url` and TLS relays need one).
-        _ => {
-            return Err(format!(
-                "notify.smtp_url {shown}: only plain smtp:// is supported"
-            ));
-        }
+        builder
+            .build_rustls()
+            .map_err(|e| format!("notify.smtp_url {shown}: {e}"))
     };
+    let (port, tls) = match security {
+        SmtpSecurity::Implicit => (465, Tls::Wrapper(tls()?)),
+        SmtpSecurity::StartTls => (587, Tls::Required(tls()?)),
+        SmtpSecurity::Plain => (25, Tls::None),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+        .port(parsed.port().unwrap_or(port))
+        .tls(tls);
+    if !parsed.username().is_empty() {
+        builder = builder.credentials(Credentials::new(
+            parsed.username().to_owned(),
+            parsed.password().unwrap_or_default().to_owned(),
+        ));
+    }
     Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
 }
 
@@ -264,8 +307,11 @@ pub struct Notifications {
 impl Notifications {
     pub fn new(config: &NotifyConfig) -> Self {
         let sink = match (&config.smtp_url, &config.file) {
-            (Some(url), _) => match (smtp_transport(url), config.from.parse::<Mailbox>()) {
-                (Ok(transport), Ok(from)) => Sink::Smtp { transport, from },
+            (Some(_), _) => match (smtp_transport(config), config.from.parse::<Mailbox>()) {
+                (Ok(transport), Ok(from)) => Sink::Smtp {
+                    transport: Box::new(transport),
+                    from,
+                },
                 (Err(error), _) => Sink::Broken(error),
                 (_, Err(error)) => Sink::Broken(format!("notify.from: {error}")),
             },
