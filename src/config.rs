@@ -181,6 +181,10 @@ pub struct LimitsConfig {
     pub payments_per_account_per_minute: u32,
     pub registrations_per_client_per_minute: u32,
     pub quotes_per_client_per_minute: u32,
+    /// Waitlist joins per account.
+    pub waitlist_joins_per_account_per_minute: u32,
+    /// Writes (creating, changing, cancelling) per partner organisation, API keys included.
+    pub partner_writes_per_org_per_minute: u32,
     /// Start of every shared bucket's key in Redis (deployments sharing one Redis keep
     /// apart by it).
     pub redis_prefix: String,
@@ -194,6 +198,8 @@ impl Default for LimitsConfig {
             payments_per_account_per_minute: 20,
             registrations_per_client_per_minute: 10,
             quotes_per_client_per_minute: 120,
+            waitlist_joins_per_account_per_minute: 20,
+            partner_writes_per_org_per_minute: 1_200,
             redis_prefix: "marquee".into(),
         }
     }
@@ -738,6 +744,8 @@ impl Config {
             limits.payments_per_account_per_minute,
             limits.registrations_per_client_per_minute,
             limits.quotes_per_client_per_minute,
+            limits.waitlist_joins_per_account_per_minute,
+            limits.partner_writes_per_org_per_minute,
         ]
         .contains(&0)
         {

@@ -1,6 +1,6 @@
 //! Rate limits on what a client can repeat cheaply and the platform pays for dearly:
 //! holds (seats taken off sale), payments (card testing), registrations (Argon2), quotes,
-//! and (in `identity::rate_limit`) logins. Each is a token bucket per key (an account, a
+//! waitlist joins, partner writes, and (in `identity::rate_limit`) logins. Each is a token bucket per key (an account, a
 //! booking, a client address) refilled per minute, with bursts of the same size. Refusals
 //! are 429 with `Retry-After`.
 //!
@@ -52,15 +52,21 @@ pub enum Limit {
     Registration,
     /// Price quotes per client address.
     Quote,
+    /// Waitlist joins per account.
+    WaitlistJoin,
+    /// Writes per partner organisation.
+    PartnerWrite,
 }
 
 impl Limit {
-    const ALL: [Limit; 5] = [
+    const ALL: [Limit; 7] = [
         Limit::Hold,
         Limit::PaymentPerBooking,
         Limit::PaymentPerAccount,
         Limit::Registration,
         Limit::Quote,
+        Limit::WaitlistJoin,
+        Limit::PartnerWrite,
     ];
 
     /// The limit's name in shared bucket keys.
@@ -71,6 +77,8 @@ impl Limit {
             Limit::PaymentPerAccount => "payment-account",
             Limit::Registration => "registration",
             Limit::Quote => "quote",
+            Limit::WaitlistJoin => "waitlist-join",
+            Limit::PartnerWrite => "partner-write",
         }
     }
 
@@ -82,6 +90,8 @@ impl Limit {
             Limit::PaymentPerAccount => "payment attempts from this account",
             Limit::Registration => "registrations from this address",
             Limit::Quote => "quotes from this address",
+            Limit::WaitlistJoin => "waitlist joins from this account",
+            Limit::PartnerWrite => "changes from this organisation",
         }
     }
 
@@ -92,6 +102,8 @@ impl Limit {
             Limit::PaymentPerAccount => config.payments_per_account_per_minute,
             Limit::Registration => config.registrations_per_client_per_minute,
             Limit::Quote => config.quotes_per_client_per_minute,
+            Limit::WaitlistJoin => config.waitlist_joins_per_account_per_minute,
+            Limit::PartnerWrite => config.partner_writes_per_org_per_minute,
         }
     }
 }

@@ -562,13 +562,17 @@ pub struct JoinWaitlist {
               (status = 409, description = "enough seats are available, or you already wait",
                body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "seats wanted out of range, or an unknown category",
-               body = Problem, content_type = "application/problem+json")))]
+               body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn join_waitlist(
     State(app): State<AppState>,
     Customer(customer): Customer,
     ApiPath(show_id): ApiPath<String>,
     ApiJson(body): ApiJson<JoinWaitlist>,
 ) -> Result<(StatusCode, Json<waitlist::EntryView>), ApiError> {
+    app.limits
+        .check(Limit::WaitlistJoin, customer.user_id.as_str())
+        .await?;
     let entry = waitlist::join(
         &app,
         &customer.user_id,

@@ -3,7 +3,7 @@
 
 use axum::{
     extract::FromRequestParts,
-    http::{HeaderMap, header::AUTHORIZATION, request::Parts},
+    http::{HeaderMap, Method, header::AUTHORIZATION, request::Parts},
 };
 
 use super::{IdentityError, model::Principal, model::Role, tokens::TokenError};
@@ -140,6 +140,15 @@ impl FromRequestParts<AppState> for Partner {
         let principal = authenticate_with(parts, app, true).await?;
         if principal.role != Role::Partner {
             return Err(IdentityError::Forbidden("this needs a partner account").into());
+        }
+        // Every write of an organisation (its people and its API keys) counts against one
+        // limit: a runaway integration cannot flood the platform.
+        if !matches!(parts.method, Method::GET | Method::HEAD)
+            && let Some(org) = &principal.org_id
+        {
+            app.limits
+                .check(crate::limits::Limit::PartnerWrite, org.as_str())
+                .await?;
         }
         Ok(Self(principal))
     }

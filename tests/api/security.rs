@@ -1119,3 +1119,63 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+db_test_with!(
+    waitlist_joins_and_partner_writes_are_rate_limited,
+    |config| {
+        config.limits.waitlist_joins_per_account_per_minute = 2;
+        config.limits.partner_writes_per_org_per_minute = 3;
+    },
+    |app| {
+        let f = crate::fixtures::load(app).await;
+        let ana = customer(app, "waitlister@example.com").await;
+        let join = format!("/api/v1/shows/{}/waitlist", f.noon);
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let answer = send(
+                app,
+                Method::POST,
+                &join,
+                Some(&ana),
+                Some(json!({"seats_wanted": 1})),
+            )
+            .await;
+            statuses.push(answer.status().as_u16());
+        }
+        // Seats are free, so the first two are refused on their merits; the third is not
+        // even looked at.
+        assert_eq!(statuses, [409, 409, 429]);
+
+        let partner = crate::booking::owning_partner(app, "owner@example.com").await;
+        let stranger = crate::booking::other_partner(app, "sam@example.com").await;
+        let room = format!("/api/v1/partner/shows/{}/waiting-room", f.day3);
+        let body = json!({"on_sale_at": "2026-11-22T05:00:00Z"});
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let answer = send(app, Method::PUT, &room, Some(&partner), Some(body.clone())).await;
+            statuses.push(answer.status().as_u16());
+        }
+        assert_eq!(statuses, [200, 200, 200, 429]);
+        let limited = send(app, Method::PUT, &room, Some(&partner), Some(body.clone())).await;
+        assert!(header(&limited, "retry-after").is_some());
+        // Reads go on; another organisation has its own budget.
+        assert_eq!(
+            send(
+                app,
+                Method::GET,
+                "/api/v1/partner/theatres",
+                Some(&partner),
+                None
+            )
+            .await
+            .status(),
+            200
+        );
+        assert_eq!(
+            send(app, Method::PUT, &room, Some(&stranger), Some(body))
+                .await
+                .status(),
+            404
+        );
+    }
+);
