@@ -33,7 +33,8 @@ pub struct AppParts {
     pub limits: crate::limits::RateLimits,
     pub gateway: Arc<dyn PaymentGateway>,
     /// Signs ticket codes; derived from the shared signing secret, so every node agrees.
-    pub ticket_key: Vec<u8>,
+    /// Signs and verifies ticket codes (rotating keys; `booking::tickets`).
+    pub tickets: crate::booking::tickets::TicketKeys,
     /// Verifies the mock gateway's webhooks (and signs them, for the built-in mock).
     pub webhook_secret: Vec<u8>,
     /// Offers for quotes, read once and shared.
@@ -113,7 +114,7 @@ impl AppState {
             login_limiter,
             limits,
             gateway,
-            ticket_key: secrets.tickets,
+            tickets: crate::booking::tickets::TicketKeys::new(secrets.tickets),
             admission_key: secrets.admission,
             webhook_secret: secrets.webhook,
             offer_book: Default::default(),
@@ -233,6 +234,12 @@ impl App {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}/api/v1/payments/webhooks/mock"));
         let state = AppState::new(config, db, clock, tokens, secrets, webhook_url);
+        // Ticket-code keys rotated since (`POST /api/v1/admin/ticket-keys/rotate`).
+        state.tickets.adopt(
+            &identity::store::ticket_keys(&state.db)
+                .await
+                .map_err(StartError::Connect)?,
+        );
         let (router, _openapi) = http::router(state.clone());
         Ok(Self {
             listener,

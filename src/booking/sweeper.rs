@@ -174,6 +174,9 @@ pub async fn run(app: AppState, interval: Duration) {
             if let Err(error) = crate::identity::service::reload_token_keys(&app, every).await {
                 tracing::warn!(%error, "reading the token signing keys failed");
             }
+            if let Err(error) = crate::identity::service::reload_ticket_keys(&app, every).await {
+                tracing::warn!(%error, "reading the ticket keys failed");
+            }
             if let Err(error) = crate::identity::privacy::purge_expired(&app).await {
                 tracing::warn!(%error, "personal data retention purge failed");
             }

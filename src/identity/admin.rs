@@ -16,12 +16,29 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(disable_user))
         .routes(routes!(rotate_signing_key))
+        .routes(routes!(rotate_ticket_key))
 }
 
-/// The access-token signing key that now signs.
+/// Rotate the ticket-code key (administrators): codes issued from now on are signed with
+/// a new key (every node takes it within a minute); every code issued before stays valid
+/// at the door.
+#[utoipa::path(post, path = "/api/v1/admin/ticket-keys/rotate", tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, body = RotatedKey),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn rotate_ticket_key(
+    State(app): State<AppState>,
+    _admin: Admin,
+) -> Result<axum::Json<RotatedKey>, ApiError> {
+    let kid = super::service::rotate_ticket_key(&app).await?;
+    Ok(axum::Json(RotatedKey { kid }))
+}
+
+/// The key that now signs.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct RotatedKey {
-    /// The new key's id (the `kid` of tokens signed from now on).
+    /// The new key's id (the `kid` of what is signed from now on).
     pub kid: String,
 }
 

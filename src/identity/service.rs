@@ -123,6 +123,25 @@ pub async fn rotate_token_key(app: &AppState) -> Result<String, IdentityError> {
     Ok(kid)
 }
 
+/// Reads the ticket-code keys again if this node last did longer than `every` ago.
+pub async fn reload_ticket_keys(
+    app: &AppState,
+    every: std::time::Duration,
+) -> Result<(), IdentityError> {
+    if app.tickets.reload_due(every) {
+        app.tickets.adopt(&store::ticket_keys(&app.db).await?);
+    }
+    Ok(())
+}
+
+/// Makes a new ticket-code key the one that signs (every node takes it within a minute);
+/// codes signed before stay valid. Returns the new `kid`.
+pub async fn rotate_ticket_key(app: &AppState) -> Result<String, IdentityError> {
+    let kid = store::rotate_ticket_key(&app.db, app.clock.now()).await?;
+    app.tickets.adopt(&store::ticket_keys(&app.db).await?);
+    Ok(kid)
+}
+
 /// Whether `password` is the one `hash` was made from (Argon2, off the async threads).
 pub async fn check_password(password: &str, hash: &str) -> Result<bool, IdentityError> {
     verify_password(password.to_owned(), hash.to_owned()).await

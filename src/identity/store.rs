@@ -239,6 +239,40 @@ pub async fn rotate_token_key(db: &Db, now: Timestamp) -> sqlx::Result<String> {
     Ok(kid)
 }
 
+/// The ticket-code keys (`ticket:<kid>`), oldest first.
+pub async fn ticket_keys(db: &Db) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
+    let rows: Vec<(String, String)> = db
+        .fetch_all(
+            "SELECT id, secret FROM signing_keys WHERE id LIKE 'ticket:%' ORDER BY created_at, id",
+            params![],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, secret)| {
+            (
+                id.strip_prefix("ticket:").unwrap_or(&id).to_owned(),
+                secret.into_bytes(),
+            )
+        })
+        .collect())
+}
+
+/// Adds a ticket-code key that signs from now on; returns its `kid`.
+pub async fn rotate_ticket_key(db: &Db, now: Timestamp) -> sqlx::Result<String> {
+    let kid = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+    let secret = super::tokens::new_secret("tkt");
+    let id = format!("ticket:{kid}");
+    db.write(move |tx| {
+        tx.execute(
+            "INSERT INTO signing_keys (id, secret, created_at) VALUES ($1, $2, $3)",
+            params![&id, &secret, now.as_millis()],
+        )
+    })
+    .await?;
+    Ok(kid)
+}
+
 pub async fn org_status(db: &Db, org_id: &str) -> sqlx::Result<Option<String>> {
     const SQL: &str = "SELECT status FROM partner_orgs WHERE id = $1";
     db.fetch_optional(SQL, params![org_id]).await

@@ -24,11 +24,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    booking::{
-        model::BookingRow,
-        store::get_booking,
-        tickets::{self, TicketClaims},
-    },
+    booking::{model::BookingRow, store::get_booking, tickets::TicketClaims},
     config::NotifyConfig,
     db::Db,
     identity::store::user_by_id,
@@ -360,14 +356,11 @@ impl Notifications {
             // The customer erased their account: nobody to write to.
             return Ok(());
         }
-        let ticket_code = tickets::issue(
-            &app.ticket_key,
-            &TicketClaims {
-                b: booking.id.clone(),
-                s: booking.show_id.clone(),
-                seats: booking.seat_labels(),
-            },
-        );
+        let ticket_code = app.tickets.issue(&TicketClaims {
+            b: booking.id.clone(),
+            s: booking.show_id.clone(),
+            seats: booking.seat_labels(),
+        });
         let Some(notice) = compose(&event, &booking, &ticket_code) else {
             return Ok(());
         };

@@ -1179,3 +1179,86 @@ db_test_with!(
         );
     }
 );
+
+db_test_with!(
+    ticket_keys_rotate_and_every_ticket_sold_before_still_admits,
+    |_config| {},
+    |app| {
+        let f = crate::fixtures::load(app).await;
+        let admin = crate::offers::admin(app).await;
+        let partner = crate::booking::owning_partner(app, "owner@example.com").await;
+        let ana = customer(app, "tickets@example.com").await;
+        let code_of = |booking: serde_json::Value| {
+            let token = ana.clone();
+            async move {
+                let id = booking["id"].as_str().unwrap().to_owned();
+                let ticket: serde_json::Value = send(
+                    app,
+                    Method::GET,
+                    &format!("/api/v1/bookings/{id}/ticket"),
+                    Some(&token),
+                    None,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+                ticket["code"].as_str().unwrap().to_owned()
+            }
+        };
+        let before = code_of(crate::booking::confirmed(app, &ana, &f.noon, &["A1"]).await).await;
+        assert!(before.starts_with("MQ1."));
+        let rotated = send(
+            app,
+            Method::POST,
+            "/api/v1/admin/ticket-keys/rotate",
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(rotated.status(), 200);
+        let kid = rotated.json::<serde_json::Value>().await.unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let after = code_of(crate::booking::confirmed(app, &ana, &f.noon, &["A2"]).await).await;
+        assert!(after.starts_with(&format!("MQ2.{kid}.")), "{after}");
+        for code in [&before, &after] {
+            let verified: serde_json::Value = send(
+                app,
+                Method::POST,
+                "/api/v1/tickets/verify",
+                Some(&partner),
+                Some(json!({"code": code})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            assert_eq!(verified["valid"], true, "{code}: {verified}");
+        }
+        // A code with its key's name changed is no ticket.
+        let forged = after.replacen(&kid, "tforged", 1);
+        let refused = send(
+            app,
+            Method::POST,
+            "/api/v1/tickets/verify",
+            Some(&partner),
+            Some(json!({"code": forged})),
+        )
+        .await;
+        assert_eq!(refused.status(), 422);
+        assert_eq!(
+            send(
+                app,
+                Method::POST,
+                "/api/v1/admin/ticket-keys/rotate",
+                Some(&partner),
+                None
+            )
+            .await
+            .status(),
+            403
+        );
+    }
+);
