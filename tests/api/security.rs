@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::{
     booking::customer,
-    db_test_with,
+    db_test, db_test_with,
     helpers::send,
     serve::{Api, ProcessDatabase, ServeOptions, ServeProcess, tomorrow},
 };
@@ -1262,3 +1262,187 @@ db_test_with!(
         );
     }
 );
+
+/// Path parameters the ownership test does not fill, and why.
+const NOT_FILLED: [(&str, &str); 4] = [
+    (
+        "external_id",
+        "sync routes: a theatre's own ids, namespaced per organisation",
+    ),
+    (
+        "theatre_external_id",
+        "sync routes: a theatre's own ids, namespaced per organisation",
+    ),
+    (
+        "delivery_id",
+        "webhook_deliveries.rs checks another organisation's deliveries",
+    ),
+    (
+        "settlement_id",
+        "settlement.rs checks another organisation's statements",
+    ),
+];
+
+db_test!(every_route_with_an_owners_id_refuses_everyone_else, |app| {
+    let f = crate::fixtures::load(app).await;
+    let owner = crate::booking::owning_partner(app, "owner@example.com").await;
+    let stranger = crate::booking::other_partner(app, "sam@example.com").await;
+    let ana = customer(app, "ana@example.com").await;
+    let ben = customer(app, "ben@example.com").await;
+
+    // What the owners have: a paid booking, a waitlist entry, a webhook endpoint, an
+    // API key (and the fixtures' theatres, screens and shows).
+    let booking = crate::booking::confirmed(app, &ana, &f.noon, &["A1"]).await;
+    let booking_id = booking["id"].as_str().unwrap().to_owned();
+    let filler = customer(app, "filler@example.com").await;
+    let map = crate::booking::seat_map(app, &f.evening).await;
+    let all: Vec<String> = map["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap().to_owned())
+        .collect();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    for chunk in all.chunks(4) {
+        crate::booking::hold_ok(app, &filler, &f.evening, chunk).await;
+    }
+    let entry =
+        crate::waitlist::join(app, &ana, f.evening.as_str(), json!({"seats_wanted": 1})).await;
+    assert_eq!(entry.status(), 201);
+    let entry_id = entry.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let endpoint: serde_json::Value = send(
+        app,
+        Method::POST,
+        "/api/v1/partner/webhook-endpoints",
+        Some(&owner),
+        Some(json!({"url": "https://tms.example.com/hooks", "event_types": ["show.changed"]})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_owned();
+    let key = app
+        .client
+        .post(app.url("/api/v1/partner/api-keys"))
+        .bearer_auth(&owner)
+        .header("Idempotency-Key", "owners-key")
+        .json(&json!({"name": "box office"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(key.status(), 201);
+    let key_id = key.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let screen_id = marquee::ids::ScreenId::derived(f.aurora.as_str()).to_string();
+    let filled: std::collections::HashMap<&str, String> = [
+        ("show_id", f.day3.to_string()),
+        ("theatre_id", f.aurora.to_string()),
+        ("screen_id", screen_id),
+        ("movie_id", f.alpha.to_string()),
+        ("booking_id", booking_id.clone()),
+        ("entry_id", entry_id.clone()),
+        ("endpoint_id", endpoint_id.clone()),
+        ("key_id", key_id.clone()),
+        ("external_sale_id", "owners-sale".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+
+    // Every partner route and every customer route naming someone's resource, called
+    // by another partner or another customer: never a success, never a 500.
+    let doc = app.get_ok("/openapi.json").await;
+    let mut checked = Vec::new();
+    let mut wrong = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        let partner_route = path.starts_with("/api/v1/partner/") && !path.contains("/sync/");
+        let customer_route = path.starts_with("/api/v1/bookings/{booking_id}")
+            || path.starts_with("/api/v1/waitlist/{entry_id}");
+        if !(partner_route || customer_route) || !path.contains('{') {
+            continue;
+        }
+        let mut concrete = path.clone();
+        let mut complete = true;
+        for segment in path.split('/').filter(|s| s.starts_with('{')) {
+            let name = segment.trim_matches(['{', '}']);
+            match filled.get(name) {
+                Some(id) => concrete = concrete.replace(segment, id),
+                None => {
+                    assert!(
+                        NOT_FILLED.iter().any(|(n, _)| *n == name),
+                        "{path}: fill {{{name}}} with an owner's id or say why not"
+                    );
+                    complete = false;
+                }
+            }
+        }
+        if !complete {
+            continue;
+        }
+        let caller = if partner_route { &stranger } else { &ben };
+        for method in operations.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+            let answer = send(app, method.clone(), &concrete, Some(caller), body).await;
+            let status = answer.status().as_u16();
+            checked.push(format!("{method} {path}"));
+            if !(400..500).contains(&status) {
+                wrong.push(format!("{method} {concrete}: {status}"));
+            }
+        }
+    }
+    assert_eq!(wrong, Vec::<String>::new(), "another owner got through");
+    assert!(
+        checked.len() >= 24,
+        "only {} operations: {checked:?}",
+        checked.len()
+    );
+
+    // And nothing of the owners' changed.
+    let show = app.get_ok(&format!("/api/v1/shows/{}", f.day3)).await;
+    assert_eq!(show["status"], "scheduled");
+    assert_eq!(show["waiting_room"], serde_json::Value::Null);
+    let mine = send(
+        app,
+        Method::GET,
+        &format!("/api/v1/bookings/{booking_id}"),
+        Some(&ana),
+        None,
+    )
+    .await
+    .json::<serde_json::Value>()
+    .await
+    .unwrap();
+    assert_eq!(mine["status"], "confirmed");
+    let entry = crate::waitlist::entry(app, &ana, &entry_id).await;
+    assert_eq!(entry["status"], "waiting");
+    let endpoints: serde_json::Value = send(
+        app,
+        Method::GET,
+        "/api/v1/partner/webhook-endpoints",
+        Some(&owner),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(endpoints[0]["status"], "enabled");
+    let keys: serde_json::Value = send(
+        app,
+        Method::GET,
+        "/api/v1/partner/api-keys",
+        Some(&owner),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(keys.to_string().contains(&key_id));
+});
