@@ -437,21 +437,25 @@ mod on_nats {
     /// Six customers join before the on-sale and six after, alternating nodes; every one
     /// polls and holds through its own node. The room admits exactly the committed shuffle
     /// of the pre-queue, then the later arrivals in the order they came, one at a time.
-    async fn waiting_room_admits_in_one_order_across_nodes(apis: &[Api], show: &str) {
+    /// The demo partner's access token, signed in through `api`.
+    async fn demo_partner(api: &Api) -> String {
         let credentials =
             json!({"email": "partner@demo.test", "password": marquee::seed::DEMO_PASSWORD});
-        let partner = apis[0]
-            .expect(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(&credentials),
-                StatusCode::OK,
-            )
-            .await["access_token"]
+        api.expect(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&credentials),
+            StatusCode::OK,
+        )
+        .await["access_token"]
             .as_str()
             .expect("partner token")
-            .to_owned();
+            .to_owned()
+    }
+
+    async fn waiting_room_admits_in_one_order_across_nodes(apis: &[Api], show: &str) {
+        let partner = demo_partner(&apis[0]).await;
         let run = ulid::Ulid::new().to_string().to_lowercase();
         let mut tokens = Vec::new();
         for i in 0..12 {
@@ -590,20 +594,7 @@ mod on_nats {
         let apis = vec![Api::new(&c.base, Duration::from_secs(30)), b.clone()];
         let shows = b.shows_on(tomorrow(), 4).await;
         let show = shows.last().expect("a show tomorrow").clone();
-        let credentials =
-            json!({"email": "partner@demo.test", "password": marquee::seed::DEMO_PASSWORD});
-        let partner = b
-            .expect(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(&credentials),
-                StatusCode::OK,
-            )
-            .await["access_token"]
-            .as_str()
-            .expect("partner token")
-            .to_owned();
+        let partner = demo_partner(b).await;
         let run = ulid::Ulid::new().to_string().to_lowercase();
         let mut tokens = Vec::new();
         for i in 0..CUSTOMERS {

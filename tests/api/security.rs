@@ -1021,7 +1021,7 @@ db_test_with!(
 );
 
 /// What an attacker types into text fields: SQL, markup, a NUL-free mix of quotes.
-const HOSTILE: &str = "Robert'); DROP TABLE users;-- <script>alert(\"x\")</script> %_\\";
+const HOSTILE: &str = "Bo'); DROP TABLE users;-- <script>alert(1)</script> %_\\";
 
 db_test_with!(
     hostile_text_is_stored_and_returned_verbatim_and_runs_nowhere,
@@ -1067,21 +1067,88 @@ db_test_with!(
         assert_eq!(theatre["name"], HOSTILE);
         assert_eq!(theatre["address"], HOSTILE);
 
-        // Queries: search and filters take it as text (LIKE wildcards included) and find
-        // nothing; every table is still there.
-        for path in [
-            format!("/api/v1/search?q={}", urlencode(HOSTILE)),
-            format!("/api/v1/cities?country={}", urlencode(HOSTILE)),
-        ] {
-            let response = send(app, Method::GET, &path, None, None).await;
-            assert!(
-                response.status().is_client_error() || response.status() == 200,
-                "{path}"
-            );
-            if response.status() == 200 {
-                let page: serde_json::Value = response.json().await.unwrap();
-                assert_eq!(page["items"], json!([]), "{path}");
-            }
+        // A screen's name, a movie's title, synopsis and localized title (administrators),
+        // an organisation's name (partner sign-up).
+        let screen = app
+            .client
+            .post(app.url(&format!(
+                "/api/v1/partner/theatres/{}/screens",
+                theatre["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&partner)
+            .header("Idempotency-Key", "hostile-screen")
+            .json(&json!({"name": HOSTILE,
+                          "rows": [{"label": "A", "category": "regular", "blocks": [2]}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = screen.status();
+        let screen: serde_json::Value = screen.json().await.unwrap();
+        assert_eq!(status, 201, "{screen}");
+        assert_eq!(screen["name"], HOSTILE);
+        let admin = crate::offers::admin(app).await;
+        let movie = app
+            .client
+            .post(app.url("/api/v1/admin/movies"))
+            .bearer_auth(&admin)
+            .header("Idempotency-Key", "hostile-movie")
+            .json(&json!({
+                "title": HOSTILE, "original_language": "en", "synopsis": HOSTILE,
+                "duration_minutes": 100, "certification": "U", "release_date": "2026-12-04",
+                "genres": ["drama"], "languages": ["en"],
+                "localizations": [{"locale": "hi", "title": HOSTILE, "synopsis": HOSTILE}]
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = movie.status();
+        let movie: serde_json::Value = movie.json().await.unwrap();
+        assert_eq!(status, 201, "{movie}");
+        let shown = app
+            .get_ok(&format!("/api/v1/movies/{}", movie["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(shown["title"], HOSTILE);
+        assert_eq!(shown["synopsis"], HOSTILE);
+        let org = send(
+            app,
+            Method::POST,
+            "/api/v1/partner/signup",
+            None,
+            Some(
+                json!({"organisation_name": HOSTILE, "email": "org@example.com",
+                        "password": "correct horse battery staple", "display_name": HOSTILE}),
+            ),
+        )
+        .await;
+        assert_eq!(org.status(), 201);
+        let org: serde_json::Value = org.json().await.unwrap();
+        assert_eq!(org["display_name"], HOSTILE);
+        assert_eq!(org["organisation"]["name"], HOSTILE, "{org}");
+
+        // Queries take it as text: the search finds exactly the movie with that title, a
+        // filter finds nothing, and every table is still there.
+        let search = app
+            .get_ok(&format!("/api/v1/search?q={}", urlencode(HOSTILE)))
+            .await;
+        let found: Vec<&str> = search["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, [movie["id"].as_str().unwrap()], "{search}");
+        let cities = send(
+            app,
+            Method::GET,
+            &format!("/api/v1/cities?country={}", urlencode(HOSTILE)),
+            None,
+            None,
+        )
+        .await;
+        assert!(cities.status().is_client_error() || cities.status() == 200);
+        if cities.status() == 200 {
+            let page: serde_json::Value = cities.json().await.unwrap();
+            assert_eq!(page["items"], json!([]));
         }
         let users: i64 = app
             .db

@@ -72,6 +72,23 @@ async fn hold_with(
     .await
 }
 
+/// Gives `show` a room on sale at 03:40 with two seats per account and moves the clock
+/// there; returns the room's entries path.
+async fn open_room_capped_at_two(app: &TestApp, show: &str) -> String {
+    let partner = owning_partner(app, "owner@example.com").await;
+    ok(
+        app,
+        Method::PUT,
+        &format!("/api/v1/partner/shows/{show}/waiting-room"),
+        Some(&partner),
+        Some(json!({"on_sale_at": "2026-11-22T03:40:00Z", "seats_per_account": 2})),
+        StatusCode::OK,
+    )
+    .await;
+    app.clock.set(utc("2026-11-22T03:40:00Z"));
+    format!("/api/v1/shows/{show}/waiting-room/entries")
+}
+
 fn quick_admission(config: &mut marquee::config::Config) {
     config.waiting_room.tick_ms = 20;
     config.waiting_room.initial_window = 2;
@@ -253,18 +270,7 @@ db_test_with!(
     |app| {
         let f = fixtures::load(app).await;
         let show = f.day3.to_string();
-        let partner = owning_partner(app, "owner@example.com").await;
-        ok(
-            app,
-            Method::PUT,
-            &format!("/api/v1/partner/shows/{show}/waiting-room"),
-            Some(&partner),
-            Some(json!({"on_sale_at": "2026-11-22T03:40:00Z", "seats_per_account": 2})),
-            StatusCode::OK,
-        )
-        .await;
-        let entries = format!("/api/v1/shows/{show}/waiting-room/entries");
-        app.clock.set(utc("2026-11-22T03:40:00Z"));
+        let entries = open_room_capped_at_two(app, &show).await;
         let mut buyers = Vec::new();
         for i in 0..6 {
             let token = customer(app, &format!("buyer{i}@example.com")).await;
@@ -455,18 +461,7 @@ db_test_with!(
     |app| {
         let f = fixtures::load(app).await;
         let show = f.day3.to_string();
-        let partner = owning_partner(app, "owner@example.com").await;
-        ok(
-            app,
-            Method::PUT,
-            &format!("/api/v1/partner/shows/{show}/waiting-room"),
-            Some(&partner),
-            Some(json!({"on_sale_at": "2026-11-22T03:40:00Z", "seats_per_account": 2})),
-            StatusCode::OK,
-        )
-        .await;
-        let entries = format!("/api/v1/shows/{show}/waiting-room/entries");
-        app.clock.set(utc("2026-11-22T03:40:00Z"));
+        let entries = open_room_capped_at_two(app, &show).await;
         let first = customer(app, "first@example.com").await;
         let second = customer(app, "second@example.com").await;
         for token in [&first, &second] {
@@ -846,18 +841,7 @@ db_test_with!(
     |app| {
         let f = fixtures::load(app).await;
         let show = f.day3.to_string();
-        let partner = owning_partner(app, "owner@example.com").await;
-        ok(
-            app,
-            Method::PUT,
-            &format!("/api/v1/partner/shows/{show}/waiting-room"),
-            Some(&partner),
-            Some(json!({"on_sale_at": "2026-11-22T03:40:00Z", "seats_per_account": 2})),
-            StatusCode::OK,
-        )
-        .await;
-        let entries = format!("/api/v1/shows/{show}/waiting-room/entries");
-        app.clock.set(utc("2026-11-22T03:40:00Z"));
+        let entries = open_room_capped_at_two(app, &show).await;
         let token = customer(app, "script@example.com").await;
         ok(
             app,
