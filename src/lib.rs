@@ -24,6 +24,7 @@ pub mod offers;
 pub mod payment;
 pub mod seed;
 pub mod settlement;
+pub mod support;
 pub mod telemetry;
 pub mod time;
 pub mod waiting_room;

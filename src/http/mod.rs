@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::settlement::routes::router())
         .merge(crate::waiting_room::routes::router())
         .merge(crate::audit::routes::router())
+        .merge(crate::support::routes::router())
         .merge(ops::router())
         .split_for_parts();
     openapi::complete(&mut openapi);

@@ -35,6 +35,7 @@ mod security;
 mod seed;
 mod settlement;
 mod storage;
+mod support;
 mod sync;
 mod waiting_room;
 mod waitlist;
