@@ -112,3 +112,84 @@ db_test!(administrators_find_customers_and_their_bookings, |app| {
     .await;
     assert!(log["items"].as_array().unwrap().len() >= 5, "{log}");
 });
+
+db_test!(a_bookings_timeline_tells_its_whole_story_in_order, |app| {
+    let f = fixtures::load(app).await;
+    let admin = crate::offers::admin(app).await;
+    let ana = customer(app, "story@example.com").await;
+    let booking = confirmed(app, &ana, &f.noon, &["A1"]).await;
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let payment = booking["payments"][0]["id"].as_str().unwrap().to_owned();
+    let cancelled = crate::booking::cancel(app, &ana, &id).await;
+    assert_eq!(cancelled.status(), 200);
+    crate::booking::wait_for_payment(app, &ana, &id, &payment, "refunded").await;
+
+    let path = format!("/api/v1/admin/bookings/{id}/timeline");
+    let mut timeline = Value::Null;
+    // The confirmation's message is sent by the event consumer, a moment later.
+    for _ in 0..100 {
+        let (status, body) = admin_get(app, &admin, &path).await;
+        assert_eq!(status, 200);
+        timeline = body;
+        if timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"] == "notification")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let entries = timeline.as_array().unwrap();
+    let seen: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["source"].as_str().unwrap().to_owned(),
+                e["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for wanted in [
+        ("event", "booking.held"),
+        ("payment", "refunded"),
+        ("event", "booking.confirmed"),
+        ("audit", "booking.confirmed"),
+        ("event", "booking.cancelled"),
+        ("audit", "booking.cancelled"),
+        ("event", "payment.refunded"),
+        ("audit", "payment.refunded"),
+        ("notification", "booking_confirmation"),
+    ] {
+        assert!(
+            seen.iter().any(|(s, k)| s == wanted.0 && k == wanted.1),
+            "{wanted:?} in {seen:?}"
+        );
+    }
+    let position = |source: &str, kind: &str| {
+        seen.iter()
+            .position(|(s, k)| s == source && k == kind)
+            .unwrap()
+    };
+    assert!(position("event", "booking.held") < position("event", "booking.confirmed"));
+    assert!(position("event", "booking.confirmed") < position("event", "booking.cancelled"));
+    let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "oldest first");
+    assert_eq!(
+        entries[position("payment", "refunded")]["detail"]["refund_amount"],
+        15_000
+    );
+
+    let (status, _) = admin_get(
+        app,
+        &admin,
+        "/api/v1/admin/bookings/bkg_00000000000000000000000000/timeline",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = admin_get(app, &ana, &path).await;
+    assert_eq!(status, 403);
+});
