@@ -15,6 +15,7 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
         .routes(routes!(rotate_signing_key))
         .routes(routes!(rotate_ticket_key))
 }
@@ -84,6 +85,37 @@ async fn disable_user(
         .await
         .map_err(IdentityError::from)?;
     if !disabled {
+        return Err(IdentityError::UnknownUser(user_id).into());
+    }
+    app.active_accounts.forget(&user_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enable a disabled account again (administrators): its holder signs in anew (the
+/// sessions revoked at disabling stay revoked). An erased account stays erased.
+#[utoipa::path(post, path = "/api/v1/admin/users/{user_id}/enable", tag = "admin",
+    security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Enabled"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn enable_user(
+    State(app): State<AppState>,
+    _admin: Admin,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = user_id.clone();
+    let enabled = app
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE users SET status = 'active' WHERE id = $1 AND erased_at IS NULL",
+                crate::params![&id],
+            )
+        })
+        .await
+        .map_err(IdentityError::from)?;
+    if enabled == 0 {
         return Err(IdentityError::UnknownUser(user_id).into());
     }
     app.active_accounts.forget(&user_id);

@@ -193,3 +193,63 @@ db_test!(a_bookings_timeline_tells_its_whole_story_in_order, |app| {
     let (status, _) = admin_get(app, &ana, &path).await;
     assert_eq!(status, 403);
 });
+
+db_test!(support_disables_and_enables_an_account, |app| {
+    let admin = crate::offers::admin(app).await;
+    let ana = customer(app, "toggle@example.com").await;
+    let (_, found) = admin_get(app, &admin, "/api/v1/admin/users?q=toggle").await;
+    let id = found["items"][0]["id"].as_str().unwrap().to_owned();
+    let post = |path: String| {
+        let admin = admin.clone();
+        async move { send(app, Method::POST, &path, Some(&admin), None).await }
+    };
+
+    assert_eq!(
+        post(format!("/api/v1/admin/users/{id}/disable"))
+            .await
+            .status(),
+        204
+    );
+    let (_, found) = admin_get(app, &admin, "/api/v1/admin/users?q=toggle").await;
+    assert_eq!(found["items"][0]["status"], "disabled");
+    assert_eq!(
+        send(app, Method::GET, "/api/v1/me", Some(&ana), None)
+            .await
+            .status(),
+        403
+    );
+
+    assert_eq!(
+        post(format!("/api/v1/admin/users/{id}/enable"))
+            .await
+            .status(),
+        204
+    );
+    let (_, found) = admin_get(app, &admin, "/api/v1/admin/users?q=toggle").await;
+    assert_eq!(found["items"][0]["status"], "active");
+    let again = crate::booking::login(app, "toggle@example.com").await;
+    assert_eq!(
+        send(app, Method::GET, "/api/v1/me", Some(&again), None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post("/api/v1/admin/users/usr_00000000000000000000000000/enable".into())
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        send(
+            app,
+            Method::POST,
+            &format!("/api/v1/admin/users/{id}/enable"),
+            Some(&again),
+            None
+        )
+        .await
+        .status(),
+        403
+    );
+});
