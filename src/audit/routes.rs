@@ -110,14 +110,7 @@ async fn list(
     let rows: Vec<Row> = app
         .db
         .fetch_all(query.sql().as_str(), query.params())
-        .await
-        .map_err(|error| {
-            if crate::db::is_unavailable(&error) {
-                ApiError::Unavailable(error)
-            } else {
-                ApiError::Internal(error.to_string())
-            }
-        })?;
+        .await?;
     let page = Page::from_rows(rows, request.limit, |row| row.seq);
     Ok(Json(Page {
         items: page

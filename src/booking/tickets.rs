@@ -39,7 +39,7 @@ fn mac(key: &[u8], signed: &str) -> Hmac<Sha256> {
 pub struct TicketKeys {
     master: std::sync::Arc<Vec<u8>>,
     ring: std::sync::Arc<std::sync::RwLock<std::sync::Arc<Ring>>>,
-    loaded_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    loaded: crate::identity::tokens::KeysLoaded,
 }
 
 #[derive(Default)]
@@ -63,7 +63,7 @@ impl TicketKeys {
         Self {
             master: std::sync::Arc::new(master),
             ring: Default::default(),
-            loaded_at: Default::default(),
+            loaded: Default::default(),
         }
     }
 
@@ -74,17 +74,12 @@ impl TicketKeys {
             keys: stored.iter().cloned().collect(),
         };
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(ring);
-        *self.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        self.loaded.now();
     }
 
-    /// Whether the keys were read longer than `every` ago (marks them read now if so).
+    /// Whether the keys were read longer than `every` ago (see `KeysLoaded::due`).
     pub fn reload_due(&self, every: std::time::Duration) -> bool {
-        let mut loaded = self.loaded_at.lock().unwrap_or_else(|e| e.into_inner());
-        let due = loaded.is_none_or(|at| at.elapsed() >= every);
-        if due {
-            *loaded = Some(std::time::Instant::now());
-        }
-        due
+        self.loaded.due(every)
     }
 
     fn ring(&self) -> std::sync::Arc<Ring> {

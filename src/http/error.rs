@@ -833,6 +833,18 @@ impl IntoResponse for Problem {
     }
 }
 
+/// A read outside any context's own error type (the audit log, support searches): a
+/// database that cannot be reached is 503, anything else 500.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        if crate::db::is_unavailable(&error) {
+            ApiError::Unavailable(error)
+        } else {
+            ApiError::Internal(error.to_string())
+        }
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::InvalidQuery(rejection.body_text())

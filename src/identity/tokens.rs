@@ -39,6 +39,29 @@ pub const MASTER_KID: &str = "access-token";
 /// after its retirement, by nodes that had not heard yet.
 pub const RELOAD_SECS: i64 = 60;
 
+/// When a node last read a ring of keys from the database (access tokens here, ticket
+/// codes in `booking::tickets`), to read them again when due.
+#[derive(Clone, Default)]
+pub struct KeysLoaded(Arc<Mutex<Option<std::time::Instant>>>);
+
+impl KeysLoaded {
+    /// The keys were just read.
+    pub fn now(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
+
+    /// Whether they were read longer than `every` ago (or never); marks them read now when
+    /// so, so that one caller reloads.
+    pub fn due(&self, every: std::time::Duration) -> bool {
+        let mut loaded = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let due = loaded.is_none_or(|at| at.elapsed() >= every);
+        if due {
+            *loaded = Some(std::time::Instant::now());
+        }
+        due
+    }
+}
+
 /// A signing key as stored (`signing_keys`).
 #[derive(Clone)]
 pub struct SigningKey {
@@ -95,8 +118,7 @@ pub struct TokenSigner {
     /// The master secret (from the configuration or the database): `MASTER_KID`'s key.
     master: Arc<Vec<u8>>,
     access_ttl_secs: i64,
-    /// When the keys were last read from the database (a `std::time::Instant`).
-    loaded_at: Arc<Mutex<Option<std::time::Instant>>>,
+    loaded: KeysLoaded,
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -143,7 +165,7 @@ impl TokenSigner {
             ring: Arc::new(RwLock::new(Arc::new(KeyRing::new(keys)))),
             master: Arc::new(master),
             access_ttl_secs,
-            loaded_at: Arc::new(Mutex::new(None)),
+            loaded: KeysLoaded::default(),
         }
     }
 
@@ -168,18 +190,12 @@ impl TokenSigner {
     pub fn replace_keys(&self, keys: &[SigningKey]) {
         let ring = Arc::new(KeyRing::new(keys));
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = ring;
-        *self.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        self.loaded.now();
     }
 
-    /// Whether the keys were read from the database longer than `every` ago (or never);
-    /// marks them read now when so, so that one caller reloads.
+    /// Whether the keys were read longer than `every` ago (see `KeysLoaded::due`).
     pub fn reload_due(&self, every: std::time::Duration) -> bool {
-        let mut loaded = self.loaded_at.lock().unwrap_or_else(|e| e.into_inner());
-        let due = loaded.is_none_or(|at| at.elapsed() >= every);
-        if due {
-            *loaded = Some(std::time::Instant::now());
-        }
-        due
+        self.loaded.due(every)
     }
 
     fn ring(&self) -> Arc<KeyRing> {

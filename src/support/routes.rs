@@ -79,8 +79,7 @@ async fn timeline(
             "SELECT id FROM bookings WHERE id = $1",
             params![&booking_id],
         )
-        .await
-        .map_err(database)?;
+        .await?;
     if exists.is_none() {
         return Err(crate::booking::BookingError::NotFound(booking_id).into());
     }
@@ -90,8 +89,7 @@ async fn timeline(
              WHERE booking_id = $1 ORDER BY created_at, id",
             params![&booking_id],
         )
-        .await
-        .map_err(database)?;
+        .await?;
     let mut subjects: Vec<String> = vec![booking_id.clone()];
     subjects.extend(payments.iter().map(|p| p.0.clone()));
     let mut events = QueryBuilder::new(
@@ -99,19 +97,14 @@ async fn timeline(
         "SELECT event_id, event_type, payload, created_at FROM outbox WHERE aggregate_id",
     );
     events.push_in(&subjects).push(" ORDER BY seq");
-    let events: Vec<(String, String, String, i64)> = db
-        .fetch_all(events.sql().as_str(), events.params())
-        .await
-        .map_err(database)?;
+    let events: Vec<(String, String, String, i64)> =
+        db.fetch_all(events.sql().as_str(), events.params()).await?;
     let mut audit = QueryBuilder::new(
         db.engine(),
         "SELECT action, actor_role, actor_id, request_id, detail, at FROM audit_log WHERE target",
     );
     audit.push_in(&subjects).push(" ORDER BY seq");
-    let audit: Vec<AuditLine> = db
-        .fetch_all(audit.sql().as_str(), audit.params())
-        .await
-        .map_err(database)?;
+    let audit: Vec<AuditLine> = db.fetch_all(audit.sql().as_str(), audit.params()).await?;
     let event_ids: Vec<String> = events.iter().map(|e| e.0.clone()).collect();
     let notifications: Vec<(String, String, String, i64)> = if event_ids.is_empty() {
         Vec::new()
@@ -121,9 +114,7 @@ async fn timeline(
             "SELECT kind, recipient, sink, created_at FROM notifications WHERE event_id",
         );
         sent.push_in(&event_ids).push(" ORDER BY created_at, id");
-        db.fetch_all(sent.sql().as_str(), sent.params())
-            .await
-            .map_err(database)?
+        db.fetch_all(sent.sql().as_str(), sent.params()).await?
     };
 
     let mut entries = Vec::new();
@@ -176,14 +167,6 @@ async fn timeline(
     };
     entries.sort_by_key(|e| (e.at.as_millis(), rank(&e.source)));
     Ok(Json(entries))
-}
-
-fn database(error: sqlx::Error) -> ApiError {
-    if crate::db::is_unavailable(&error) {
-        ApiError::Unavailable(error)
-    } else {
-        ApiError::Internal(error.to_string())
-    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -272,11 +255,7 @@ async fn search_users(
     }
     sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
         .push_bind(i64::from(request.limit) + 1);
-    let rows: Vec<UserRow> = app
-        .db
-        .fetch_all(sql.sql().as_str(), sql.params())
-        .await
-        .map_err(database)?;
+    let rows: Vec<UserRow> = app.db.fetch_all(sql.sql().as_str(), sql.params()).await?;
     let page = Page::from_rows(rows, request.limit, |row| (row.created_at, row.id.clone()));
     Ok(Json(page.map(|row| UserSummary {
         id: row.id,
@@ -378,28 +357,21 @@ async fn search_bookings(
     }
     sql.push(" ORDER BY b.created_at DESC, b.id DESC LIMIT ")
         .push_bind(i64::from(request.limit) + 1);
-    let rows: Vec<BookingRow> = app
-        .db
-        .fetch_all(sql.sql().as_str(), sql.params())
-        .await
-        .map_err(database)?;
-    let customers: Vec<String> = rows.iter().map(|r| r.customer_id.clone()).collect();
+    let rows: Vec<BookingRow> = app.db.fetch_all(sql.sql().as_str(), sql.params()).await?;
+    // Whose each booking is, in page order (zipped with the views below).
+    let owners: Vec<String> = rows.iter().map(|r| r.customer_id.clone()).collect();
     let mut emails = QueryBuilder::new(app.db.engine(), "SELECT id, email FROM users WHERE id");
-    emails.push_in(&customers);
-    let emails: std::collections::HashMap<String, String> = if customers.is_empty() {
+    emails.push_in(&owners);
+    let emails: std::collections::HashMap<String, String> = if owners.is_empty() {
         Default::default()
     } else {
         app.db
             .fetch_all::<(String, String)>(emails.sql().as_str(), emails.params())
-            .await
-            .map_err(database)?
+            .await?
             .into_iter()
             .collect()
     };
-    let owners: Vec<String> = rows.iter().map(|r| r.customer_id.clone()).collect();
-    let views: Page<BookingView> = service::page(&app, rows, request.limit)
-        .await
-        .map_err(ApiError::from)?;
+    let views: Page<BookingView> = service::page(&app, rows, request.limit).await?;
     let next_cursor = views.next_cursor.clone();
     let items = views
         .items
