@@ -32,6 +32,9 @@ pub struct AppParts {
     /// Holds, payments, registrations and quotes per account, booking or address.
     pub limits: crate::limits::RateLimits,
     pub gateway: Arc<dyn PaymentGateway>,
+    /// The built-in mock gateway, when it is the gateway: administrators may ask it to
+    /// simulate a customer's bank (a dispute raised and decided).
+    pub mock_gateway: Option<Arc<MockGateway>>,
     /// Signs ticket codes; derived from the shared signing secret, so every node agrees.
     /// Signs and verifies ticket codes (rotating keys; `booking::tickets`).
     pub tickets: crate::booking::tickets::TicketKeys,
@@ -97,14 +100,15 @@ impl AppState {
             config.auth.login_attempts_per_client_per_minute,
             shared,
         );
-        let gateway: Arc<dyn PaymentGateway> = Arc::new(MockGateway::new(
+        let mock = MockGateway::new(
             secrets.webhook.clone(),
             webhook_url,
             Duration::from_millis(config.payment.mock_delay_ms),
             config.payment.webhook_tolerance_secs,
             clock.clone(),
             db.clone(),
-        ));
+        );
+        let gateway: Arc<dyn PaymentGateway> = Arc::new(mock.clone());
         Self(Arc::new(AppParts {
             db,
             cache,
@@ -114,6 +118,7 @@ impl AppState {
             login_limiter,
             limits,
             gateway,
+            mock_gateway: Some(mock),
             tickets: crate::booking::tickets::TicketKeys::new(secrets.tickets),
             admission_key: secrets.admission,
             webhook_secret: secrets.webhook,
@@ -128,14 +133,19 @@ impl AppState {
         }))
     }
 
-    /// Pool sizes as gauges, refreshed when metrics are scraped (the PostgreSQL read
-    /// pool; SQLite reads on each thread's own connection).
+    /// Pool sizes and limits as gauges, refreshed when metrics are scraped (the
+    /// PostgreSQL read pool; SQLite reads on each thread's own connection and has no pool,
+    /// so its gauges stay at 0). Saturation is open / max, and connections / their cap.
     pub fn record_pool_gauges(&self) {
+        metrics::gauge!("marquee_http_max_connections")
+            .set(self.config.http.max_connections as f64);
         if let Db::Postgres(db) = &self.db {
             metrics::gauge!("marquee_db_connections", "state" => "open")
                 .set(f64::from(db.pool.size()));
             metrics::gauge!("marquee_db_connections", "state" => "idle")
                 .set(db.pool.num_idle() as f64);
+            metrics::gauge!("marquee_db_pool_max_connections")
+                .set(f64::from(db.pool.options().get_max_connections()));
         }
     }
 }

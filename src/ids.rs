@@ -103,6 +103,8 @@ define_id!(SettlementRunId, "stl");
 define_id!(CommissionRateId, "cmr");
 define_id!(QueueEntryId, "qen");
 define_id!(AuditRecordId, "aud");
+define_id!(RefundId, "rfd");
+define_id!(DisputeId, "dsp");
 
 #[cfg(test)]
 mod tests {

@@ -158,6 +158,8 @@ async fn commit_holds(
             .write_statement(move |tx| run_holds(tx, &work))
             .await?;
     }
+    // The funnel's first step, counted once committed: one per booking (show) held.
+    metrics::counter!("marquee_holds_total").increment(shows.len() as u64);
     for show in &shows {
         app.cache.invalidate_show(show);
     }
@@ -532,6 +534,7 @@ pub async fn cancel(
             )
         })
         .await?;
+    metrics::counter!("marquee_bookings_cancelled_total", "by" => "customer").increment(1);
     app.cache.invalidate_show(&done.show_id);
     for payment in &done.refunds {
         payments::refund(app, payment).await;
@@ -564,10 +567,16 @@ fn cancel_by_customer(
             if now > booking.starts_at - cutoff_minutes * 60_000 {
                 return Err(BookingError::CancellationClosed(cutoff_minutes));
             }
-            let refund = booking.total - booking.fee_total;
+            // The tickets' part, less whatever of it the staff already refunded.
+            let by_staff = crate::payment::refunds::refunded_by_staff(tx, &booking.id)?;
+            let refund = (booking.total - booking.fee_total - by_staff.ticket).max(0);
             store::move_seats(tx, &show, &booking.id, "booked", "available")?;
             store::set_status(tx, &booking.id, "confirmed", "cancelled", now, Some(refund))?;
-            let refunds = store::start_refund_of_booking(tx, &booking.id, refund, now)?;
+            let refunds = if refund > 0 {
+                store::start_refund_of_booking(tx, &booking.id, refund, now)?
+            } else {
+                Vec::new()
+            };
             (Some(refund), refunds)
         }
         BookingStatus::PendingPayment if now < booking.expires_at => {
@@ -650,6 +659,8 @@ pub async fn cancel_show(
     app.cache.invalidate_show(show_id);
     app.cache.invalidate_catalog();
     let (bookings, refunds) = outcome.unwrap_or_default();
+    metrics::counter!("marquee_bookings_cancelled_total", "by" => "show")
+        .increment(bookings.len() as u64);
     for payment in &refunds {
         payments::refund(app, payment).await;
     }

@@ -723,11 +723,16 @@ pub fn cancel_show(
     };
     const BOOKINGS: &str = "UPDATE bookings SET status = 'cancelled', \
          cancelled_at = $1, updated_at = $1, \
-         refund = CASE WHEN status = 'confirmed' THEN total ELSE NULL END \
+         refund = CASE WHEN status = 'confirmed' THEN total - COALESCE( \
+             (SELECT SUM(r.amount) FROM refunds r WHERE r.booking_id = bookings.id), 0) \
+           ELSE NULL END \
          WHERE show_id = $2 AND status IN ('pending_payment', 'confirmed') \
          RETURNING id, refund";
+    // Everything captured that the staff has not already refunded.
     const PAYMENTS: &str = "UPDATE payments SET status = 'refunding', \
-         refund_amount = amount, updated_at = $1 \
+         refund_amount = amount - COALESCE( \
+             (SELECT SUM(r.amount) FROM refunds r WHERE r.payment_id = payments.id), 0), \
+         updated_at = $1 \
          WHERE status = 'succeeded' AND booking_id IN (SELECT id FROM bookings WHERE show_id = $2) \
          RETURNING id";
     if tx.execute(SHOW, params![now, show_id])? == 0 {

@@ -131,6 +131,10 @@ pub async fn retry_refunds(app: &AppState) -> Result<(), BookingError> {
     for payment in store::stalled_refunds(&app.db, before, 100).await? {
         payments::refund(app, &payment).await;
     }
+    // And the staff's refunds the gateway has not confirmed.
+    if let Err(error) = crate::payment::refunds::retry_pending(app).await {
+        tracing::warn!(%error, "retrying the staff's refunds failed");
+    }
     Ok(())
 }
 

@@ -61,8 +61,14 @@ pub enum ApiError {
     Settlement(#[from] crate::settlement::SettlementError),
     #[error(transparent)]
     WaitingRoom(#[from] crate::waiting_room::WaitingRoomError),
+    #[error(transparent)]
+    CheckIn(#[from] crate::checkin::CheckInError),
+    #[error(transparent)]
+    Report(#[from] crate::reports::ReportError),
     #[error("invalid Idempotency-Key header")]
     InvalidIdempotencyKey,
+    #[error("this request moves money: send an Idempotency-Key header")]
+    IdempotencyKeyRequired,
     #[error("idempotency key reused for a different request")]
     IdempotencyKeyReused,
     #[error("a request with this idempotency key is in progress")]
@@ -211,6 +217,8 @@ impl ApiError {
             ApiError::Manage(error) => manage_problem(error),
             ApiError::Settlement(error) => settlement_problem(error),
             ApiError::WaitingRoom(error) => waiting_room_problem(error),
+            ApiError::CheckIn(error) => check_in_problem(error),
+            ApiError::Report(error) => report_problem(error),
             ApiError::Offer(error) => {
                 let detail = Some(error.to_string());
                 match error {
@@ -257,6 +265,16 @@ impl ApiError {
                 "invalid-idempotency-key",
                 "Invalid Idempotency-Key",
                 Some("an Idempotency-Key is 1 to 255 visible ASCII characters".into()),
+            ),
+            ApiError::IdempotencyKeyRequired => (
+                S::PRECONDITION_REQUIRED,
+                "idempotency-key-required",
+                "Idempotency-Key required",
+                Some(
+                    "this request moves money: send an Idempotency-Key header, and the same key \
+                      again if you retry"
+                        .into(),
+                ),
             ),
             ApiError::IdempotencyKeyReused => (
                 S::UNPROCESSABLE_ENTITY,
@@ -377,6 +395,36 @@ impl ApiError {
             )) => {
                 extra.insert("seats".into(), serde_json::json!(seats));
             }
+            ApiError::Payment(PaymentError::RefundExceedsCaptured {
+                requested,
+                refundable,
+            }) => {
+                extra.insert("requested".into(), serde_json::json!(requested));
+                extra.insert("refundable".into(), serde_json::json!(refundable));
+            }
+            ApiError::CheckIn(crate::checkin::CheckInError::AlreadyCheckedIn {
+                booking_id,
+                first_scanner_id,
+                first_scanned_at,
+            }) => {
+                extra.insert("booking_id".into(), serde_json::json!(booking_id));
+                extra.insert(
+                    "first_scanner_id".into(),
+                    serde_json::json!(first_scanner_id),
+                );
+                extra.insert(
+                    "first_scanned_at".into(),
+                    serde_json::json!(first_scanned_at),
+                );
+            }
+            ApiError::CheckIn(crate::checkin::CheckInError::NotAdmissible {
+                booking_id,
+                status,
+            }) => {
+                extra.insert("booking_id".into(), serde_json::json!(booking_id));
+                // `status` is the problem's own (the HTTP status).
+                extra.insert("booking_status".into(), serde_json::json!(status));
+            }
             _ => {}
         }
         extra
@@ -391,6 +439,60 @@ impl ApiError {
             detail,
             extensions: self.extensions(),
         }
+    }
+}
+
+fn report_problem(
+    error: &crate::reports::ReportError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use crate::reports::ReportError as E;
+    match error {
+        E::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-report-query",
+            "Invalid report query",
+            Some(error.to_string()),
+        ),
+        E::Internal(_) => internal(),
+        E::Database(source) => database_problem(source),
+    }
+}
+
+fn check_in_problem(
+    error: &crate::checkin::CheckInError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use crate::checkin::CheckInError as E;
+    use StatusCode as S;
+    let detail = Some(error.to_string());
+    match error {
+        E::Invalid(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-check-in",
+            "Invalid check-in",
+            detail,
+        ),
+        E::InvalidTicket => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-ticket",
+            "Invalid ticket",
+            detail,
+        ),
+        E::UnknownBooking(_) | E::UnknownShow(_) => {
+            (S::NOT_FOUND, "not-found", "Resource not found", detail)
+        }
+        E::NotAdmissible { .. } => (
+            S::CONFLICT,
+            "ticket-not-admissible",
+            "Ticket admits nobody",
+            detail,
+        ),
+        E::AlreadyCheckedIn { .. } => (
+            S::CONFLICT,
+            "already-checked-in",
+            "Already checked in",
+            detail,
+        ),
+        E::Database(source) => database_problem(source),
     }
 }
 
@@ -740,6 +842,54 @@ fn payment_problem(
             "payment-gateway-unavailable",
             "Payment gateway unavailable",
             Some("the payment gateway did not answer; try again".into()),
+        ),
+        PaymentError::GatewayRefused(_) => (
+            S::BAD_GATEWAY,
+            "payment-gateway-refused",
+            "Payment gateway refused",
+            detail,
+        ),
+        PaymentError::InvalidRefund(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-refund",
+            "Invalid refund",
+            detail,
+        ),
+        PaymentError::RefundExceedsCaptured { .. } => (
+            S::UNPROCESSABLE_ENTITY,
+            "refund-exceeds-captured",
+            "Refund exceeds what was captured",
+            detail,
+        ),
+        PaymentError::NothingToRefund => (
+            S::CONFLICT,
+            "nothing-to-refund",
+            "Nothing left to refund",
+            detail,
+        ),
+        PaymentError::InvalidDispute(_) => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-dispute-request",
+            "Invalid dispute request",
+            detail,
+        ),
+        PaymentError::DisputeNotFound(_) => {
+            (S::NOT_FOUND, "not-found", "Resource not found", detail)
+        }
+        PaymentError::DisputeNotOpen(_) => {
+            (S::CONFLICT, "dispute-not-open", "Dispute not open", detail)
+        }
+        PaymentError::EvidenceDeadlinePassed(_) => (
+            S::CONFLICT,
+            "evidence-deadline-passed",
+            "Evidence deadline passed",
+            detail,
+        ),
+        PaymentError::NothingCaptured => (
+            S::CONFLICT,
+            "nothing-captured",
+            "Nothing was captured",
+            detail,
         ),
         PaymentError::InvalidSignature(_) => (
             S::BAD_REQUEST,

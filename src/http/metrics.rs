@@ -1,5 +1,7 @@
 //! Prometheus metrics: request counts and latency histograms per matched route (a low
-//! cardinality label), cache hits and misses, database pool use.
+//! cardinality label), cache hits and misses, database pool use, and the facts the
+//! operator's dashboard (`ops/grafana/`) and alerts (`ops/prometheus/`) read. Each fact
+//! is counted where it happens; this module describes them and registers them at zero.
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -24,13 +26,132 @@ pub fn handle() -> PrometheusHandle {
                 )
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
-                Ok(handle) => handle,
+                Ok(handle) => {
+                    describe();
+                    handle
+                }
                 // Another recorder is installed (cannot happen in our binary); keep a
                 // detached one so /metrics still answers.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             }
         })
         .clone()
+}
+
+/// The dashboard's and alerts' metrics, described and registered at zero (without
+/// changing a value already recorded), so a quiet node exports them before the first
+/// event and an alert sees 0 instead of "no data". Labels whose values are open-ended
+/// (route, currency) appear with their first event.
+fn describe() {
+    use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
+    describe_counter!(
+        REQUESTS,
+        "HTTP requests answered, by method, matched route and status"
+    );
+    describe_histogram!(
+        REQUEST_DURATION,
+        "Time to answer an HTTP request, by method and matched route (seconds)"
+    );
+    describe_gauge!("marquee_http_connections", "Open client connections");
+    describe_gauge!(
+        "marquee_http_max_connections",
+        "Client connections allowed at once (http.max_connections); more are shed"
+    );
+    describe_counter!(
+        "marquee_http_connections_shed_total",
+        "Connections refused because http.max_connections were open"
+    );
+    describe_counter!(
+        "marquee_holds_total",
+        "Bookings held by customers (one per show of a bulk hold), counted after commit; \
+         automatic waitlist holds are not counted"
+    );
+    describe_counter!(
+        "marquee_bookings_confirmed_total",
+        "Online bookings confirmed by a successful payment, counted after commit"
+    );
+    describe_counter!(
+        "marquee_bookings_expired_total",
+        "Holds that lapsed unpaid and were released by the sweeper"
+    );
+    describe_counter!(
+        "marquee_bookings_cancelled_total",
+        "Bookings cancelled, by who cancelled: the customer, or the show's cancellation"
+    );
+    describe_counter!(
+        "marquee_refunds_total",
+        "Refunds made through the gateway and recorded"
+    );
+    describe_counter!(
+        "marquee_refunded_amount_minor_total",
+        "Money refunded, in minor units of its currency"
+    );
+    describe_gauge!(
+        "marquee_outbox_lag_seconds",
+        "Age by the application clock of the oldest event not yet published (0 when none), \
+         measured when metrics are scraped"
+    );
+    describe_gauge!(
+        "marquee_outbox_pending_events",
+        "Events in the outbox not yet published, measured when metrics are scraped"
+    );
+    describe_counter!(
+        "marquee_events_dispatched_total",
+        "Outbox events handed to this node's consumers and marked published"
+    );
+    describe_counter!(
+        "marquee_webhook_attempts_total",
+        "Partner webhook delivery attempts by verdict: delivered, retry (5xx, 408, 429, \
+         timeout, connection failure) or rejected (other 4xx)"
+    );
+    describe_gauge!(
+        "marquee_db_connections",
+        "PostgreSQL read pool connections, open and idle (SQLite has no pool: 0)"
+    );
+    describe_gauge!(
+        "marquee_db_pool_max_connections",
+        "Size limit of the PostgreSQL read pool (SQLite has no pool: 0)"
+    );
+    describe_counter!(
+        "marquee_cache_lookups_total",
+        "Response cache lookups by result: hit or miss"
+    );
+    describe_counter!(
+        "marquee_write_retries_total",
+        "PostgreSQL units of work retried after a retryable failure (serialization, deadlock)"
+    );
+    for name in [
+        "marquee_http_connections_shed_total",
+        "marquee_holds_total",
+        "marquee_bookings_confirmed_total",
+        "marquee_bookings_expired_total",
+        "marquee_refunds_total",
+        "marquee_events_dispatched_total",
+        "marquee_write_retries_total",
+    ] {
+        counter!(name).increment(0);
+    }
+    for by in ["customer", "show"] {
+        counter!("marquee_bookings_cancelled_total", "by" => by).increment(0);
+    }
+    for verdict in ["delivered", "retry", "rejected"] {
+        counter!("marquee_webhook_attempts_total", "verdict" => verdict).increment(0);
+    }
+    for result in ["hit", "miss"] {
+        counter!("marquee_cache_lookups_total", "result" => result).increment(0);
+    }
+    for state in ["open", "idle"] {
+        gauge!("marquee_db_connections", "state" => state).increment(0.0);
+    }
+    for name in [
+        "marquee_http_connections",
+        "marquee_http_max_connections",
+        "marquee_db_pool_max_connections",
+        "marquee_outbox_lag_seconds",
+        "marquee_outbox_pending_events",
+    ] {
+        gauge!(name).increment(0.0);
+    }
 }
 
 /// Counts one request and records its latency under its matched route.

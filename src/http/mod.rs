@@ -65,6 +65,9 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::waiting_room::routes::router())
         .merge(crate::audit::routes::router())
         .merge(crate::support::routes::router())
+        .merge(crate::support::disputes::router())
+        .merge(crate::checkin::routes::router())
+        .merge(crate::reports::routes::router())
         .merge(ops::router())
         .split_for_parts();
     openapi::complete(&mut openapi);

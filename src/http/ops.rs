@@ -56,6 +56,7 @@ async fn readyz(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(app): State<AppState>) -> Response {
     app.record_pool_gauges();
+    crate::integration::outbox::record_backlog(&app.db, app.clock.now().as_millis()).await;
     let mut response = super::metrics::handle().render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

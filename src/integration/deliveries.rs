@@ -146,7 +146,10 @@ async fn fan_out(app: &AppState, envelope: &Envelope) -> anyhow::Result<()> {
     };
     let show_id = match (&event, event.show_id()) {
         (_, Some(show_id)) => show_id.to_owned(),
-        (Event::PaymentRefunded { booking_id, .. }, None) => {
+        (
+            Event::PaymentRefunded { booking_id, .. } | Event::PaymentDisputed { booking_id, .. },
+            None,
+        ) => {
             let show: Option<String> = app
                 .db
                 .fetch_optional(

@@ -124,6 +124,34 @@ pub enum Event {
         amount: i64,
         currency: String,
     },
+    /// The platform's staff refunded (part of) a confirmed booking; `seats` were released
+    /// (none for a refund of an amount). The gateway's confirmation follows as
+    /// `payment.refunded`.
+    #[serde(rename = "booking.refunded")]
+    BookingRefunded {
+        refund_id: String,
+        booking_id: String,
+        show_id: String,
+        payment_id: String,
+        amount: i64,
+        currency: String,
+        seats: Vec<String>,
+        reason: String,
+    },
+    /// The staff asked for the booking's tickets to be sent to the customer again.
+    #[serde(rename = "booking.ticket_resent")]
+    TicketResent { booking_id: String },
+    /// A customer disputed a payment with their bank (a chargeback), or the dispute moved
+    /// on (`status`: open, evidence_submitted, won, lost).
+    #[serde(rename = "payment.disputed")]
+    PaymentDisputed {
+        dispute_id: String,
+        payment_id: String,
+        booking_id: String,
+        status: String,
+        amount: i64,
+        currency: String,
+    },
 }
 
 impl Event {
@@ -134,6 +162,7 @@ impl Event {
             self,
             Event::BookingConfirmed { .. }
                 | Event::PaymentRefunded { .. }
+                | Event::BookingRefunded { .. }
                 | Event::CounterSaleRecorded { .. }
                 | Event::CounterSaleVoided { .. }
                 | Event::BookingCancelled {
@@ -149,7 +178,9 @@ impl Event {
             Event::BookingHeld { booking_id, .. }
             | Event::BookingConfirmed { booking_id, .. }
             | Event::BookingExpired { booking_id, .. }
-            | Event::BookingCancelled { booking_id, .. } => ("booking", booking_id),
+            | Event::BookingCancelled { booking_id, .. }
+            | Event::BookingRefunded { booking_id, .. }
+            | Event::TicketResent { booking_id } => ("booking", booking_id),
             Event::SeatsReleased { show_id, .. }
             | Event::SeatsWithdrawn { show_id, .. }
             | Event::ShowCreated { show_id, .. }
@@ -160,9 +191,9 @@ impl Event {
             | Event::CounterSaleVoided { sale_id, .. } => ("counter_sale", sale_id),
             Event::CounterSaleConflicted { show_id, .. } => ("show", show_id),
             Event::WebhookEndpointDisabled { endpoint_id, .. } => ("webhook_endpoint", endpoint_id),
-            Event::PaymentFailed { payment_id, .. } | Event::PaymentRefunded { payment_id, .. } => {
-                ("payment", payment_id)
-            }
+            Event::PaymentFailed { payment_id, .. }
+            | Event::PaymentRefunded { payment_id, .. }
+            | Event::PaymentDisputed { payment_id, .. } => ("payment", payment_id),
         }
     }
 
@@ -182,8 +213,11 @@ impl Event {
             | Event::WaitlistOffered { show_id, .. }
             | Event::CounterSaleRecorded { show_id, .. }
             | Event::CounterSaleVoided { show_id, .. }
-            | Event::CounterSaleConflicted { show_id, .. } => Some(show_id),
+            | Event::CounterSaleConflicted { show_id, .. }
+            | Event::BookingRefunded { show_id, .. } => Some(show_id),
             Event::PaymentFailed { .. }
+            | Event::TicketResent { .. }
+            | Event::PaymentDisputed { .. }
             | Event::PaymentRefunded { .. }
             | Event::WebhookEndpointDisabled { .. } => None,
         }

@@ -24,7 +24,11 @@ use super::{
 };
 use crate::{
     app::AppState,
-    booking::{model::BookingRow, store::get_booking, tickets::TicketClaims},
+    booking::{
+        model::{BookingRow, BookingStatus},
+        store::get_booking,
+        tickets::TicketClaims,
+    },
     config::NotifyConfig,
     db::Db,
     identity::store::user_by_id,
@@ -83,7 +87,9 @@ fn notified_booking(event: &Event) -> Option<&str> {
         | Event::BookingCancelled { booking_id, .. }
         | Event::PaymentFailed { booking_id, .. }
         | Event::WaitlistOffered { booking_id, .. }
-        | Event::PaymentRefunded { booking_id, .. } => Some(booking_id),
+        | Event::PaymentRefunded { booking_id, .. }
+        | Event::BookingRefunded { booking_id, .. }
+        | Event::TicketResent { booking_id } => Some(booking_id),
         _ => None,
     }
 }
@@ -92,7 +98,11 @@ fn notified_booking(event: &Event) -> Option<&str> {
 fn kind_of(event: &Event) -> Option<&'static str> {
     Some(match event {
         Event::BookingConfirmed { .. } => "booking_confirmation",
+        // The staff's refund that ends a booking says so in its own message.
+        Event::BookingCancelled { by, .. } if by == "admin" => return None,
         Event::BookingCancelled { .. } => "booking_cancellation",
+        Event::BookingRefunded { .. } => "refund_started",
+        Event::TicketResent { .. } => "ticket_resent",
         Event::PaymentFailed { .. } => "payment_failed",
         Event::WaitlistOffered { .. } => "waitlist_offer",
         Event::PaymentRefunded { .. } => "refund_sent",
@@ -108,6 +118,40 @@ pub fn compose(event: &Event, booking: &BookingRow, ticket_code: &str) -> Option
     let seats = booking.seat_labels().join(", ");
     let starts = at(booking.starts_at);
     let (subject, body) = match event {
+        Event::TicketResent { .. } => (
+            format!("Your tickets again: booking {id}"),
+            format!(
+                "As asked, here are your tickets for booking {id} again.\r\n\r\nSeats: \
+                 {seats}\r\nShow starts: {starts}\r\n\r\nTicket code (show it at the \
+                 entrance):\r\n{ticket_code}\r\n"
+            ),
+        ),
+        Event::BookingRefunded {
+            amount: minor,
+            currency,
+            seats: released,
+            reason,
+            ..
+        } => {
+            let what = if released.is_empty() {
+                "Your seats are unchanged.".to_owned()
+            } else if booking.status() == BookingStatus::Cancelled {
+                "Your booking is cancelled.".to_owned()
+            } else {
+                format!(
+                    "Seats {} are no longer part of it; your ticket is for seats {seats}.",
+                    released.join(", ")
+                )
+            };
+            (
+                format!("Refund for booking {id}"),
+                format!(
+                    "We are refunding {} for booking {id} to your payment method ({reason}).\r\n\r\n\
+                     {what}\r\n",
+                    amount(*minor, currency)
+                ),
+            )
+        }
         Event::BookingConfirmed { .. } => (
             format!("Your tickets: booking {id}"),
             format!(

@@ -161,6 +161,45 @@ pub async fn unpublished(db: &Db, limit: i64) -> sqlx::Result<Vec<Envelope>> {
     db.fetch_all(&sql, params![limit]).await
 }
 
+/// What waits in the outbox: how many events are unpublished, and when (application
+/// clock, ms) the first of them in line was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: i64,
+    pub oldest_created_at: Option<i64>,
+}
+
+/// The outbox backlog, both parts read through the partial index of unpublished events:
+/// the first in line costs one index probe, the count as much as the backlog is long.
+pub async fn backlog(db: &Db) -> sqlx::Result<Backlog> {
+    const SQL: &str = "SELECT \
+         (SELECT count(*) FROM outbox WHERE published_at IS NULL), \
+         (SELECT created_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1)";
+    let (pending, oldest_created_at): (i64, Option<i64>) = db.fetch_one(SQL, &[]).await?;
+    Ok(Backlog {
+        pending,
+        oldest_created_at,
+    })
+}
+
+/// Sets `marquee_outbox_lag_seconds` and `marquee_outbox_pending_events` from the backlog
+/// at `now`. Measured when metrics are scraped rather than by the publisher: the publisher
+/// may be `marquee relay` in another process, or stuck, and a stuck publisher must show as
+/// growing lag, not as the last value it reported. A failed read leaves the gauges as they
+/// were (the database's own alerts say why).
+pub async fn record_backlog(db: &Db, now: i64) {
+    match backlog(db).await {
+        Ok(backlog) => {
+            let lag_ms = backlog
+                .oldest_created_at
+                .map_or(0, |at| now.saturating_sub(at).max(0));
+            metrics::gauge!("marquee_outbox_lag_seconds").set(lag_ms as f64 / 1000.0);
+            metrics::gauge!("marquee_outbox_pending_events").set(backlog.pending as f64);
+        }
+        Err(error) => tracing::warn!(%error, "cannot measure the outbox backlog"),
+    }
+}
+
 /// Marks events published.
 pub async fn mark_published(db: &Db, seqs: &[i64], now: i64) -> sqlx::Result<()> {
     if seqs.is_empty() {

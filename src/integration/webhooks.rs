@@ -24,10 +24,12 @@ use crate::{
 };
 
 /// Event types an endpoint may subscribe to.
-pub const EVENT_TYPES: [&str; 8] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "booking.confirmed",
     "booking.cancelled",
+    "booking.refunded",
     "payment.refunded",
+    "payment.disputed",
     "show.changed",
     "show.cancelled",
     "counter_sale.recorded",

@@ -111,7 +111,10 @@ pub fn item_of(envelope: &Envelope) -> Option<StreamItem> {
         | Event::WebhookEndpointDisabled { .. }
         | Event::ShowCreated { .. }
         | Event::PaymentFailed { .. }
-        | Event::PaymentRefunded { .. } => None,
+        | Event::PaymentRefunded { .. }
+        | Event::BookingRefunded { .. }
+        | Event::TicketResent { .. }
+        | Event::PaymentDisputed { .. } => None,
     }
 }
 

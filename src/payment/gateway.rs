@@ -22,6 +22,9 @@ pub struct IntentRequest {
 
 #[derive(Debug, Clone)]
 pub struct RefundRequest {
+    /// The gateway's idempotency key for this refund: the same key refunds once, however
+    /// often it is sent. A payment may have several refunds (under different keys).
+    pub key: String,
     pub payment_id: String,
     pub intent_id: Option<String>,
     pub amount: Money,
@@ -30,7 +33,25 @@ pub struct RefundRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     Succeeded,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
+    /// A dispute (chargeback) on the payment opened or moved on; the message carries the
+    /// dispute as it stands now (`amount` is the disputed amount).
+    Dispute(DisputeNotice),
+}
+
+/// A dispute as the gateway reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeNotice {
+    /// The gateway's id of the dispute.
+    pub dispute_id: String,
+    /// `open` (evidence wanted), `evidence_submitted`, `won` or `lost`.
+    pub status: String,
+    /// The card network's reason, e.g. `fraudulent`, `product_not_received`.
+    pub reason: String,
+    /// Evidence must reach the gateway before this instant (ms).
+    pub evidence_due_at: i64,
 }
 
 /// A verified gateway verdict on one payment: a webhook, or the answer to a status
@@ -70,6 +91,9 @@ pub enum GatewayError {
     Unavailable(String),
     #[error("webhook refused: {0}")]
     InvalidSignature(&'static str),
+    /// The gateway refused the request outright (e.g. a refund beyond what was captured).
+    #[error("the payment gateway refused: {0}")]
+    Refused(String),
 }
 
 pub trait PaymentGateway: Send + Sync {
@@ -89,8 +113,16 @@ pub trait PaymentGateway: Send + Sync {
     fn intent_status(&self, intent_id: String)
     -> BoxFuture<'_, Result<IntentStatus, GatewayError>>;
 
-    /// Returns money; idempotent per payment. Returns the gateway's refund id.
+    /// Returns money; idempotent per `key`; the refunds of one charge never exceed it.
+    /// Returns the gateway's refund id.
     fn refund(&self, request: RefundRequest) -> BoxFuture<'_, Result<String, GatewayError>>;
+
+    /// Answers a dispute with evidence (JSON); the outcome arrives later as a webhook.
+    fn submit_dispute_evidence(
+        &self,
+        dispute_id: String,
+        evidence: String,
+    ) -> BoxFuture<'_, Result<(), GatewayError>>;
 
     /// Checks a webhook's signature and age and parses it.
     fn verify_webhook(

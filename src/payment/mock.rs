@@ -41,8 +41,8 @@ use sha2::Sha256;
 use tokio::sync::Notify;
 
 use super::gateway::{
-    EventKind, GatewayError, GatewayEvent, IntentRequest, IntentStatus, PaymentGateway,
-    RefundRequest,
+    DisputeNotice, EventKind, GatewayError, GatewayEvent, IntentRequest, IntentStatus,
+    PaymentGateway, RefundRequest,
 };
 use crate::{
     clock::SharedClock,
@@ -157,6 +157,52 @@ pub struct MockEventData {
     pub amount: i64,
     pub currency: String,
     pub failure_reason: Option<String>,
+    /// For `charge.dispute.*` events: the dispute as it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<MockDispute>,
+}
+
+/// A dispute in the mock's webhooks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MockDispute {
+    pub id: String,
+    /// `needs_response`, `under_review`, `won` or `lost` (Stripe's words).
+    pub status: String,
+    pub reason: String,
+    /// The application clock's ms.
+    pub evidence_due_at: i64,
+}
+
+/// How long the customer's bank gives the merchant to answer a dispute.
+pub const DISPUTE_RESPONSE_MS: i64 = 7 * 24 * 3_600_000;
+
+db_row! {
+    /// A dispute as the mock keeps it.
+    struct MockDisputeRow {
+        id: String,
+        intent_id: String,
+        payment_id: String,
+        amount: i64,
+        currency: String,
+        reason: String,
+        status: String,
+        evidence_due_at: i64,
+    }
+}
+
+/// Why the mock refused to raise or decide a dispute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MockDisputeError {
+    #[error("the gateway has no captured charge for payment {0}")]
+    NoCharge(String),
+    #[error("the charge of payment {0} is refunded in full: there is nothing to dispute")]
+    NothingLeft(String),
+    #[error("the gateway has no dispute {0}")]
+    UnknownDispute(String),
+    #[error("dispute {0} is already decided")]
+    Decided(String),
+    #[error("the gateway is unavailable: {0}")]
+    Unavailable(String),
 }
 
 db_row! {
@@ -181,6 +227,31 @@ db_row! {
 
 const INTENT_COLUMNS: &str = "SELECT amount, currency, status, failure_reason, settles_at \
      FROM mock_gateway_intents";
+
+/// The webhook telling a dispute's state: (event id, body).
+fn dispute_event(row: &MockDisputeRow, event_type: &str, now: i64) -> (String, String) {
+    let event_id = format!("evt_{}", ulid::Ulid::new());
+    let event = MockEvent {
+        id: event_id.clone(),
+        kind: event_type.to_owned(),
+        created: now / 1000,
+        data: MockEventData {
+            intent_id: row.intent_id.clone(),
+            payment_id: row.payment_id.clone(),
+            amount: row.amount,
+            currency: row.currency.clone(),
+            failure_reason: None,
+            dispute: Some(MockDispute {
+                id: row.id.clone(),
+                status: row.status.clone(),
+                reason: row.reason.clone(),
+                evidence_due_at: row.evidence_due_at,
+            }),
+        },
+    };
+    let body = serde_json::to_string(&event).unwrap_or_default();
+    (event_id, body)
+}
 
 /// Milliseconds of the wall clock.
 fn wall_ms() -> i64 {
@@ -277,6 +348,157 @@ impl MockGateway {
             wake: Notify::new(),
             client,
         })
+    }
+
+    /// Simulates the customer's bank disputing payment `payment_id` (what is left of its
+    /// charge after refunds): records the dispute and owes its `charge.dispute.created`
+    /// webhook. Returns the dispute's id.
+    pub async fn raise_dispute(
+        &self,
+        payment_id: &str,
+        reason: &str,
+    ) -> Result<String, MockDisputeError> {
+        let id = format!("dp_{}", ulid::Ulid::new());
+        let due = self.clock.now().as_millis() + DISPUTE_RESPONSE_MS;
+        let (payment, reason) = (payment_id.to_owned(), reason.to_owned());
+        let dispute = id.clone();
+        let raised = self
+            .db
+            .write(move |tx| {
+                let charge: Option<(String, i64, Option<i64>, String)> = tx.fetch_optional(
+                    "SELECT id, amount, refunded_amount, currency FROM mock_gateway_intents \
+                     WHERE payment_id = $1 AND status = 'succeeded'",
+                    params![&payment],
+                )?;
+                let Some((intent, amount, refunded, currency)) = charge else {
+                    return Ok(Err(MockDisputeError::NoCharge(payment.clone())));
+                };
+                let left = amount - refunded.unwrap_or(0);
+                if left <= 0 {
+                    return Ok(Err(MockDisputeError::NothingLeft(payment.clone())));
+                }
+                let row = MockDisputeRow {
+                    id: dispute.clone(),
+                    intent_id: intent,
+                    payment_id: payment.clone(),
+                    amount: left,
+                    currency,
+                    reason: reason.clone(),
+                    status: "needs_response".into(),
+                    evidence_due_at: due,
+                };
+                let (event_id, body) = dispute_event(&row, "charge.dispute.created", due);
+                tx.execute(
+                    "INSERT INTO mock_gateway_disputes (id, intent_id, payment_id, amount, \
+                     currency, reason, status, evidence_due_at, event_id, event_body, \
+                     next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                    params![
+                        &row.id,
+                        &row.intent_id,
+                        &row.payment_id,
+                        row.amount,
+                        &row.currency,
+                        &row.reason,
+                        &row.status,
+                        row.evidence_due_at,
+                        &event_id,
+                        &body,
+                        wall_ms()
+                    ],
+                )?;
+                Ok::<_, sqlx::Error>(Ok(()))
+            })
+            .await
+            .map_err(|e| MockDisputeError::Unavailable(e.to_string()))?;
+        raised?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Simulates the bank deciding dispute `id`: `won` or `lost` for the merchant; owes
+    /// the `charge.dispute.closed` webhook.
+    pub async fn decide_dispute(&self, id: &str, won: bool) -> Result<(), MockDisputeError> {
+        let status = if won { "won" } else { "lost" };
+        self.change_dispute(id, status, None, "charge.dispute.closed")
+            .await
+    }
+
+    /// Moves a dispute not decided yet to `status` (with `evidence`, if any) and owes the
+    /// webhook telling it.
+    async fn change_dispute(
+        &self,
+        id: &str,
+        status: &'static str,
+        evidence: Option<String>,
+        event_type: &'static str,
+    ) -> Result<(), MockDisputeError> {
+        let now = self.clock.now().as_millis();
+        let dispute = id.to_owned();
+        let changed = self
+            .db
+            .write(move |tx| {
+                let row: Option<MockDisputeRow> = tx.fetch_optional(
+                    "SELECT id, intent_id, payment_id, amount, currency, reason, status, \
+                     evidence_due_at FROM mock_gateway_disputes WHERE id = $1",
+                    params![&dispute],
+                )?;
+                let Some(mut row) = row else {
+                    return Ok(Err(MockDisputeError::UnknownDispute(dispute.clone())));
+                };
+                if matches!(row.status.as_str(), "won" | "lost") {
+                    return Ok(Err(MockDisputeError::Decided(dispute.clone())));
+                }
+                row.status = status.to_owned();
+                let (event_id, body) = dispute_event(&row, event_type, now);
+                tx.execute(
+                    "UPDATE mock_gateway_disputes SET status = $2, \
+                     evidence = COALESCE($3, evidence), event_id = $4, event_body = $5, \
+                     attempts = 0, next_attempt_at = $6, delivered_at = NULL WHERE id = $1",
+                    params![&dispute, status, &evidence, &event_id, &body, wall_ms()],
+                )?;
+                Ok::<_, sqlx::Error>(Ok(()))
+            })
+            .await
+            .map_err(|e| MockDisputeError::Unavailable(e.to_string()))?;
+        changed?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Delivers the dispute webhooks that are owed, each once; a failure waits its
+    /// backoff. (Disputes are rare: no claims between nodes, a repeat is harmless.)
+    async fn deliver_dispute_events(&self) -> sqlx::Result<()> {
+        let now = wall_ms();
+        let owed: Vec<(String, String, String, i64)> = self
+            .db
+            .fetch_all(
+                "SELECT id, event_id, event_body, attempts FROM mock_gateway_disputes \
+                 WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+                 ORDER BY next_attempt_at LIMIT 20",
+                params![now],
+            )
+            .await?;
+        for (id, event_id, body, attempts) in owed {
+            let (delivered, next) = match self.post(&body).await {
+                Ok(()) => (Some(wall_ms()), now),
+                Err(reason) => {
+                    tracing::warn!(dispute = %id, attempts, reason = %reason, "mock gateway dispute webhook not delivered");
+                    (None, retry_at(wall_ms(), attempts + 1))
+                }
+            };
+            self.db
+                .write_statement(move |tx| {
+                    tx.execute(
+                        "UPDATE mock_gateway_disputes SET delivered_at = $3, \
+                         attempts = attempts + 1, next_attempt_at = $4 \
+                         WHERE id = $1 AND event_id = $2",
+                        params![&id, &event_id, delivered, next],
+                    )
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -542,6 +764,7 @@ impl PaymentGateway for Arc<MockGateway> {
                     amount: created.amount.amount,
                     currency: created.amount.currency.to_string(),
                     failure_reason: failure_reason.clone(),
+                    dispute: None,
                 },
             };
             let body = serde_json::to_string(&event)
@@ -645,40 +868,67 @@ impl PaymentGateway for Arc<MockGateway> {
                 return Ok(candidate);
             };
             let amount = request.amount.amount;
-            let offered = candidate.clone();
+            let (key, offered) = (request.key.clone(), candidate.clone());
             let now = self.clock.now().as_millis();
-            let refund: Option<String> = self
+            let refund: Result<Option<String>, String> = self
                 .db
                 .write(move |tx| {
-                    let refunded: Option<(String, String, i64, String)> = tx.fetch_optional(
+                    // The same key again: the refund it already made.
+                    let made: Option<String> = tx.fetch_optional(
+                        "SELECT refund_id FROM mock_gateway_refunds WHERE key = $1",
+                        params![&key],
+                    )?;
+                    if let Some(made) = made {
+                        return Ok(Ok(Some(made)));
+                    }
+                    // Taken from what the charge has left in one statement, so two refunds
+                    // at once cannot both fit in the last of it. A concurrent request with
+                    // the same key fails on the key's primary key and rolls this back.
+                    let refunded: Option<(String, String)> = tx.fetch_optional(
                         "UPDATE mock_gateway_intents \
-                         SET refund_id = COALESCE(refund_id, $2), \
-                             refunded_amount = COALESCE(refunded_amount, $3) \
-                         WHERE id = $1 RETURNING refund_id, payment_id, refunded_amount, currency",
+                         SET refund_id = $2, refunded_amount = COALESCE(refunded_amount, 0) + $3 \
+                         WHERE id = $1 AND status = 'succeeded' \
+                           AND COALESCE(refunded_amount, 0) + $3 <= amount \
+                         RETURNING payment_id, currency",
                         params![&intent, &offered, amount],
                     )?;
-                    let Some((refund_id, payment_id, refunded, currency)) = refunded else {
-                        return Ok::<_, sqlx::Error>(None);
+                    let Some((payment_id, currency)) = refunded else {
+                        let status: Option<String> = tx.fetch_optional(
+                            "SELECT status FROM mock_gateway_intents WHERE id = $1",
+                            params![&intent],
+                        )?;
+                        return Ok(match status.as_deref() {
+                            Some("succeeded") => Err(format!(
+                                "refunding {amount} would return more than the charge captured"
+                            )),
+                            // Never charged: there is nothing to return.
+                            _ => Ok(None),
+                        });
                     };
+                    tx.execute(
+                        "INSERT INTO mock_gateway_refunds (key, refund_id, intent_id, amount, \
+                         created_at) VALUES ($1, $2, $3, $4, $5)",
+                        params![&key, &offered, &intent, amount, now],
+                    )?;
                     tx.execute(
                         LEDGER,
                         params![
-                            &refund_id,
+                            &offered,
                             "refund",
                             &intent,
                             &payment_id,
-                            refunded,
+                            amount,
                             &currency,
                             now
                         ],
                     )?;
-                    Ok(Some(refund_id))
+                    Ok::<_, sqlx::Error>(Ok(Some(offered.clone())))
                 })
                 .await
                 .map_err(unavailable)?;
             // A payment the gateway has no record of (it was never charged): accepted, as
             // refunding nothing.
-            Ok(refund.unwrap_or(candidate))
+            Ok(refund.map_err(GatewayError::Refused)?.unwrap_or(candidate))
         })
     }
 
@@ -701,8 +951,31 @@ impl PaymentGateway for Arc<MockGateway> {
                 reason: event
                     .data
                     .failure_reason
+                    .clone()
                     .unwrap_or_else(|| "declined".to_owned()),
             },
+            "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
+                let dispute = event
+                    .data
+                    .dispute
+                    .clone()
+                    .ok_or(GatewayError::InvalidSignature(
+                        "a dispute event without its dispute",
+                    ))?;
+                EventKind::Dispute(DisputeNotice {
+                    dispute_id: dispute.id,
+                    status: match dispute.status.as_str() {
+                        "needs_response" => "open",
+                        "under_review" => "evidence_submitted",
+                        "won" => "won",
+                        "lost" => "lost",
+                        _ => return Err(GatewayError::InvalidSignature("unknown dispute status")),
+                    }
+                    .to_owned(),
+                    reason: dispute.reason,
+                    evidence_due_at: dispute.evidence_due_at,
+                })
+            }
             _ => return Err(GatewayError::InvalidSignature("unknown event type")),
         };
         Ok(GatewayEvent {
@@ -712,6 +985,26 @@ impl PaymentGateway for Arc<MockGateway> {
             intent_id: event.data.intent_id,
             amount: event.data.amount,
             currency: event.data.currency,
+        })
+    }
+
+    fn submit_dispute_evidence(
+        &self,
+        dispute_id: String,
+        evidence: String,
+    ) -> BoxFuture<'_, Result<(), GatewayError>> {
+        Box::pin(async move {
+            self.change_dispute(
+                &dispute_id,
+                "under_review",
+                Some(evidence),
+                "charge.dispute.updated",
+            )
+            .await
+            .map_err(|error| match error {
+                MockDisputeError::Unavailable(m) => GatewayError::Unavailable(m),
+                other => GatewayError::Refused(other.to_string()),
+            })
         })
     }
 
@@ -743,6 +1036,9 @@ impl PaymentGateway for Arc<MockGateway> {
                     last_scan = std::time::Instant::now();
                     if let Err(error) = gateway.redeliver_owed().await {
                         tracing::warn!(%error, "mock gateway could not look for owed webhooks");
+                    }
+                    if let Err(error) = gateway.deliver_dispute_events().await {
+                        tracing::warn!(%error, "mock gateway could not deliver dispute webhooks");
                     }
                 }
                 if last_purge.elapsed() >= PURGE_PERIOD {

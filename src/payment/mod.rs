@@ -2,8 +2,10 @@
 //! bookings, the gateway's webhooks, and refunds.
 
 pub mod card_data;
+pub mod disputes;
 pub mod gateway;
 pub mod mock;
+pub mod refunds;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -25,6 +27,24 @@ pub enum PaymentError {
     GatewayUnavailable(String),
     #[error("webhook refused: {0}")]
     InvalidSignature(&'static str),
+    #[error("the payment gateway refused: {0}")]
+    GatewayRefused(String),
+    #[error("{0}")]
+    InvalidRefund(String),
+    #[error("a refund of {requested} is more than the {refundable} left of what was captured")]
+    RefundExceedsCaptured { requested: i64, refundable: i64 },
+    #[error("everything this booking paid has been refunded")]
+    NothingToRefund,
+    #[error("no payment of this booking captured money")]
+    NothingCaptured,
+    #[error("{0}")]
+    InvalidDispute(String),
+    #[error("dispute {0} not found")]
+    DisputeNotFound(String),
+    #[error("the dispute is {0}: evidence is taken only while it is open")]
+    DisputeNotOpen(String),
+    #[error("the deadline for evidence passed at {0}")]
+    EvidenceDeadlinePassed(String),
     #[error("no payment provider {0}")]
     UnknownProvider(String),
     /// A correctly signed message whose contents do not match the payment it names
@@ -62,6 +82,7 @@ impl From<gateway::GatewayError> for PaymentError {
             gateway::GatewayError::InvalidCardToken => PaymentError::InvalidCardToken,
             gateway::GatewayError::Unavailable(m) => PaymentError::GatewayUnavailable(m),
             gateway::GatewayError::InvalidSignature(m) => PaymentError::InvalidSignature(m),
+            gateway::GatewayError::Refused(m) => PaymentError::GatewayRefused(m),
         }
     }
 }

@@ -172,6 +172,9 @@ pub async fn handle_webhook(
         return Err(PaymentError::UnknownProvider(provider.to_owned()));
     }
     let event = app.gateway.verify_webhook(headers, body, app.clock.now())?;
+    if let EventKind::Dispute(notice) = &event.kind {
+        return super::disputes::apply(app, &event, notice).await;
+    }
     apply_verdict(app, &event).await
 }
 
@@ -206,6 +209,8 @@ async fn apply_verdict(app: &AppState, event: &GatewayEvent) -> Result<(), Payme
         });
     }
     match &event.kind {
+        // Disputes are applied by `disputes::apply`; no status answer carries one.
+        EventKind::Dispute(_) => {}
         EventKind::Failed { reason } => {
             if fail_payment(app, &payment.id, reason, now).await? {
                 app.booking_watch.changed(&payment.booking_id);
@@ -214,6 +219,8 @@ async fn apply_verdict(app: &AppState, event: &GatewayEvent) -> Result<(), Payme
         EventKind::Succeeded => match apply_success(app, &payment, &show_id, seats, now).await? {
             Applied::Duplicate => {}
             Applied::Confirmed => {
+                // Online bookings only (counter sales have their own counter), after commit.
+                metrics::counter!("marquee_bookings_confirmed_total").increment(1);
                 app.cache.invalidate_show(&show_id);
                 let change = Change::Confirmed {
                     payment_id: payment.id.clone(),
@@ -440,11 +447,16 @@ pub async fn refund(app: &AppState, payment_id: &str) {
     let currency =
         crate::money::Currency::parse(&payment.currency).unwrap_or(crate::money::Currency::UNKNOWN);
     let request = RefundRequest {
+        // One refund of the whole payment (a cancellation, a late charge): keyed by it.
+        key: payment.id.clone(),
         payment_id: payment.id.clone(),
         intent_id: payment.intent_id.clone(),
         amount: Money::new(payment.refund_amount.unwrap_or(payment.amount), currency),
     };
-    if let Err(error) = app.gateway.refund(request).await {
+    // Nothing left to give back (the staff refunded it all before): nothing to ask for.
+    if request.amount.amount > 0
+        && let Err(error) = app.gateway.refund(request).await
+    {
         tracing::warn!(%error, payment = payment_id, "refund failed; will retry");
         return;
     }
@@ -454,7 +466,7 @@ pub async fn refund(app: &AppState, payment_id: &str) {
         .db
         .write(move |tx| {
             let refunded = store::set_payment_status(tx, &id, "refunding", "refunded", now, None)?;
-            if let Some(p) = refunded {
+            if let Some(p) = &refunded {
                 let event = Event::PaymentRefunded {
                     payment_id: p.id.clone(),
                     booking_id: p.booking_id.clone(),
@@ -463,10 +475,20 @@ pub async fn refund(app: &AppState, payment_id: &str) {
                 };
                 outbox::append(tx, &event, now)?;
             }
-            Ok::<_, PaymentError>(())
+            Ok::<_, PaymentError>(refunded)
         })
         .await;
-    if let Err(error) = recorded {
-        tracing::warn!(%error, payment = payment_id, "refund made but not recorded; will retry");
+    match recorded {
+        // Counted by the one unit that moved the payment to refunded, once it committed.
+        Ok(Some(p)) => {
+            let amount = p.refund_amount.unwrap_or(p.amount);
+            metrics::counter!("marquee_refunds_total").increment(1);
+            metrics::counter!("marquee_refunded_amount_minor_total", "currency" => p.currency)
+                .increment(u64::try_from(amount).unwrap_or(0));
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, payment = payment_id, "refund made but not recorded; will retry");
+        }
     }
 }

@@ -54,9 +54,21 @@ pub fn sale(total: i64, fee_total: i64, bp: i64) -> Amounts {
 /// and keeps the fees); what goes beyond it (a cancelled show refunds everything) comes out
 /// of the fees. The commission on the refunded tickets is given back. Pure.
 pub fn refund(total: i64, fee_total: i64, refund: i64, bp: i64) -> Amounts {
+    refund_after(total, fee_total, 0, refund, bp)
+}
+
+/// The same, after the staff already gave back `ticket_refunded` of the tickets' part (a
+/// seat or an amount refunded before the booking was cancelled). Pure.
+pub fn refund_after(
+    total: i64,
+    fee_total: i64,
+    ticket_refunded: i64,
+    refund: i64,
+    bp: i64,
+) -> Amounts {
     let sold = sale(total, fee_total, bp);
     let refund = refund.clamp(0, sold.customer);
-    let ticket = refund.min(sold.ticket);
+    let ticket = refund.min((sold.ticket - ticket_refunded).max(0));
     let fee = refund - ticket;
     // The whole ticket part back gives the whole commission back, to the minor unit.
     let commission = if ticket == sold.ticket {
@@ -66,6 +78,21 @@ pub fn refund(total: i64, fee_total: i64, refund: i64, bp: i64) -> Amounts {
     };
     Amounts {
         customer: -refund,
+        ticket: -ticket,
+        fee: -fee,
+        commission: -commission,
+        net: -(ticket - commission),
+    }
+}
+
+/// Money given back whose split was decided when it was (a staff refund of seats or an
+/// amount, a lost dispute): `ticket` of the tickets' part and `fee` of the fees', with the
+/// commission on those tickets given back. Pure.
+pub fn given_back(ticket: i64, fee: i64, bp: i64) -> Amounts {
+    let (ticket, fee) = (ticket.max(0), fee.max(0));
+    let commission = commission_of(ticket, bp);
+    Amounts {
+        customer: -(ticket + fee),
         ticket: -ticket,
         fee: -fee,
         commission: -commission,

@@ -66,6 +66,18 @@ db_row! {
 }
 
 db_row! {
+    /// A refund by the staff the gateway confirmed (its ledger entry is `gateway_refund_id`).
+    struct StaffRefund {
+        id: String,
+        payment_id: String,
+        amount: i64,
+        currency: String,
+        gateway_refund_id: String,
+        completed_at: i64,
+    }
+}
+
+db_row! {
     struct PaymentRow {
         id: String,
         booking_id: String,
@@ -107,14 +119,36 @@ pub async fn reconcile_day(
             params![start, end],
         )
         .await?;
+    // The staff's refunds completed in the period.
+    let completed: Vec<StaffRefund> = app
+        .db
+        .fetch_all(
+            "SELECT id, payment_id, amount, currency, gateway_refund_id, completed_at \
+             FROM refunds WHERE status = 'succeeded' AND completed_at >= $1 AND completed_at < $2",
+            params![start, end],
+        )
+        .await?;
     // Every payment and ledger entry the two sides name, wherever in time.
     let mut named: Vec<String> = theirs.iter().map(|e| e.payment_id.clone()).collect();
     named.extend(ours.iter().map(|p| p.id.clone()));
+    named.extend(completed.iter().map(|r| r.payment_id.clone()));
     named.sort();
     named.dedup();
     let mut payments: HashMap<String, PaymentRow> = HashMap::new();
     let mut entries: HashMap<String, Vec<LedgerRow>> = HashMap::new();
+    let mut staff: Vec<StaffRefund> = Vec::new();
     for chunk in named.chunks(500) {
+        let mut refunds = QueryBuilder::new(
+            app.db.engine(),
+            "SELECT id, payment_id, amount, currency, gateway_refund_id, completed_at \
+             FROM refunds WHERE status = 'succeeded' AND payment_id",
+        );
+        refunds.push_in(chunk);
+        staff.extend(
+            app.db
+                .fetch_all::<StaffRefund>(refunds.sql(), refunds.params())
+                .await?,
+        );
         let mut by_id = QueryBuilder::new(app.db.engine(), format!("{PAYMENT} WHERE id"));
         by_id.push_in(chunk);
         let found: Vec<PaymentRow> = app.db.fetch_all(by_id.sql(), by_id.params()).await?;
@@ -134,11 +168,12 @@ pub async fn reconcile_day(
         }
     }
     Ok(compare(
-        date, start, end, &theirs, &ours, &payments, &entries,
+        date, start, end, &theirs, &ours, &payments, &entries, &staff,
     ))
 }
 
 /// The comparison itself. Pure.
+#[allow(clippy::too_many_arguments)]
 fn compare(
     date: NaiveDate,
     start: i64,
@@ -147,7 +182,13 @@ fn compare(
     ours: &[PaymentRow],
     payments: &HashMap<String, PaymentRow>,
     entries: &HashMap<String, Vec<LedgerRow>>,
+    staff: &[StaffRefund],
 ) -> Reconciliation {
+    // A payment may have several refunds by the staff, each its own entry at the gateway.
+    let staff_by_entry: HashMap<&str, &StaffRefund> = staff
+        .iter()
+        .map(|r| (r.gateway_refund_id.as_str(), r))
+        .collect();
     let mut matched = 0;
     let mut mismatches = Vec::new();
     let mut totals: BTreeMap<String, CurrencyTotals> = BTreeMap::new();
@@ -187,12 +228,34 @@ fn compare(
             m.currency = entry.currency.clone();
             m
         };
-        // The same movement listed twice: the later one is the duplicate.
+        if entry.kind == "refund"
+            && let Some(refund) = staff_by_entry.get(entry.id.as_str())
+        {
+            if refund.amount != entry.amount || refund.currency != entry.currency {
+                mismatches.push(with_entry(
+                    mismatch(
+                        "amount_differs",
+                        "refund",
+                        &entry.payment_id,
+                        format!(
+                            "Marquee's refund {} is {} {}, the gateway's {} {}",
+                            refund.id, refund.amount, refund.currency, entry.amount, entry.currency
+                        ),
+                    ),
+                    Some(refund.amount),
+                ));
+            } else {
+                matched += 1;
+            }
+            continue;
+        }
+        // The same movement listed twice: the later one is the duplicate (the staff's
+        // refunds, several per payment, are matched above by their own entries).
         let earlier = entries
             .get(&entry.payment_id)
             .into_iter()
             .flatten()
-            .filter(|e| e.kind == entry.kind)
+            .filter(|e| e.kind == entry.kind && !staff_by_entry.contains_key(e.id.as_str()))
             .take_while(|e| e.id != entry.id)
             .count();
         if earlier > 0 {
@@ -298,6 +361,26 @@ fn compare(
                 m.currency = payment.currency.clone();
                 mismatches.push(m);
             }
+        }
+    }
+    for refund in staff {
+        if refund.completed_at < start || refund.completed_at >= end {
+            continue;
+        }
+        total(&mut totals, &refund.currency).marquee_refunded += refund.amount;
+        let listed = entries
+            .get(&refund.payment_id)
+            .is_some_and(|es| es.iter().any(|e| e.id == refund.gateway_refund_id));
+        if !listed {
+            let mut m = mismatch(
+                "missing_at_gateway",
+                "refund",
+                &refund.payment_id,
+                format!("Marquee's refund {} has no entry at the gateway", refund.id),
+            );
+            m.marquee_amount = Some(refund.amount);
+            m.currency = refund.currency.clone();
+            mismatches.push(m);
         }
     }
     Reconciliation {

@@ -52,11 +52,16 @@ pub struct Statement {
     pub lines: Option<Vec<StatementLine>>,
 }
 
-/// One sale or refund.
+/// One sale, refund or lost dispute.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatementLine {
-    /// `sale` or `refund`.
+    /// `sale`, `refund` (a cancellation's, or the staff's) or `chargeback` (a dispute the
+    /// platform lost: given back like a refund).
     pub kind: String,
+    /// The staff's refund (`rfd_…`) or the dispute (`dsp_…`) the line settles; absent for
+    /// a sale and a cancellation's refund.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub fact_id: String,
     pub booking_id: String,
     pub theatre_id: String,
     pub show_id: String,
@@ -112,6 +117,7 @@ impl RunRow {
 db_row! {
     struct LineRow {
         kind: String,
+        fact_id: String,
         booking_id: String,
         theatre_id: String,
         show_id: String,
@@ -145,8 +151,53 @@ db_row! {
         confirmed_at: i64,
         cancelled_at: Option<i64>,
         sale_settled: bool,
+        /// The tickets' part the staff refunded (before a cancellation's refund).
+        staff_ticket: i64,
     }
 }
+
+// Money given back with its split already decided, not yet in any statement: the staff's
+// refunds and lost disputes.
+db_row! {
+    struct GivenBack {
+        kind: String,
+        fact_id: String,
+        booking_id: String,
+        show_id: String,
+        theatre_id: String,
+        currency: String,
+        ticket_amount: i64,
+        fee_amount: i64,
+        occurred_at: i64,
+        confirmed_at: i64,
+        sale_settled: bool,
+    }
+}
+
+/// The facts of `GivenBack` for an organisation before an instant (`$1`, `$2`): the
+/// staff's refunds when made, lost disputes when decided.
+const GIVEN_BACK: &str = "SELECT 'refund' AS kind, r.id AS fact_id, r.booking_id, b.show_id, \
+       s.theatre_id, r.currency, r.ticket_amount, r.fee_amount, r.created_at AS occurred_at, \
+       b.confirmed_at, \
+       EXISTS (SELECT 1 FROM settlement_lines l \
+               WHERE l.booking_id = b.id AND l.kind = 'sale') AS sale_settled \
+     FROM refunds r JOIN bookings b ON b.id = r.booking_id \
+     JOIN shows s ON s.id = b.show_id JOIN theatres t ON t.id = s.theatre_id \
+     WHERE t.org_id = $1 AND r.created_at < $2 AND b.confirmed_at IS NOT NULL \
+       AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.booking_id = r.booking_id \
+                       AND l.kind = 'refund' AND l.fact_id = r.id) \
+     UNION ALL \
+     SELECT 'chargeback' AS kind, d.id AS fact_id, d.booking_id, b.show_id, s.theatre_id, \
+       d.currency, d.ticket_amount, d.fee_amount, d.closed_at AS occurred_at, \
+       b.confirmed_at, \
+       EXISTS (SELECT 1 FROM settlement_lines l \
+               WHERE l.booking_id = b.id AND l.kind = 'sale') AS sale_settled \
+     FROM disputes d JOIN bookings b ON b.id = d.booking_id \
+     JOIN shows s ON s.id = b.show_id JOIN theatres t ON t.id = s.theatre_id \
+     WHERE t.org_id = $1 AND d.status = 'lost' AND d.closed_at < $2 \
+       AND b.confirmed_at IS NOT NULL \
+       AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.booking_id = d.booking_id \
+                       AND l.kind = 'chargeback' AND l.fact_id = d.id)";
 
 /// The organisation's theatres and their timezones.
 async fn theatre_zones(
@@ -271,7 +322,9 @@ fn write_run(
         "SELECT b.id AS booking_id, b.show_id, s.theatre_id, b.currency, b.total, \
            b.fee_total, b.refund, b.confirmed_at, b.cancelled_at, \
            EXISTS (SELECT 1 FROM settlement_lines l \
-                   WHERE l.booking_id = b.id AND l.kind = 'sale') AS sale_settled \
+                   WHERE l.booking_id = b.id AND l.kind = 'sale') AS sale_settled, \
+           (SELECT CAST(COALESCE(SUM(r.ticket_amount), 0) AS BIGINT) FROM refunds r \
+            WHERE r.booking_id = b.id) AS staff_ticket \
          FROM bookings b JOIN shows s ON s.id = b.show_id \
          JOIN theatres t ON t.id = s.theatre_id \
          WHERE t.org_id = $1 AND b.confirmed_at IS NOT NULL AND b.confirmed_at < $2 \
@@ -279,7 +332,8 @@ fn write_run(
                             WHERE l.booking_id = b.id AND l.kind = 'sale') \
                 OR (b.status = 'cancelled' AND b.refund > 0 AND b.cancelled_at < $2 \
                     AND NOT EXISTS (SELECT 1 FROM settlement_lines l \
-                                    WHERE l.booking_id = b.id AND l.kind = 'refund')))",
+                                    WHERE l.booking_id = b.id AND l.kind = 'refund' \
+                                      AND l.fact_id = '')))",
         params![org_id, cutoff],
     )?;
     let run_id = SettlementRunId::generate().to_string();
@@ -292,6 +346,7 @@ fn write_run(
         let bp = rates.rate_on(sold_on).unwrap_or(default_bp);
         let line = |kind: &str, at: i64, adjustment: bool, amounts: Amounts| StatementLine {
             kind: kind.to_owned(),
+            fact_id: String::new(),
             booking_id: c.booking_id.clone(),
             theatre_id: c.theatre_id.clone(),
             show_id: c.show_id.clone(),
@@ -316,9 +371,44 @@ fn write_run(
             && at < end_of_day.as_millis()
             && (c.sale_settled || sale_now)
         {
-            let amounts = lines::refund(c.total, c.fee_total, refund, bp);
+            let amounts = lines::refund_after(c.total, c.fee_total, c.staff_ticket, refund, bp);
             lines.push((line("refund", at, c.sale_settled, amounts), at));
         }
+    }
+    let given_back: Vec<GivenBack> = tx.fetch_all(GIVEN_BACK, params![org_id, cutoff])?;
+    for g in &given_back {
+        let tz = zones.get(&g.theatre_id).copied().unwrap_or(Tz::UTC);
+        let (_, end_of_day) = local_day_bounds(date, tz);
+        let sold_on = Timestamp::from_millis(g.confirmed_at).local_date(tz);
+        let bp = rates.rate_on(sold_on).unwrap_or(default_bp);
+        // Its sale is settled, or is in this statement.
+        if g.occurred_at >= end_of_day.as_millis()
+            || !(g.sale_settled || g.confirmed_at < end_of_day.as_millis())
+        {
+            continue;
+        }
+        let amounts = lines::given_back(g.ticket_amount, g.fee_amount, bp);
+        let at = g.occurred_at;
+        lines.push((
+            StatementLine {
+                kind: g.kind.clone(),
+                fact_id: g.fact_id.clone(),
+                booking_id: g.booking_id.clone(),
+                theatre_id: g.theatre_id.clone(),
+                show_id: g.show_id.clone(),
+                occurred_at: Timestamp::from_millis(at).to_local_rfc3339(tz),
+                business_date: Timestamp::from_millis(at).local_date(tz).to_string(),
+                adjustment: g.sale_settled,
+                currency: g.currency.clone(),
+                customer_amount: amounts.customer,
+                ticket_amount: amounts.ticket,
+                fee_amount: amounts.fee,
+                commission_bp: bp,
+                commission: amounts.commission,
+                net: amounts.net,
+            },
+            at,
+        ));
     }
     // In time order; a booking's sale before its refund.
     lines.sort_by(|(a, a_at), (b, b_at)| {
@@ -327,7 +417,7 @@ fn write_run(
     let totals = lines::totals(lines.iter().map(|(l, _)| {
         (
             l.currency.as_str(),
-            l.kind == "refund",
+            l.kind != "sale",
             Amounts {
                 customer: l.customer_amount,
                 ticket: l.ticket_amount,
@@ -366,8 +456,8 @@ fn write_run(
         tx.execute(
             "INSERT INTO settlement_lines (run_id, booking_id, kind, occurred_at, business_date, \
              adjustment, theatre_id, show_id, currency, customer_amount, ticket_amount, \
-             fee_amount, commission, net, commission_bp) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             fee_amount, commission, net, commission_bp, fact_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             params![
                 &run_id,
                 &l.booking_id,
@@ -383,7 +473,8 @@ fn write_run(
                 l.fee_amount,
                 l.commission,
                 l.net,
-                l.commission_bp
+                l.commission_bp,
+                &l.fact_id
             ],
         )?;
     }
@@ -415,7 +506,7 @@ async fn lines_of(app: &AppState, run_id: &str) -> Result<Vec<StatementLine>, Se
     let rows: Vec<LineRow> = app
         .db
         .fetch_all(
-            "SELECT l.kind, l.booking_id, l.theatre_id, l.show_id, l.occurred_at, \
+            "SELECT l.kind, l.fact_id, l.booking_id, l.theatre_id, l.show_id, l.occurred_at, \
              l.business_date, l.adjustment, l.currency, l.customer_amount, l.ticket_amount, \
              l.fee_amount, l.commission_bp, l.commission, l.net, c.timezone \
              FROM settlement_lines l JOIN theatres t ON t.id = l.theatre_id \
@@ -431,6 +522,7 @@ async fn lines_of(app: &AppState, run_id: &str) -> Result<Vec<StatementLine>, Se
             occurred_at: Timestamp::from_millis(r.occurred_at)
                 .to_local_rfc3339(parse_tz(&r.timezone)),
             kind: r.kind,
+            fact_id: r.fact_id,
             booking_id: r.booking_id,
             theatre_id: r.theatre_id,
             show_id: r.show_id,

@@ -2,7 +2,9 @@
 //! (`routes`). Every request here is an administrator's, so the audit log records who
 //! looked at whom.
 
+pub mod disputes;
 pub mod routes;
+pub mod timeline;
 
 /// `text` as a LIKE pattern that matches it literally anywhere (`ESCAPE '\'`): the
 /// client's `%`, `_` and `\` are text, not wildcards. Pure.

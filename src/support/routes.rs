@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use axum::response::Response;
+
 use crate::{
     app::AppState,
+    booking::BookingError,
+    booking::routes::respond_idempotently,
     booking::{
         model::{BookingRow, BookingView},
         service,
@@ -19,7 +23,12 @@ use crate::{
         extract::ApiQuery,
         pagination::{Page, PageParams},
     },
+    http::{
+        extract::ApiPath,
+        idempotency::{Idempotency, IdempotentJson, stored_response},
+    },
     identity::extract::Admin,
+    payment::refunds::{self, RefundAsk, RefundView},
     time::Timestamp,
 };
 
@@ -28,42 +37,125 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(search_users))
         .routes(routes!(search_bookings))
         .routes(routes!(timeline))
+        .routes(routes!(refund_booking, list_refunds))
+        .routes(routes!(resend_ticket))
 }
 
-db_row! {
-    struct AuditLine {
-        action: String,
-        actor_role: String,
-        actor_id: Option<String>,
-        request_id: Option<String>,
-        detail: Option<String>,
-        at: i64,
+/// Refund a booking (administrators): the whole of it (`full`), some of its seats
+/// (`seats`, released for sale; their fees too with `include_fees`) or an amount (a
+/// goodwill refund), with a reason. Never more than the payment captured less what was
+/// already refunded (422 `refund-exceeds-captured` with `requested` and `refundable`).
+/// Refunding everything, or every seat, cancels the booking. The refund goes through the
+/// gateway (`status`: `pending`, then `succeeded`; a gateway that does not answer is asked
+/// again until it does). An `Idempotency-Key` is required (428 without one): the same key
+/// answers the same refund, however often it is sent.
+#[utoipa::path(post, path = "/api/v1/admin/bookings/{booking_id}/refunds", tag = "admin",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path),
+           ("Idempotency-Key" = String, Header, description = "required: one key per refund")),
+    request_body = RefundAsk,
+    responses((status = 201, body = RefundView),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "nothing was captured, or everything is refunded",
+               body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 428, body = Problem, content_type = "application/problem+json")))]
+async fn refund_booking(
+    State(app): State<AppState>,
+    Admin(admin): Admin,
+    ApiPath(booking_id): ApiPath<String>,
+    json: IdempotentJson<RefundAsk>,
+) -> Result<Response, ApiError> {
+    let idempotency =
+        Idempotency::new(admin.user_id.as_str(), &json).ok_or(ApiError::IdempotencyKeyRequired)?;
+    let ask = json.body.clone();
+    respond_idempotently(&app, Some(idempotency.clone()), async {
+        let body =
+            refunds::refund_booking(&app, admin.user_id.as_str(), &booking_id, ask, idempotency)
+                .await?;
+        Ok(stored_response(201, body, false))
+    })
+    .await
+}
+
+/// A booking's refunds by the staff, oldest first (administrators).
+#[utoipa::path(get, path = "/api/v1/admin/bookings/{booking_id}/refunds", tag = "admin",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path)),
+    responses((status = 200, body = Vec<RefundView>),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_refunds(
+    State(app): State<AppState>,
+    _admin: Admin,
+    ApiPath(booking_id): ApiPath<String>,
+) -> Result<Json<Vec<RefundView>>, ApiError> {
+    if crate::booking::store::get_booking(&app.db, &booking_id)
+        .await?
+        .is_none()
+    {
+        return Err(BookingError::NotFound(booking_id).into());
     }
+    let rows = refunds::refunds_of_booking(&app.db, &booking_id).await?;
+    Ok(Json(rows.into_iter().map(RefundView::from).collect()))
 }
 
-/// One thing that happened to a booking.
+/// The re-send's answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TimelineEntry {
-    #[schema(value_type = String)]
-    pub at: Timestamp,
-    /// `event` (the outbox), `payment`, `audit` (the audit log) or `notification`.
-    pub source: String,
-    /// The event type, the payment's status, the audit action, or the message kind.
-    pub kind: String,
-    /// What the source says (an event's payload, a payment's amounts, a message's
-    /// recipient and sink).
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
+pub struct TicketResend {
+    pub booking_id: String,
+    /// `queued`: the message goes out with the next notifications.
+    pub status: &'static str,
 }
 
-/// A booking's whole story, oldest first (administrators): its events, payments (and
-/// refunds), the audit log's records of the money and of staff looking at it, and the
-/// messages sent about it. Events older than the outbox's retention are gone; the audit
-/// log keeps the money.
+/// Send a confirmed booking's tickets to its customer again (administrators): a new
+/// message with the ticket code, through the notification outbox like every message.
+#[utoipa::path(post, path = "/api/v1/admin/bookings/{booking_id}/ticket-email", tag = "admin",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path)),
+    responses((status = 202, body = TicketResend),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "the booking is not confirmed",
+               body = Problem, content_type = "application/problem+json")))]
+async fn resend_ticket(
+    State(app): State<AppState>,
+    _admin: Admin,
+    ApiPath(booking_id): ApiPath<String>,
+) -> Result<(axum::http::StatusCode, Json<TicketResend>), ApiError> {
+    let now = app.clock.now().as_millis();
+    let id = booking_id.clone();
+    app.db
+        .write(move |tx| {
+            let booking = crate::booking::store::get_booking_in(tx, &id)?
+                .ok_or_else(|| BookingError::NotFound(id.clone()))?;
+            if booking.status() != crate::booking::model::BookingStatus::Confirmed {
+                return Err(BookingError::TicketUnavailable(booking.status().as_str()));
+            }
+            let event = crate::integration::events::Event::TicketResent {
+                booking_id: id.clone(),
+            };
+            crate::integration::outbox::append(tx, &event, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(TicketResend {
+            booking_id,
+            status: "queued",
+        }),
+    ))
+}
+
 #[utoipa::path(get, path = "/api/v1/admin/bookings/{booking_id}/timeline", tag = "admin",
     security(("bearer" = [])),
     params(("booking_id" = String, Path)),
-    responses((status = 200, body = Vec<TimelineEntry>),
+    responses((status = 200, body = Vec<super::timeline::TimelineEntry>),
               (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -71,101 +163,8 @@ async fn timeline(
     State(app): State<AppState>,
     _admin: Admin,
     crate::http::extract::ApiPath(booking_id): crate::http::extract::ApiPath<String>,
-) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
-    use crate::params;
-    let db = &app.db;
-    let exists: Option<String> = db
-        .fetch_optional(
-            "SELECT id FROM bookings WHERE id = $1",
-            params![&booking_id],
-        )
-        .await?;
-    if exists.is_none() {
-        return Err(crate::booking::BookingError::NotFound(booking_id).into());
-    }
-    let payments: Vec<(String, String, i64, String, Option<i64>, i64)> = db
-        .fetch_all(
-            "SELECT id, status, amount, currency, refund_amount, created_at FROM payments \
-             WHERE booking_id = $1 ORDER BY created_at, id",
-            params![&booking_id],
-        )
-        .await?;
-    let mut subjects: Vec<String> = vec![booking_id.clone()];
-    subjects.extend(payments.iter().map(|p| p.0.clone()));
-    let mut events = QueryBuilder::new(
-        db.engine(),
-        "SELECT event_id, event_type, payload, created_at FROM outbox WHERE aggregate_id",
-    );
-    events.push_in(&subjects).push(" ORDER BY seq");
-    let events: Vec<(String, String, String, i64)> =
-        db.fetch_all(events.sql().as_str(), events.params()).await?;
-    let mut audit = QueryBuilder::new(
-        db.engine(),
-        "SELECT action, actor_role, actor_id, request_id, detail, at FROM audit_log WHERE target",
-    );
-    audit.push_in(&subjects).push(" ORDER BY seq");
-    let audit: Vec<AuditLine> = db.fetch_all(audit.sql().as_str(), audit.params()).await?;
-    let event_ids: Vec<String> = events.iter().map(|e| e.0.clone()).collect();
-    let notifications: Vec<(String, String, String, i64)> = if event_ids.is_empty() {
-        Vec::new()
-    } else {
-        let mut sent = QueryBuilder::new(
-            db.engine(),
-            "SELECT kind, recipient, sink, created_at FROM notifications WHERE event_id",
-        );
-        sent.push_in(&event_ids).push(" ORDER BY created_at, id");
-        db.fetch_all(sent.sql().as_str(), sent.params()).await?
-    };
-
-    let mut entries = Vec::new();
-    for (id, status, amount, currency, refund, at) in payments {
-        entries.push(TimelineEntry {
-            at: Timestamp::from_millis(at),
-            source: "payment".into(),
-            kind: status,
-            detail: serde_json::json!({"payment_id": id, "amount": amount,
-                                       "currency": currency, "refund_amount": refund}),
-        });
-    }
-    for (_, event_type, payload, at) in events {
-        entries.push(TimelineEntry {
-            at: Timestamp::from_millis(at),
-            source: "event".into(),
-            kind: event_type,
-            detail: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        });
-    }
-    for line in audit {
-        let money = line
-            .detail
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok());
-        entries.push(TimelineEntry {
-            at: Timestamp::from_millis(line.at),
-            source: "audit".into(),
-            kind: line.action,
-            detail: serde_json::json!({
-                "actor_role": line.actor_role, "actor_id": line.actor_id,
-                "request_id": line.request_id, "detail": money,
-            }),
-        });
-    }
-    for (kind, recipient, sink, at) in notifications {
-        entries.push(TimelineEntry {
-            at: Timestamp::from_millis(at),
-            source: "notification".into(),
-            kind,
-            detail: serde_json::json!({"recipient": recipient, "sink": sink}),
-        });
-    }
-    // Oldest first; at one instant, in the order things happen: the payment, its event,
-    // the audit record, the message.
-    let rank = |source: &str| match source {
-        "payment" => 0,
-        "event" => 1,
-        "audit" => 2,
-        _ => 3,
-    };
-    entries.sort_by_key(|e| (e.at.as_millis(), rank(&e.source)));
+) -> Result<Json<Vec<super::timeline::TimelineEntry>>, ApiError> {
+    let entries = super::timeline::of_booking(&app, &booking_id).await?;
     Ok(Json(entries))
 }
 
