@@ -24,8 +24,8 @@ db_row! {
 pub struct TimelineEntry {
     #[schema(value_type = String)]
     pub at: Timestamp,
-    /// `event` (the outbox), `payment`, `refund` (the staff's), `audit` (the audit log) or
-    /// `notification`.
+    /// `event` (the outbox), `payment`, `refund` (the staff's), `dispute` (as it stands now),
+    /// `check_in` (a scan at the door), `audit` (the audit log) or `notification`.
     pub source: String,
     /// The event type, the payment's status, the audit action, or the message kind.
     pub kind: String,
@@ -83,8 +83,39 @@ pub async fn of_booking(app: &AppState, booking_id: &str) -> Result<Vec<Timeline
     };
 
     let refunds = crate::payment::refunds::refunds_of_booking(db, booking_id).await?;
+    let scans = crate::checkin::scans_of_booking(db, booking_id).await?;
+    let disputes: Vec<crate::payment::disputes::DisputeRow> = db
+        .fetch_all(
+            "SELECT id, provider, gateway_dispute_id, payment_id, booking_id, currency, amount, \
+             ticket_amount, fee_amount, reason, status, evidence_due_at, evidence, \
+             evidence_submitted_at, evidence_submitted_by, opened_at, closed_at, updated_at \
+             FROM disputes WHERE booking_id = $1 ORDER BY opened_at, id",
+            params![booking_id],
+        )
+        .await?;
 
     let mut entries = Vec::new();
+    for scan in scans {
+        entries.push(TimelineEntry {
+            at: scan.scanned_at,
+            source: "check_in".into(),
+            kind: serde_json::to_value(scan.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            detail: serde_json::to_value(&scan).unwrap_or_default(),
+        });
+    }
+    for dispute in disputes {
+        let at = Timestamp::from_millis(dispute.opened_at);
+        let view = dispute.view(false);
+        entries.push(TimelineEntry {
+            at,
+            source: "dispute".into(),
+            kind: view.status.clone(),
+            detail: serde_json::to_value(&view).unwrap_or_default(),
+        });
+    }
     for refund in refunds {
         let (at, kind) = (refund.created_at, "requested");
         let done = refund.completed_at;

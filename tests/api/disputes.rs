@@ -186,6 +186,23 @@ db_test_with!(
         assert_eq!(status, 200);
         let lost = dispute_of(app, &admin, &id, "lost").await;
         assert!(lost["closed_at"].is_string());
+        // The booking's timeline shows the scan and the dispute as it stands.
+        let (_, timeline) = call(
+            app,
+            Method::GET,
+            &format!("/api/v1/admin/bookings/{id}/timeline"),
+            &admin,
+            None,
+        )
+        .await;
+        let seen: Vec<(&str, &str)> = timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["source"].as_str().unwrap(), e["kind"].as_str().unwrap()))
+            .collect();
+        assert!(seen.contains(&("check_in", "admitted")), "{seen:?}");
+        assert!(seen.contains(&("dispute", "lost")), "{seen:?}");
         let (status, _) = call(
             app,
             Method::POST,
