@@ -419,3 +419,24 @@ pub async fn submit_evidence(
         .await?;
     Ok(get(app, id).await?.view(true))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dispute_takes_the_tickets_not_refunded_first() {
+        // 47,250 paid, 2,250 of it fees; one ticket of 15,000 refunded by the staff.
+        assert_eq!(split(32_250, 47_250, 2_250, 15_000), (30_000, 2_250));
+        assert_eq!(split(10_000, 47_250, 2_250, 15_000), (10_000, 0));
+        // Every ticket refunded: only fees are left to dispute.
+        assert_eq!(split(2_250, 47_250, 2_250, 45_000), (0, 2_250));
+    }
+
+    #[test]
+    fn a_disputes_status_only_moves_forward() {
+        assert!(rank("open") < rank("evidence_submitted"));
+        assert!(rank("evidence_submitted") < rank("won"));
+        assert_eq!(rank("won"), rank("lost"));
+    }
+}

@@ -407,7 +407,7 @@ pub async fn refund_booking(
     let hold_ms = app.config.booking.hold_secs * 1000;
     let refund_id = RefundId::generate().to_string();
     let unit = (booking_id.to_owned(), admin.to_owned(), refund_id.clone());
-    let (body, payment) = app
+    let (body, payment, ended) = app
         .db
         .write(move |tx| {
             let (booking_id, admin, refund_id) = &unit;
@@ -519,9 +519,12 @@ pub async fn refund_booking(
             if !planned.seats.is_empty() {
                 waitlist::offer_freed(tx, &pricing, hold_ms, Timestamp::from_millis(now))?;
             }
-            Ok::<_, PaymentError>((body, payment))
+            Ok::<_, PaymentError>((body, payment, planned.ends_booking))
         })
         .await?;
+    if ended {
+        metrics::counter!("marquee_bookings_cancelled_total", "by" => "admin").increment(1);
+    }
     app.cache.invalidate_show(&booking.show_id);
     app.booking_watch.changed(booking_id);
     send(app, &refund_id, &payment).await;
