@@ -342,6 +342,9 @@ pub struct NotifyConfig {
     pub from: String,
     /// File the default sink appends messages to (JSON lines); unset: the log.
     pub file: Option<std::path::PathBuf>,
+    /// Mail a partner organisation's members of each booking of its shows and each
+    /// cancellation (booking id, show, seats, amounts; nothing about the customer).
+    pub partner_booking_emails: bool,
 }
 
 impl Default for NotifyConfig {
@@ -351,6 +354,7 @@ impl Default for NotifyConfig {
             smtp_ca_path: None,
             from: "Marquee <tickets@marquee.test>".into(),
             file: None,
+            partner_booking_emails: true,
         }
     }
 }

@@ -221,6 +221,56 @@ pub fn compose(event: &Event, booking: &BookingRow, ticket_code: &str) -> Option
     })
 }
 
+/// The notice telling a partner's members of a booking of one of its shows or of its
+/// cancellation: booking id, show, seats and amounts, nothing about the customer. `None`
+/// for other events, and for the cancellations of a show the partner cancelled itself
+/// (one message per booking would only repeat what it did). Pure.
+pub fn partner_notice(event: &Event, booking: &BookingRow) -> Option<Notice> {
+    let id = &booking.id;
+    let show = &booking.show_id;
+    let seats = booking.seat_labels().join(", ");
+    let starts = at(booking.starts_at);
+    let (kind, subject, body) = match event {
+        Event::BookingConfirmed { .. } => (
+            "partner_booking_confirmed",
+            format!("New booking {id} for show {show}"),
+            format!(
+                "Booking {id} is confirmed.\r\n\r\nShow: {show} (starts {starts})\r\nSeats: \
+                 {seats}\r\nPaid: {} (of which fees {})\r\n",
+                amount(booking.total, &booking.currency),
+                amount(booking.fee_total, &booking.currency)
+            ),
+        ),
+        Event::BookingCancelled { by, refund, .. } if by != "partner" => {
+            let who = if by == "admin" {
+                "by the platform's support"
+            } else {
+                "by the customer"
+            };
+            let refund = match refund {
+                Some(minor) if *minor > 0 => {
+                    format!("Refunded: {}", amount(*minor, &booking.currency))
+                }
+                _ => "Refunded: see the booking's refunds".to_owned(),
+            };
+            (
+                "partner_booking_cancelled",
+                format!("Booking {id} for show {show} cancelled"),
+                format!(
+                    "Booking {id} was cancelled {who}; its seats are for sale again.\r\n\r\n\
+                     Show: {show} (starts {starts})\r\nSeats: {seats}\r\n{refund}\r\n"
+                ),
+            )
+        }
+        _ => return None,
+    };
+    Some(Notice {
+        kind,
+        subject,
+        body,
+    })
+}
+
 /// Where messages go.
 enum Sink {
     Smtp {
@@ -342,6 +392,8 @@ fn smtp_transport(config: &NotifyConfig) -> Result<AsyncSmtpTransport<Tokio1Exec
 /// The `notifications` consumer.
 pub struct Notifications {
     sink: Sink,
+    /// `notify.partner_booking_emails`.
+    partner_booking_emails: bool,
 }
 
 impl Notifications {
@@ -361,7 +413,10 @@ impl Notifications {
         if let Sink::Broken(error) = &sink {
             tracing::error!(%error, "notifications cannot be sent");
         }
-        Self { sink }
+        Self {
+            sink,
+            partner_booking_emails: config.partner_booking_emails,
+        }
     }
 
     async fn handle_event(&self, app: &AppState, envelope: &Envelope) -> anyhow::Result<()> {
@@ -377,6 +432,14 @@ impl Notifications {
         {
             let notice = endpoint_disabled(url, *failing_since);
             return self.tell_partner(app, envelope, org_id, notice).await;
+        }
+        if self.partner_booking_emails
+            && matches!(
+                event,
+                Event::BookingConfirmed { .. } | Event::BookingCancelled { .. }
+            )
+        {
+            self.tell_partner_of_booking(app, envelope, &event).await?;
         }
         let (Some(booking_id), Some(kind)) = (notified_booking(&event), kind_of(&event)) else {
             return Ok(());
@@ -444,6 +507,27 @@ impl Notifications {
         }
         metrics::counter!("marquee_notifications_sent_total", "kind" => notice.kind).increment(1);
         Ok(())
+    }
+
+    /// Mails the members of the organisation whose show a booking is of that it was
+    /// confirmed or cancelled.
+    async fn tell_partner_of_booking(
+        &self,
+        app: &AppState,
+        envelope: &Envelope,
+        event: &Event,
+    ) -> anyhow::Result<()> {
+        let Some(booking_id) = notified_booking(event) else {
+            return Ok(());
+        };
+        let Some(booking) = get_booking(&app.db, booking_id).await? else {
+            return Ok(());
+        };
+        let Some(notice) = partner_notice(event, &booking) else {
+            return Ok(());
+        };
+        let org_id = booking.org_id.clone();
+        self.tell_partner(app, envelope, &org_id, notice).await
     }
 
     /// Mails `notice` to the organisation's active members, once per event.
@@ -675,6 +759,38 @@ mod tests {
         };
         assert_eq!(compose(&event, &booking(), "code"), None);
         assert_eq!(notified_booking(&event), None);
+    }
+
+    #[test]
+    fn partners_are_told_of_bookings_and_cancellations_without_the_customer() {
+        let confirmed = Event::BookingConfirmed {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+            payment_id: "pay_1".into(),
+            seats: vec![],
+        };
+        let notice = partner_notice(&confirmed, &booking()).unwrap();
+        assert_eq!(notice.kind, "partner_booking_confirmed");
+        assert!(notice.subject.contains("bkg_1") && notice.subject.contains("shw_1"));
+        assert!(notice.body.contains("A1, A2"), "{}", notice.body);
+        assert!(notice.body.contains("INR 315.00"), "{}", notice.body);
+        assert!(!notice.body.contains("usr_1"));
+        let by_customer = Event::BookingCancelled {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+            by: "customer".into(),
+            refund: Some(30_000),
+        };
+        let notice = partner_notice(&by_customer, &booking()).unwrap();
+        assert_eq!(notice.kind, "partner_booking_cancelled");
+        assert!(notice.body.contains("INR 300.00"), "{}", notice.body);
+        let show_cancelled = Event::BookingCancelled {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+            by: "partner".into(),
+            refund: Some(31_500),
+        };
+        assert_eq!(partner_notice(&show_cancelled, &booking()), None);
     }
 
     #[test]

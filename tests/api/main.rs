@@ -32,6 +32,7 @@ mod outage;
 mod partner;
 mod payments;
 mod relay;
+mod reports;
 mod seat_map;
 mod seat_stream;
 mod security;

@@ -294,7 +294,7 @@ db_test_with!(
     |app| {
         let f = fixtures::load(app).await;
         let admin = crate::offers::admin(app).await;
-        crate::booking::owning_partner(app, "owner@example.com").await;
+        let owner = crate::booking::owning_partner(app, "owner@example.com").await;
         let ana = customer(app, "refund.me@example.com").await;
         let booking = confirmed(app, &ana, &f.noon, &["A1", "A2", "A3"]).await;
         assert_eq!(booking["total"]["amount"], 47_250);
@@ -389,6 +389,44 @@ db_test_with!(
         .await;
         let ticket: Value = ticket.json().await.unwrap();
         assert_eq!(ticket["seats"], json!(["A1", "A3"]));
+
+        // The refund in the reports: the platform's (money back, fees included) and the
+        // partner's (tickets: 45,000 sold, 15,000 back, one seat fewer sold).
+        let (status, platform) = admin_get(
+            app,
+            &admin,
+            "/api/v1/admin/reports/platform?from=2026-11-22&to=2026-11-22&group_by=day",
+        )
+        .await;
+        assert_eq!(status, 200, "{platform}");
+        let day = &platform["rows"][0];
+        assert_eq!(day["key"], "2026-11-22");
+        assert_eq!(
+            (day["refunds_count"].clone(), day["refunds"].clone()),
+            (json!(1), json!(15_000))
+        );
+        let (status, sales) = admin_get(
+            app,
+            &owner,
+            "/api/v1/partner/reports/sales?from=2026-11-22&to=2026-11-22&group_by=show",
+        )
+        .await;
+        assert_eq!(status, 200, "{sales}");
+        let noon = sales["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == f.noon.as_str())
+            .unwrap();
+        assert_eq!(
+            (
+                noon["gross"].clone(),
+                noon["refunds"].clone(),
+                noon["net"].clone(),
+                noon["seats_sold"].clone()
+            ),
+            (json!(45_000), json!(15_000), json!(30_000), json!(2))
+        );
 
         // Bad requests.
         for (n, (body, kind)) in [
