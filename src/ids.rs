@@ -105,6 +105,7 @@ define_id!(QueueEntryId, "qen");
 define_id!(AuditRecordId, "aud");
 define_id!(RefundId, "rfd");
 define_id!(DisputeId, "dsp");
+define_id!(ReviewId, "rev");
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,7 @@ pub mod money;
 pub mod offers;
 pub mod payment;
 pub mod reports;
+pub mod reviews;
 pub mod seed;
 pub mod settlement;
 pub mod support;

@@ -40,6 +40,8 @@ pub struct MovieSummary {
     pub duration_minutes: i64,
     pub certification: String,
     pub release_date: NaiveDate,
+    /// Customers' ratings (visible reviews).
+    pub rating: crate::reviews::Rating,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

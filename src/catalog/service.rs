@@ -155,6 +155,7 @@ async fn localize(
                 duration_minutes: row.duration_minutes,
                 certification: row.certification,
                 release_date: row.release_date,
+                rating: crate::reviews::Rating::of(row.rating_count, row.rating_sum),
                 id: MovieId::from_trusted(row.id),
             };
             LocalizedMovie {

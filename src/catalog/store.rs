@@ -30,6 +30,9 @@ db_row! {
         pub duration_minutes: i64,
         pub certification: String,
         pub release_date: NaiveDate,
+        /// Visible reviews' ratings: how many, and their sum.
+        pub rating_count: i64,
+        pub rating_sum: i64,
     }
 }
 
@@ -146,7 +149,7 @@ pub async fn get_city(db: &Db, id: &str) -> sqlx::Result<Option<CityRow>> {
 }
 
 const MOVIE_COLUMNS: &str = "m.id, m.title, m.original_language, m.synopsis, \
-    m.duration_minutes, m.certification, m.release_date";
+    m.duration_minutes, m.certification, m.release_date, m.rating_count, m.rating_sum";
 
 /// Movies with at least one scheduled show in the city inside the filter window, newest
 /// release first. `after` is the (release date, id) of the last movie of the previous page.

@@ -60,6 +60,8 @@ pub enum ApiError {
     #[error(transparent)]
     Settlement(#[from] crate::settlement::SettlementError),
     #[error(transparent)]
+    Review(#[from] crate::reviews::ReviewError),
+    #[error(transparent)]
     WaitingRoom(#[from] crate::waiting_room::WaitingRoomError),
     #[error(transparent)]
     CheckIn(#[from] crate::checkin::CheckInError),
@@ -216,6 +218,7 @@ impl ApiError {
             }
             ApiError::Manage(error) => manage_problem(error),
             ApiError::Settlement(error) => settlement_problem(error),
+            ApiError::Review(error) => review_problem(error),
             ApiError::WaitingRoom(error) => waiting_room_problem(error),
             ApiError::CheckIn(error) => check_in_problem(error),
             ApiError::Report(error) => report_problem(error),
@@ -439,6 +442,40 @@ impl ApiError {
             detail,
             extensions: self.extensions(),
         }
+    }
+}
+
+fn review_problem(
+    error: &crate::reviews::ReviewError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use crate::reviews::ReviewError as E;
+    let detail = Some(error.to_string());
+    match error {
+        E::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-review",
+            "Invalid review",
+            detail,
+        ),
+        E::NotAllowed => (
+            StatusCode::FORBIDDEN,
+            "review-not-allowed",
+            "Review not allowed",
+            detail,
+        ),
+        E::OwnReview => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "own-review",
+            "Own review",
+            detail,
+        ),
+        E::MovieNotFound(_) | E::NotFound(_) => (
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Resource not found",
+            detail,
+        ),
+        E::Database(source) => database_problem(source),
     }
 }
 

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> (Service, utoipa::openapi::OpenApi) {
         .merge(crate::support::disputes::router())
         .merge(crate::checkin::routes::router())
         .merge(crate::reports::routes::router())
+        .merge(crate::reviews::routes::router())
         .merge(ops::router())
         .split_for_parts();
     openapi::complete(&mut openapi);

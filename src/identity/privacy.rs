@@ -40,6 +40,19 @@ pub struct Erased {
     pub erased_at: Timestamp,
 }
 
+db_row! {
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct ExportReview {
+        pub id: String,
+        pub movie_id: String,
+        pub rating: i64,
+        pub body: String,
+        pub status: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+}
+
 /// Everything Marquee holds about a customer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Export {
@@ -50,6 +63,8 @@ pub struct Export {
     pub payments: Vec<ExportPayment>,
     pub waitlist: Vec<ExportWaitlistEntry>,
     pub waiting_rooms: Vec<ExportQueueEntry>,
+    /// Reviews written (hidden ones too).
+    pub reviews: Vec<ExportReview>,
     /// Messages sent to the account's address.
     pub notifications: Vec<ExportNotification>,
     /// Sign-ins (refresh-token families), without their secrets.
@@ -182,6 +197,13 @@ pub async fn export(app: &AppState, principal: &Principal) -> Result<Export, Ide
             params![user],
         )
         .await?;
+    let reviews = db
+        .fetch_all(
+            "SELECT id, movie_id, rating, body, status, created_at, updated_at FROM reviews \
+             WHERE customer_id = $1 ORDER BY created_at, id",
+            params![user],
+        )
+        .await?;
     let notifications = db
         .fetch_all(
             "SELECT kind, recipient, subject, created_at FROM notifications \
@@ -204,6 +226,7 @@ pub async fn export(app: &AppState, principal: &Principal) -> Result<Export, Ide
         payments,
         waitlist,
         waiting_rooms,
+        reviews,
         notifications,
         sessions,
     })
@@ -269,6 +292,11 @@ pub async fn erase(
             tx.execute(
                 "UPDATE waitlist_entries SET status = 'cancelled', updated_at = $2 \
                  WHERE customer_id = $1 AND status = 'waiting'",
+                params![user, at],
+            )?;
+            // What they wrote goes; their ratings stay in the movies' averages, anonymous.
+            tx.execute(
+                "UPDATE reviews SET body = '', updated_at = $2 WHERE customer_id = $1",
                 params![user, at],
             )?;
             Ok(())

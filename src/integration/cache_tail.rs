@@ -27,6 +27,8 @@ pub fn invalidate(app: &AppState, event: &Envelope) {
                 app.cache.invalidate_show(show);
             }
         }
+        // A movie's rating shows in the listings.
+        "movie" => app.cache.invalidate_catalog(),
         _ => {}
     }
 }

@@ -143,6 +143,9 @@ pub enum Event {
     TicketResent { booking_id: String },
     /// A customer disputed a payment with their bank (a chargeback), or the dispute moved
     /// on (`status`: open, evidence_submitted, won, lost).
+    /// A movie's rating changed (a review written, edited or hidden).
+    #[serde(rename = "movie.rated")]
+    MovieRated { movie_id: String },
     #[serde(rename = "payment.disputed")]
     PaymentDisputed {
         dispute_id: String,
@@ -194,6 +197,7 @@ impl Event {
             Event::PaymentFailed { payment_id, .. }
             | Event::PaymentRefunded { payment_id, .. }
             | Event::PaymentDisputed { payment_id, .. } => ("payment", payment_id),
+            Event::MovieRated { movie_id } => ("movie", movie_id),
         }
     }
 
@@ -217,6 +221,7 @@ impl Event {
             | Event::BookingRefunded { show_id, .. } => Some(show_id),
             Event::PaymentFailed { .. }
             | Event::TicketResent { .. }
+            | Event::MovieRated { .. }
             | Event::PaymentDisputed { .. }
             | Event::PaymentRefunded { .. }
             | Event::WebhookEndpointDisabled { .. } => None,

@@ -114,6 +114,7 @@ pub fn item_of(envelope: &Envelope) -> Option<StreamItem> {
         | Event::PaymentRefunded { .. }
         | Event::BookingRefunded { .. }
         | Event::TicketResent { .. }
+        | Event::MovieRated { .. }
         | Event::PaymentDisputed { .. } => None,
     }
 }

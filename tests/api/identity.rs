@@ -433,7 +433,8 @@ db_test!(openapi_marks_authenticated_operations, |app| {
     // Every operation says whether it needs a token: partner and admin routes (but partner
     // sign-up), bookings, ticket checks and /me do; the public catalog, auth endpoints,
     // gateway webhooks (signed instead) and operations do not. Waitlists and waiting-room
-    // entries are customers'; a room and its audit are public.
+    // entries are customers'; a room and its audit are public. Writing a review and voting
+    // are customers'; reading reviews is public.
     let mut checked = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
@@ -444,6 +445,8 @@ db_test!(openapi_marks_authenticated_operations, |app| {
                 || path.starts_with("/api/v1/waitlist")
                 || path.ends_with("/waitlist")
                 || path.contains("/waiting-room/entries")
+                || path.ends_with("/reviews/me")
+                || path.ends_with("/helpful")
                 || path == "/api/v1/tickets/verify"
                 || path == "/api/v1/me"
                 || path.starts_with("/api/v1/me/");

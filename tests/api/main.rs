@@ -33,6 +33,7 @@ mod partner;
 mod payments;
 mod relay;
 mod reports;
+mod reviews;
 mod seat_map;
 mod seat_stream;
 mod security;
