@@ -185,6 +185,8 @@ pub struct LimitsConfig {
     pub waitlist_joins_per_account_per_minute: u32,
     /// Writes (creating, changing, cancelling) per partner organisation, API keys included.
     pub partner_writes_per_org_per_minute: u32,
+    /// Reviews written or edited, and helpful votes, per account.
+    pub review_writes_per_account_per_minute: u32,
     /// Start of every shared bucket's key in Redis (deployments sharing one Redis keep
     /// apart by it).
     pub redis_prefix: String,
@@ -200,6 +202,7 @@ impl Default for LimitsConfig {
             quotes_per_client_per_minute: 120,
             waitlist_joins_per_account_per_minute: 20,
             partner_writes_per_org_per_minute: 1_200,
+            review_writes_per_account_per_minute: 10,
             redis_prefix: "marquee".into(),
         }
     }
@@ -750,6 +753,7 @@ impl Config {
             limits.quotes_per_client_per_minute,
             limits.waitlist_joins_per_account_per_minute,
             limits.partner_writes_per_org_per_minute,
+            limits.review_writes_per_account_per_minute,
         ]
         .contains(&0)
         {

@@ -56,10 +56,12 @@ pub enum Limit {
     WaitlistJoin,
     /// Writes per partner organisation.
     PartnerWrite,
+    /// Reviews written or edited, and helpful votes, per account.
+    ReviewWrite,
 }
 
 impl Limit {
-    const ALL: [Limit; 7] = [
+    const ALL: [Limit; 8] = [
         Limit::Hold,
         Limit::PaymentPerBooking,
         Limit::PaymentPerAccount,
@@ -67,6 +69,7 @@ impl Limit {
         Limit::Quote,
         Limit::WaitlistJoin,
         Limit::PartnerWrite,
+        Limit::ReviewWrite,
     ];
 
     /// The limit's name in shared bucket keys.
@@ -79,6 +82,7 @@ impl Limit {
             Limit::Quote => "quote",
             Limit::WaitlistJoin => "waitlist-join",
             Limit::PartnerWrite => "partner-write",
+            Limit::ReviewWrite => "review-write",
         }
     }
 
@@ -92,6 +96,7 @@ impl Limit {
             Limit::Quote => "quotes from this address",
             Limit::WaitlistJoin => "waitlist joins from this account",
             Limit::PartnerWrite => "changes from this organisation",
+            Limit::ReviewWrite => "reviews and votes from this account",
         }
     }
 
@@ -104,6 +109,7 @@ impl Limit {
             Limit::Quote => config.quotes_per_client_per_minute,
             Limit::WaitlistJoin => config.waitlist_joins_per_account_per_minute,
             Limit::PartnerWrite => config.partner_writes_per_org_per_minute,
+            Limit::ReviewWrite => config.review_writes_per_account_per_minute,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::{
         pagination::{Page, PageParams},
     },
     identity::extract::{Admin, Customer},
+    limits::Limit,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -95,6 +96,9 @@ async fn write_review(
     ApiPath(movie_id): ApiPath<String>,
     ApiJson(request): ApiJson<ReviewRequest>,
 ) -> Result<(StatusCode, Json<ReviewView>), ApiError> {
+    app.limits
+        .check(Limit::ReviewWrite, customer.user_id.as_str())
+        .await?;
     let (rating, body) = validate(&request)?;
     let (created, review) =
         service::write(&app, customer.user_id.as_str(), &movie_id, rating, body).await?;
@@ -126,6 +130,9 @@ async fn mark_helpful(
     Customer(customer): Customer,
     ApiPath(review_id): ApiPath<String>,
 ) -> Result<Json<HelpfulVote>, ApiError> {
+    app.limits
+        .check(Limit::ReviewWrite, customer.user_id.as_str())
+        .await?;
     let helpful_count = service::vote(&app, customer.user_id.as_str(), &review_id).await?;
     Ok(Json(HelpfulVote {
         review_id,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::{
     booking::{confirmed, customer, login, race_with},
-    db_test_with, fixtures,
+    db_test, db_test_with, fixtures,
     helpers::{TestApp, send},
 };
 
@@ -28,6 +28,7 @@ db_test_with!(
     |config| {
         config.limits.registrations_per_client_per_minute = 1_000;
         config.auth.login_attempts_per_client_per_minute = 1_000;
+        config.limits.review_writes_per_account_per_minute = 1_000;
     },
     |app| {
         let f = fixtures::load(app).await;
@@ -313,3 +314,45 @@ db_test_with!(
         assert_eq!(alpha["rating"]["count"], 9);
     }
 );
+
+db_test!(review_writes_are_rate_limited_per_account, |app| {
+    let f = fixtures::load(app).await;
+    let token = customer(app, "prolific@example.com").await;
+    confirmed(app, &token, &f.noon, &["A1"]).await;
+    app.clock.set("2026-11-22T09:00:00Z".parse().unwrap());
+    let token = login(app, "prolific@example.com").await;
+    let mine = format!("/api/v1/movies/{}/reviews/me", f.alpha);
+    // Ten writes a minute (the default), then 429 with when to retry.
+    for rating in [1, 2, 3, 4, 5, 1, 2, 3, 4, 5] {
+        let (status, _) = call(
+            app,
+            Method::PUT,
+            &mine,
+            Some(&token),
+            Some(json!({"rating": rating})),
+        )
+        .await;
+        assert!(status == 200 || status == 201, "{status}");
+    }
+    let response = send(
+        app,
+        Method::PUT,
+        &mine,
+        Some(&token),
+        Some(json!({"rating": 5})),
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    // The movie counted one review, at its last rating.
+    let detail = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/movies/{}", f.alpha),
+        None,
+        None,
+    )
+    .await
+    .1;
+    assert_eq!(detail["rating"], json!({"count": 1, "average": 5.0}));
+});
