@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
     /// `newest` (default) or `most_helpful`.
+    #[param(inline)]
     pub order: Option<ReviewOrder>,
     /// Items per page, 1 to 100 (default 20).
     pub limit: Option<u32>,
@@ -89,7 +90,8 @@ async fn my_review(
               (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn write_review(
     State(app): State<AppState>,
     Customer(customer): Customer,
@@ -124,7 +126,8 @@ pub struct HelpfulVote {
               (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "your own review",
-               body = Problem, content_type = "application/problem+json")))]
+               body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn mark_helpful(
     State(app): State<AppState>,
     Customer(customer): Customer,
