@@ -380,6 +380,22 @@ fn copy_headers<B>(from: &Response<B>, to: &mut Response) {
 }
 
 /// Shutdown grace for in-flight requests.
+/// A CSV document as a download named `filename` (statements, reconciliations, reports).
+pub fn csv_attachment(bytes: Vec<u8>, filename: &str) -> axum::response::Response {
+    use axum::{http::header, response::IntoResponse};
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 pub fn shutdown_grace(state: &AppState) -> Duration {
     Duration::from_secs(state.config.http.shutdown_grace_secs)
 }

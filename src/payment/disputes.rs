@@ -13,12 +13,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     PaymentError,
     gateway::{DisputeNotice, GatewayEvent},
-    refunds::{already_refunded, refunded_by_staff},
+    refunds::refunded_so_far,
 };
 use crate::{
     app::AppState,
     booking::store as bookings,
-    db::Tx,
+    db::{Db, Tx},
     db_row,
     ids::DisputeId,
     integration::{events::Event, outbox},
@@ -209,15 +209,7 @@ pub async fn apply(
                     }
                 }
                 None => {
-                    let cancellation = matches!(payment.status.as_str(), "refunding" | "refunded")
-                        .then_some(payment.refund_amount)
-                        .flatten();
-                    let refunded = already_refunded(
-                        booking.total,
-                        booking.fee_total,
-                        refunded_by_staff(tx, &booking.id)?,
-                        cancellation,
-                    );
+                    let refunded = refunded_so_far(tx, &booking, &payment)?;
                     let (ticket, fee) = split(
                         event.amount,
                         booking.total,
@@ -320,6 +312,15 @@ pub async fn list(app: &AppState, query: &DisputeQuery) -> Result<Vec<DisputeVie
         )
         .await?;
     Ok(rows.into_iter().map(|r| r.view(false)).collect())
+}
+
+/// A booking's disputes, oldest first.
+pub async fn of_booking(db: &Db, booking_id: &str) -> sqlx::Result<Vec<DisputeRow>> {
+    db.fetch_all(
+        &format!("SELECT {COLUMNS} FROM disputes WHERE booking_id = $1 ORDER BY opened_at, id"),
+        params![booking_id],
+    )
+    .await
 }
 
 pub async fn get(app: &AppState, id: &str) -> Result<DisputeRow, PaymentError> {

@@ -337,6 +337,24 @@ pub fn refunded_by_staff(tx: &mut Tx<'_>, booking_id: &str) -> sqlx::Result<Refu
     Ok(Refunded { ticket, fee })
 }
 
+/// What `booking` has given back of `payment` so far, inside a unit of work: the staff's
+/// refunds, and the cancellation's refund of the whole payment once it is (being) made.
+pub fn refunded_so_far(
+    tx: &mut Tx<'_>,
+    booking: &BookingRow,
+    payment: &PaymentRow,
+) -> sqlx::Result<Refunded> {
+    let cancellation = matches!(payment.status.as_str(), "refunding" | "refunded")
+        .then_some(payment.refund_amount)
+        .flatten();
+    Ok(already_refunded(
+        booking.total,
+        booking.fee_total,
+        refunded_by_staff(tx, &booking.id)?,
+        cancellation,
+    ))
+}
+
 /// The booking's payment that captured money (succeeded, or being or having been
 /// refunded by a cancellation).
 fn captured_payment(tx: &mut Tx<'_>, booking_id: &str) -> sqlx::Result<Option<PaymentRow>> {
@@ -420,15 +438,7 @@ pub async fn refund_booking(
                 _ => None,
             }
             .ok_or(PaymentError::NothingCaptured)?;
-            let cancellation = matches!(payment.status.as_str(), "refunding" | "refunded")
-                .then_some(payment.refund_amount)
-                .flatten();
-            let refunded = already_refunded(
-                booking.total,
-                booking.fee_total,
-                refunded_by_staff(tx, booking_id)?,
-                cancellation,
-            );
+            let refunded = refunded_so_far(tx, &booking, &payment)?;
             let live = booking.status() == BookingStatus::Confirmed;
             let planned = plan(
                 &ask,

@@ -4,7 +4,6 @@
 use axum::{
     Json,
     extract::State,
-    http::header,
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -34,20 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(partner_bookings))
         .routes(routes!(partner_sales))
         .routes(routes!(platform_report))
-}
-
-fn csv_response(bytes: Vec<u8>, filename: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 const STATUSES: [&str; 4] = ["pending_payment", "confirmed", "expired", "cancelled"];
@@ -248,7 +233,10 @@ async fn partner_sales(
                 "sales-by-{}-{}-{}.csv",
                 report.group_by, report.from, report.to
             );
-            Ok(csv_response(super::sales_csv(&report)?, &name))
+            Ok(crate::http::csv_attachment(
+                super::sales_csv(&report)?,
+                &name,
+            ))
         }
     }
 }
@@ -305,7 +293,10 @@ async fn platform_report(
                 "platform-by-{}-{}-{}.csv",
                 report.group_by, report.from, report.to
             );
-            Ok(csv_response(super::platform_csv(&report)?, &name))
+            Ok(crate::http::csv_attachment(
+                super::platform_csv(&report)?,
+                &name,
+            ))
         }
     }
 }

@@ -4,7 +4,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -42,20 +42,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sales_report))
 }
 
-fn csv_response(bytes: Vec<u8>, filename: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// A statement as JSON, or as CSV when its id is asked for with `.csv`.
 fn statement_response(statement: Statement, csv: bool) -> Result<Response, ApiError> {
     if csv {
@@ -63,7 +49,10 @@ fn statement_response(statement: Statement, csv: bool) -> Result<Response, ApiEr
             "settlement-{}-{}.csv",
             statement.org_id, statement.business_date
         );
-        Ok(csv_response(runs::to_csv(&statement)?, &name))
+        Ok(crate::http::csv_attachment(
+            runs::to_csv(&statement)?,
+            &name,
+        ))
     } else {
         Ok(Json(statement).into_response())
     }
@@ -273,7 +262,10 @@ async fn reconciliation(
     let report = reconcile::reconcile_day(&app, date).await?;
     if csv {
         let name = format!("reconciliation-{date}.csv");
-        Ok(csv_response(reconcile::to_csv(&report)?, &name))
+        Ok(crate::http::csv_attachment(
+            reconcile::to_csv(&report)?,
+            &name,
+        ))
     } else {
         Ok(Json(report).into_response())
     }
@@ -310,7 +302,10 @@ async fn sales_report(
             "sales-by-{}-{}-{}.csv",
             report.group_by, report.from, report.to
         );
-        Ok(csv_response(reports::to_csv(&report)?, &name))
+        Ok(crate::http::csv_attachment(
+            reports::to_csv(&report)?,
+            &name,
+        ))
     } else {
         Ok(Json(report).into_response())
     }

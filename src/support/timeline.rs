@@ -84,15 +84,7 @@ pub async fn of_booking(app: &AppState, booking_id: &str) -> Result<Vec<Timeline
 
     let refunds = crate::payment::refunds::refunds_of_booking(db, booking_id).await?;
     let scans = crate::checkin::scans_of_booking(db, booking_id).await?;
-    let disputes: Vec<crate::payment::disputes::DisputeRow> = db
-        .fetch_all(
-            "SELECT id, provider, gateway_dispute_id, payment_id, booking_id, currency, amount, \
-             ticket_amount, fee_amount, reason, status, evidence_due_at, evidence, \
-             evidence_submitted_at, evidence_submitted_by, opened_at, closed_at, updated_at \
-             FROM disputes WHERE booking_id = $1 ORDER BY opened_at, id",
-            params![booking_id],
-        )
-        .await?;
+    let disputes = crate::payment::disputes::of_booking(db, booking_id).await?;
 
     let mut entries = Vec::new();
     for scan in scans {
