@@ -42,6 +42,10 @@ pub struct AppParts {
     pub webhook_secret: Vec<u8>,
     /// Offers for quotes, read once and shared.
     pub offer_book: crate::offers::book::OfferBook,
+    /// Price rules and holiday calendars for quotes, read once and shared.
+    pub price_rules: crate::pricing::book::RuleBook,
+    /// Shows' occupancy for demand price rules, reused briefly.
+    pub occupancy: crate::pricing::book::OccupancyBook,
     /// Show rows, prices and seat categories for pricing holds.
     pub show_facts: crate::inventory::facts::ShowFactsCache,
     /// Customers waiting for their booking to change.
@@ -123,6 +127,8 @@ impl AppState {
             admission_key: secrets.admission,
             webhook_secret: secrets.webhook,
             offer_book: Default::default(),
+            price_rules: Default::default(),
+            occupancy: Default::default(),
             active_accounts: Default::default(),
             booking_watch: Default::default(),
             hold_contention: Default::default(),
@@ -295,6 +301,14 @@ impl App {
                 Duration::from_millis(sweep_every),
             ))
         });
+        // The hold-expiry reminders, on the sweeper's period.
+        let reminders = (sweep_every > 0 && self.state.config.booking.hold_reminder_lead_secs > 0)
+            .then(|| {
+                tokio::spawn(crate::booking::reminders::run(
+                    self.state.clone(),
+                    Duration::from_millis(sweep_every),
+                ))
+            });
         let events = crate::integration::start(&self.state);
         let gateway = tokio::spawn(self.state.gateway.clone().run_background());
         let result = tokio::select! {
@@ -309,6 +323,9 @@ impl App {
         };
         if let Some(sweeper) = sweeper {
             sweeper.abort();
+        }
+        if let Some(reminders) = reminders {
+            reminders.abort();
         }
         gateway.abort();
         self.state.gateway.flush().await;

@@ -231,6 +231,9 @@ pub struct BookingConfig {
     /// Seats one account may hold (unpaid, unexpired) in one show, and in all shows.
     pub max_held_seats_per_show: usize,
     pub max_held_seats_per_account: usize,
+    /// Seconds before a hold lapses that its customer is reminded to pay (once, by the
+    /// reminder timer beside the sweeper); 0 sends no reminders. Less than `hold_secs`.
+    pub hold_reminder_lead_secs: i64,
 }
 
 impl Default for BookingConfig {
@@ -246,6 +249,7 @@ impl Default for BookingConfig {
             group_commit_max_batch: 64,
             max_held_seats_per_show: 20,
             max_held_seats_per_account: 100,
+            hold_reminder_lead_secs: 60,
         }
     }
 }
@@ -348,6 +352,17 @@ pub struct NotifyConfig {
     /// Mail a partner organisation's members of each booking of its shows and each
     /// cancellation (booking id, show, seats, amounts; nothing about the customer).
     pub partner_booking_emails: bool,
+    /// How often each node's sender looks for mail that is due (the mail outbox); 0: this
+    /// node sends none (another does).
+    pub poll_interval_ms: u64,
+    /// The wait after a message's first failed attempt; it doubles after each further
+    /// failure, up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts.
+    pub retry_max_ms: u64,
+    /// Attempts before a message is given up (`failed`, counted in
+    /// `marquee_mail_failed_total`).
+    pub max_attempts: u32,
 }
 
 impl Default for NotifyConfig {
@@ -358,6 +373,11 @@ impl Default for NotifyConfig {
             from: "Marquee <tickets@marquee.test>".into(),
             file: None,
             partner_booking_emails: true,
+            poll_interval_ms: 1_000,
+            retry_base_ms: 10_000,
+            retry_max_ms: 3_600_000,
+            // About 12 hours of retries at the default waits.
+            max_attempts: 20,
         }
     }
 }
@@ -378,6 +398,9 @@ pub struct PricingConfig {
     pub fee_basis_points: u32,
     /// For `fixed`: minor units of the show's currency per ticket.
     pub fee_fixed_minor: i64,
+    /// How long a show's occupancy, read for its demand price rules, is reused on a node
+    /// (milliseconds): demand prices follow sales at most this late. 10 to 60,000.
+    pub demand_refresh_ms: i64,
 }
 
 impl Default for PricingConfig {
@@ -386,6 +409,7 @@ impl Default for PricingConfig {
             fee_kind: FeeKind::Percent,
             fee_basis_points: 500,
             fee_fixed_minor: 0,
+            demand_refresh_ms: 1_000,
         }
     }
 }
@@ -708,6 +732,15 @@ impl Config {
                 "booking limits, hold_secs, group_commit_max_batch and webhook_tolerance_secs must be positive".into(),
             ));
         }
+        if booking.hold_reminder_lead_secs < 0
+            || booking.hold_reminder_lead_secs >= booking.hold_secs
+        {
+            return Err(ConfigError::Invalid(
+                "booking.hold_reminder_lead_secs must be 0 (no reminders) or more, and less \
+                 than hold_secs"
+                    .into(),
+            ));
+        }
         if booking.max_held_seats_per_show < booking.max_seats
             || booking.max_held_seats_per_account < booking.max_held_seats_per_show
             || booking.max_held_seats_per_account < booking.bulk_max_seats
@@ -791,8 +824,35 @@ impl Config {
                 "pricing fee must be 0 to 10000 basis points and a non-negative amount".into(),
             ));
         }
+        if !(10..=60_000).contains(&self.pricing.demand_refresh_ms) {
+            return Err(ConfigError::Invalid(
+                "pricing.demand_refresh_ms must be 10 to 60000".into(),
+            ));
+        }
         if let Some(url) = &self.notify.smtp_url {
             crate::integration::notify::smtp_security(url).map_err(ConfigError::Invalid)?;
+        }
+        let notify = &self.notify;
+        if notify.poll_interval_ms != 0 && !(10..=60_000).contains(&notify.poll_interval_ms) {
+            return Err(ConfigError::Invalid(
+                "notify.poll_interval_ms must be 0 (send no mail from this node) or 10 to 60000"
+                    .into(),
+            ));
+        }
+        if notify.retry_base_ms == 0
+            || notify.retry_base_ms > notify.retry_max_ms
+            || notify.retry_max_ms > 7 * 86_400_000
+        {
+            return Err(ConfigError::Invalid(
+                "notify.retry_base_ms must be at least 1 and at most notify.retry_max_ms, \
+                 which is at most 7 days (604800000)"
+                    .into(),
+            ));
+        }
+        if !(1..=100).contains(&notify.max_attempts) {
+            return Err(ConfigError::Invalid(
+                "notify.max_attempts must be 1 to 100".into(),
+            ));
         }
         if self
             .notify
@@ -890,6 +950,19 @@ mod tests {
     }
 
     #[test]
+    fn hold_reminders_come_before_the_hold_lapses_or_not_at_all() {
+        let mut config = Config::default();
+        config.booking.hold_reminder_lead_secs = 0;
+        config.validate().unwrap();
+        config.booking.hold_reminder_lead_secs = config.booking.hold_secs - 1;
+        config.validate().unwrap();
+        for bad in [config.booking.hold_secs, -1] {
+            config.booking.hold_reminder_lead_secs = bad;
+            assert!(config.validate().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn secrets_never_show_in_debug_output() {
         let mut config = Config::default();
         config.auth.jwt_secret = Some(Secret::new("x".repeat(40)));
@@ -918,6 +991,24 @@ mod tests {
             ..Config::default()
         };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn mail_retries_must_be_a_sane_schedule() {
+        assert!(Config::default().validate().is_ok());
+        let with = |change: fn(&mut NotifyConfig)| {
+            let mut config = Config::default();
+            change(&mut config.notify);
+            config.validate()
+        };
+        assert!(with(|n| n.retry_base_ms = 0).is_err());
+        assert!(with(|n| n.retry_base_ms = n.retry_max_ms + 1).is_err());
+        assert!(with(|n| n.retry_max_ms = 8 * 86_400_000).is_err());
+        assert!(with(|n| n.max_attempts = 0).is_err());
+        assert!(with(|n| n.max_attempts = 101).is_err());
+        assert!(with(|n| n.poll_interval_ms = 5).is_err());
+        assert!(with(|n| n.poll_interval_ms = 0).is_ok());
+        assert!(with(|n| n.max_attempts = 1).is_ok());
     }
 
     #[test]

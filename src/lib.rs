@@ -23,6 +23,7 @@ pub mod limits;
 pub mod money;
 pub mod offers;
 pub mod payment;
+pub mod pricing;
 pub mod reports;
 pub mod reviews;
 pub mod seed;

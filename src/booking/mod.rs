@@ -8,8 +8,10 @@
 
 pub mod contention;
 pub mod model;
+pub mod reminders;
 pub mod routes;
 pub mod service;
+pub mod show_changes;
 pub mod store;
 pub mod sweeper;
 pub mod tickets;

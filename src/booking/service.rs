@@ -564,12 +564,25 @@ fn cancel_by_customer(
     let show = booking.show_id.clone();
     let (refund, refunds) = match booking.status() {
         BookingStatus::Confirmed => {
-            if now > booking.starts_at - cutoff_minutes * 60_000 {
+            // A booking whose show was moved after it was made may be cancelled until the
+            // show starts, fees included (issue 17).
+            let moved = super::show_changes::show_was_moved(tx, &booking.id)?;
+            let closes = if moved {
+                booking.starts_at
+            } else {
+                booking.starts_at - cutoff_minutes * 60_000
+            };
+            if now > closes {
                 return Err(BookingError::CancellationClosed(cutoff_minutes));
             }
             // The tickets' part, less whatever of it the staff already refunded.
             let by_staff = crate::payment::refunds::refunded_by_staff(tx, &booking.id)?;
-            let refund = (booking.total - booking.fee_total - by_staff.ticket).max(0);
+            let refund = if moved {
+                booking.total - by_staff.ticket - by_staff.fee
+            } else {
+                booking.total - booking.fee_total - by_staff.ticket
+            }
+            .max(0);
             store::move_seats(tx, &show, &booking.id, "booked", "available")?;
             store::set_status(tx, &booking.id, "confirmed", "cancelled", now, Some(refund))?;
             let refunds = if refund > 0 {

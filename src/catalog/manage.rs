@@ -2,7 +2,7 @@
 //! `schedule`), and the seat inventory of a show. Every operation is scoped to the partner's
 //! organisation: another organisation's theatre, screen or show is simply not found.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,11 @@ use super::{
 };
 use crate::{
     app::AppState,
-    booking::{BookingError, waitlist},
+    booking::{
+        BookingError,
+        show_changes::{self, ShowChanges},
+        waitlist,
+    },
     db::{Db, Sql, Tx},
     ids::{CityId, LayoutId, MovieId, PartnerOrgId, ScreenId, ShowId, TheatreId},
     integration::{events::Event, outbox},
@@ -641,17 +645,25 @@ pub async fn change_inventory(
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShowChange {
-    /// New start (moving a show with customers is refused).
+    /// New start. Moving a show that customers hold or bought seats for is refused
+    /// (`show-has-bookings`) unless `move_with_customers` is true.
     #[schema(value_type = Option<String>)]
     pub starts_at: Option<DateTime<chrono::FixedOffset>>,
     pub language: Option<String>,
     pub format: Option<String>,
-    /// New prices for every category; they apply to holds made from now on.
+    /// New prices for every category; they apply to holds made from now on (holds and
+    /// bookings keep the price they were quoted). Each live booking's customer is told.
     pub prices: Option<HashMap<SeatCategory, i64>>,
+    /// Move the show even though customers hold or bought seats: each live booking's
+    /// customer is told the old and new time (and may cancel it in full until the show
+    /// starts). Every other scheduling rule still applies. Default false.
+    #[serde(default)]
+    pub move_with_customers: bool,
 }
 
-/// Changes a show of the organisation. A show whose seats are held or sold cannot be moved;
-/// its customers' plans depend on the time (cancel it instead, which refunds them).
+/// Changes a show of the organisation. A show whose seats are held or sold is moved only
+/// with `move_with_customers` (its customers' plans depend on the time: each is told, and
+/// may cancel); otherwise cancel it, which refunds them.
 pub async fn update_show(
     app: &AppState,
     org_id: &PartnerOrgId,
@@ -697,7 +709,7 @@ pub(crate) fn change_show(
             Timestamp::from_datetime(at.with_timezone(&Utc))
         });
     let moved = starts_at.as_millis() != show.starts_at;
-    if moved && store::customer_seats(tx, show_id, now)? > 0 {
+    if moved && !change.move_with_customers && store::customer_seats(tx, show_id, now)? > 0 {
         return Err(ManageError::ShowHasCustomers(show_id.to_owned()));
     }
     let running = show.ends_at - show.starts_at;
@@ -749,7 +761,9 @@ pub(crate) fn change_show(
         &format,
         now,
     )?;
+    let mut prices_before = BTreeMap::new();
     if change.prices.is_some() {
+        prices_before = store::show_price_map(tx, show_id)?.into_iter().collect();
         let stored: Vec<(&str, i64)> = prices.iter().map(|(c, a)| (c.as_str(), *a)).collect();
         store::replace_show_prices(tx, show_id, &stored)?;
     }
@@ -758,6 +772,20 @@ pub(crate) fn change_show(
         show_id: show_id.to_owned(),
     };
     outbox::append(tx, &event, now.as_millis())?;
+    // Customers are told of a new time or new prices (issue 17).
+    let prices_after = match change.prices {
+        Some(_) => prices
+            .iter()
+            .map(|(c, a)| (c.as_str().to_owned(), *a))
+            .collect(),
+        None => prices_before.clone(),
+    };
+    let changes = ShowChanges::between(
+        (show.starts_at, slot.starts_at.as_millis()),
+        prices_before,
+        prices_after,
+    );
+    show_changes::announce(tx, show_id, &changes, now.as_millis())?;
     Ok(ScheduledShow {
         id: ShowId::from_trusted(show.id),
         screen_id: ScreenId::from_trusted(show.screen_id),

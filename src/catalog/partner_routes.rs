@@ -168,14 +168,20 @@ async fn change_inventory(
 }
 
 /// Change a show's time, language, format or prices. Moving a show that customers hold or
-/// bought seats for is refused (`show-has-bookings`): cancel it instead.
+/// bought seats for is refused (`show-has-bookings`) unless `move_with_customers` is true:
+/// then each customer with a live booking is told the old and new time
+/// (`show.rescheduled`) and may cancel in full until the show starts. New prices apply to
+/// holds made from now on; customers with live bookings are told theirs keep their price
+/// (`show.repriced`).
 #[utoipa::path(patch, path = "/api/v1/partner/shows/{show_id}", tag = "partner",
     security(("bearer" = [])),
     params(("show_id" = String, Path, description = "Show id")),
     request_body = ShowChange,
     responses((status = 200, body = ScheduledShow),
               (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "`show-has-bookings` (customers hold or own seats; \
+                   see `move_with_customers`) or `show-overlap`", body = Problem,
+                   content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn update_show(
     State(app): State<AppState>,

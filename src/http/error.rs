@@ -62,6 +62,8 @@ pub enum ApiError {
     #[error(transparent)]
     Review(#[from] crate::reviews::ReviewError),
     #[error(transparent)]
+    Pricing(#[from] crate::pricing::service::PricingError),
+    #[error(transparent)]
     WaitingRoom(#[from] crate::waiting_room::WaitingRoomError),
     #[error(transparent)]
     CheckIn(#[from] crate::checkin::CheckInError),
@@ -158,6 +160,12 @@ impl ApiError {
                         "Invalid display name",
                         detail,
                     ),
+                    IdentityError::UnsupportedLocale => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "unsupported-locale",
+                        "Unsupported locale",
+                        detail,
+                    ),
                     IdentityError::EmailTaken => {
                         (S::CONFLICT, "email-taken", "E-mail address in use", detail)
                     }
@@ -219,6 +227,7 @@ impl ApiError {
             ApiError::Manage(error) => manage_problem(error),
             ApiError::Settlement(error) => settlement_problem(error),
             ApiError::Review(error) => review_problem(error),
+            ApiError::Pricing(error) => pricing_problem(error),
             ApiError::WaitingRoom(error) => waiting_room_problem(error),
             ApiError::CheckIn(error) => check_in_problem(error),
             ApiError::Report(error) => report_problem(error),
@@ -442,6 +451,28 @@ impl ApiError {
             detail,
             extensions: self.extensions(),
         }
+    }
+}
+
+fn pricing_problem(
+    error: &crate::pricing::service::PricingError,
+) -> (StatusCode, &'static str, &'static str, Option<String>) {
+    use crate::pricing::service::PricingError as E;
+    let detail = Some(error.to_string());
+    match error {
+        E::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-price-rule",
+            "Invalid price rule",
+            detail,
+        ),
+        E::NotFound(_) => (
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Resource not found",
+            detail,
+        ),
+        E::Database(source) => database_problem(source),
     }
 }
 

@@ -75,6 +75,10 @@ fn describe() {
         "Holds that lapsed unpaid and were released by the sweeper"
     );
     describe_counter!(
+        "marquee_hold_reminders_total",
+        "Unpaid holds whose customer was reminded that they lapse soon (once per hold)"
+    );
+    describe_counter!(
         "marquee_bookings_cancelled_total",
         "Bookings cancelled, by who cancelled: the customer, or the show's cancellation"
     );
@@ -117,6 +121,15 @@ fn describe() {
         "Response cache lookups by result: hit or miss"
     );
     describe_counter!(
+        "marquee_mail_failed_total",
+        "Messages given up after notify.max_attempts, or refused for good by the mail server"
+    );
+    describe_gauge!(
+        "marquee_mail_queued",
+        "Messages in the mail outbox not sent yet (queued or being sent), measured when \
+         metrics are scraped"
+    );
+    describe_counter!(
         "marquee_write_retries_total",
         "PostgreSQL units of work retried after a retryable failure (serialization, deadlock)"
     );
@@ -125,9 +138,11 @@ fn describe() {
         "marquee_holds_total",
         "marquee_bookings_confirmed_total",
         "marquee_bookings_expired_total",
+        "marquee_hold_reminders_total",
         "marquee_refunds_total",
         "marquee_events_dispatched_total",
         "marquee_write_retries_total",
+        "marquee_mail_failed_total",
     ] {
         counter!(name).increment(0);
     }
@@ -149,6 +164,7 @@ fn describe() {
         "marquee_db_pool_max_connections",
         "marquee_outbox_lag_seconds",
         "marquee_outbox_pending_events",
+        "marquee_mail_queued",
     ] {
         gauge!(name).increment(0.0);
     }

@@ -30,6 +30,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "identity", description = "Accounts, sign-in and tokens"),
         (name = "partner", description = "Theatre partners: onboarding, theatres, screens, shows, seat inventory (bearer token of a partner account)"),
         (name = "offers", description = "Offers and price quotes"),
+        (name = "pricing", description = "Dynamic pricing: price rules of partners and of the platform (day of week, holidays, time band, format, demand) and holiday calendars"),
         (name = "admin", description = "Platform administration (bearer token of an administrator)"),
         (name = "integration", description = "Theatres' own systems: inbound sync by their ids, box-office sales, webhook endpoints and the delivery log (API key or partner token)"),
         (name = "settlement", description = "Paying partners: statements (JSON and CSV), commission, settlement runs, reconciliation with the gateway, financial reports"),

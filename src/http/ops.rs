@@ -57,6 +57,7 @@ async fn readyz(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
 async fn metrics(State(app): State<AppState>) -> Response {
     app.record_pool_gauges();
     crate::integration::outbox::record_backlog(&app.db, app.clock.now().as_millis()).await;
+    crate::integration::mail::record_queue(&app.db).await;
     let mut response = super::metrics::handle().render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

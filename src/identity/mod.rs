@@ -28,6 +28,8 @@ pub enum IdentityError {
     InvalidDisplayName,
     #[error("an organisation name has 1 to 120 characters")]
     InvalidOrganisationName,
+    #[error("that locale is not supported; use one of: en, fr")]
+    UnsupportedLocale,
     #[error("API key {0} not found")]
     UnknownApiKey(String),
     #[error("user {0} not found")]

@@ -29,6 +29,39 @@ impl Role {
     }
 }
 
+/// The language an account's messages are written in: only those Marquee has templates
+/// for (`integration::templates`). Stored and shown as its code (`en`, `fr`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    #[default]
+    En,
+    Fr,
+}
+
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::En, Locale::Fr];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Fr => "fr",
+        }
+    }
+
+    /// A supported locale's code, in any case (`fr`, `FR`); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// A stored code; an unknown one (written by a newer version) reads as English.
+    pub fn from_stored(text: &str) -> Self {
+        Self::parse(text).unwrap_or_default()
+    }
+}
+
 /// A syntactically valid e-mail address, lower-cased. Deliverability is not checked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);

@@ -275,8 +275,14 @@ pub async fn erase(
                 "DELETE FROM refresh_tokens WHERE user_id = $1",
                 params![user],
             )?;
+            // Their mail keeps no address, subject or body; what was still to be sent
+            // never will be.
             tx.execute(
-                "UPDATE notifications SET recipient = $2, subject = '' WHERE recipient = $1",
+                "UPDATE notifications SET recipient = $2, recipients = '[]', subject = '', \
+                 text_body = '', html_body = '', last_error = NULL, lease_until = NULL, \
+                 status = CASE WHEN status IN ('queued', 'sending') THEN 'failed' \
+                   ELSE status END \
+                 WHERE recipient = $1",
                 params![email, &placeholder],
             )?;
             // Stored answers: the account's own, and any that repeated the address (a
@@ -309,7 +315,7 @@ pub async fn erase(
     })
 }
 
-/// The retention job: clears the address and subject of messages older than
+/// The retention job: clears the address, subject and bodies of messages older than
 /// `privacy.notification_retention_days` (the booking they were about stays). Returns how
 /// many it cleared.
 pub async fn purge_expired(app: &AppState) -> Result<u64, IdentityError> {
@@ -321,7 +327,8 @@ pub async fn purge_expired(app: &AppState) -> Result<u64, IdentityError> {
     app.db
         .write(move |tx| -> Result<u64, IdentityError> {
             Ok(tx.execute(
-                "UPDATE notifications SET recipient = '', subject = '' \
+                "UPDATE notifications SET recipient = '', recipients = '[]', subject = '', \
+                 text_body = '', html_body = '', last_error = NULL \
                  WHERE created_at < $1 AND recipient <> ''",
                 params![cutoff],
             )?)

@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     extract::Authenticated,
-    model::Role,
+    model::{Locale, Role},
     service::{self, Account, TokenPair},
 };
 use crate::{
@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
         .routes(routes!(export))
         .routes(routes!(erase))
 }
@@ -43,6 +43,19 @@ pub struct Registration {
     /// 10 to 128 characters, not the e-mail address.
     pub password: String,
     pub display_name: String,
+    /// The language of the account's messages: `en` (default) or `fr`.
+    #[schema(example = "fr")]
+    pub locale: Option<String>,
+}
+
+/// Changes to the caller's own account; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChanges {
+    /// The language of the account's messages: `en` or `fr` (422 `unsupported-locale`
+    /// otherwise).
+    #[schema(example = "fr")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -66,6 +79,7 @@ pub struct RefreshRequest {
     responses((status = 201, body = Account),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
               (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn register(
     State(app): State<AppState>,
@@ -75,12 +89,17 @@ async fn register(
     app.limits
         .check(Limit::Registration, &client.ip().to_string())
         .await?;
-    let account = service::create_account(
+    let locale = match &body.locale {
+        Some(text) => service::parse_locale(text)?,
+        None => Locale::default(),
+    };
+    let account = service::register(
         &app.db,
         &body.email,
         &body.password,
         &body.display_name,
         Role::Customer,
+        locale,
         app.clock.now(),
     )
     .await?;
@@ -176,4 +195,24 @@ async fn me(
     Authenticated(principal): Authenticated,
 ) -> Result<Json<Account>, ApiError> {
     Ok(Json(service::me(&app.db, &principal).await?))
+}
+
+/// Change the signed-in caller's account: the language of its messages (`en`, `fr`).
+#[utoipa::path(patch, path = "/api/v1/me", tag = "identity",
+    security(("bearer" = [])),
+    request_body = AccountChanges,
+    responses((status = 200, body = Account),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn update_me(
+    State(app): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ApiJson(body): ApiJson<AccountChanges>,
+) -> Result<Json<Account>, ApiError> {
+    let locale = body
+        .locale
+        .as_deref()
+        .map(service::parse_locale)
+        .transpose()?;
+    Ok(Json(service::update_me(&app.db, &principal, locale).await?))
 }

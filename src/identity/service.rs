@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{
     IdentityError,
-    model::{Email, Principal, Role},
+    model::{Email, Locale, Principal, Role},
     password,
     store::{self, NewRefreshToken, NewUser, UserRow},
     tokens::{self, TokenSigner},
@@ -57,6 +57,8 @@ pub struct Account {
     pub role: Role,
     /// The partner organisation, for partner accounts.
     pub organisation: Option<Organisation>,
+    /// The language of the account's messages: `en` or `fr`.
+    pub locale: Locale,
 }
 
 fn account(row: UserRow) -> Account {
@@ -74,6 +76,7 @@ fn account(row: UserRow) -> Account {
         role: Role::parse(&row.role).unwrap_or(Role::Customer),
         display_name: row.display_name,
         organisation,
+        locale: Locale::from_stored(&row.locale),
     }
 }
 
@@ -208,7 +211,8 @@ async fn account_by_id(db: &Db, id: &UserId) -> Result<Account, IdentityError> {
     Ok(account(row))
 }
 
-/// Creates an account with `role` after checking the e-mail, name and password rules.
+/// Creates an account with `role` after checking the e-mail, name and password rules; its
+/// messages are in English.
 pub async fn create_account(
     db: &Db,
     email: &str,
@@ -217,12 +221,55 @@ pub async fn create_account(
     role: Role,
     now: Timestamp,
 ) -> Result<Account, IdentityError> {
+    register(db, email, password, name, role, Locale::default(), now).await
+}
+
+/// Creates an account with a role and the language of its messages, after checking the
+/// e-mail, name and password rules.
+pub async fn register(
+    db: &Db,
+    email: &str,
+    password: &str,
+    name: &str,
+    role: Role,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<Account, IdentityError> {
     let checked = check_new_account(db, email, password, name).await?;
     let id = UserId::generate();
     let user = id.clone();
-    db.write(move |tx| insert_account(tx, &user, &checked, role, now))
-        .await?;
+    db.write(move |tx| {
+        insert_account(tx, &user, &checked, role, now)?;
+        store::set_locale(tx, user.as_str(), locale.as_str())?;
+        Ok::<_, IdentityError>(())
+    })
+    .await?;
     account_by_id(db, &id).await
+}
+
+/// A locale code from a request: one of the supported ones, else `unsupported-locale`.
+pub fn parse_locale(text: &str) -> Result<Locale, IdentityError> {
+    Locale::parse(text).ok_or(IdentityError::UnsupportedLocale)
+}
+
+/// Changes the caller's own account (the language of its messages) and returns it.
+pub async fn update_me(
+    db: &Db,
+    principal: &Principal,
+    locale: Option<Locale>,
+) -> Result<Account, IdentityError> {
+    if let Some(locale) = locale {
+        let id = principal.user_id.to_string();
+        let found = db
+            .write(move |tx| store::set_locale(tx, &id, locale.as_str()))
+            .await?;
+        if !found {
+            return Err(IdentityError::Unauthenticated(
+                "the account no longer exists",
+            ));
+        }
+    }
+    me(db, principal).await
 }
 
 /// A new login: checks the limits, then the password, then issues a token pair that starts

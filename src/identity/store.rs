@@ -71,11 +71,13 @@ db_row! {
         pub org_id: Option<String>,
         pub org_name: Option<String>,
         pub org_status: Option<String>,
+        /// The language of the account's messages (`en`, `fr`).
+        pub locale: String,
     }
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.password_hash, u.role, u.status, \
-    o.id AS org_id, o.name AS org_name, o.status AS org_status \
+    o.id AS org_id, o.name AS org_name, o.status AS org_status, u.locale \
     FROM users u \
     LEFT JOIN partner_members m ON m.user_id = u.id \
     LEFT JOIN partner_orgs o ON o.id = m.org_id";
@@ -89,6 +91,12 @@ pub async fn user_by_email(db: &Db, email: &str) -> sqlx::Result<Option<UserRow>
 pub async fn user_status(db: &Db, id: &str) -> sqlx::Result<Option<String>> {
     const SQL: &str = "SELECT status FROM users WHERE id = $1";
     db.fetch_optional(SQL, params![id]).await
+}
+
+/// Sets the language of an account's messages; false if there is no such account.
+pub fn set_locale(tx: &mut Tx<'_>, id: &str, locale: &str) -> sqlx::Result<bool> {
+    const SQL: &str = "UPDATE users SET locale = $2 WHERE id = $1";
+    Ok(tx.execute(SQL, params![id, locale])? == 1)
 }
 
 pub async fn user_by_id(db: &Db, id: &str) -> sqlx::Result<Option<UserRow>> {

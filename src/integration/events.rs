@@ -2,6 +2,8 @@
 //! payload's shape; bumped on any incompatible change) and the aggregate it belongs to,
 //! which orders it: events of one aggregate are published in the order they happened.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The version every event type is at; a consumer refuses versions it does not know.
@@ -155,6 +157,40 @@ pub enum Event {
         amount: i64,
         currency: String,
     },
+    // ---- customers told of what changes under their booking (issue 17) ----
+    /// A hold lapses soon, unpaid: its customer is reminded, once
+    /// (`booking.hold_reminder_lead_secs` before `expires_at`).
+    #[serde(rename = "booking.hold_expiring")]
+    BookingHoldExpiring {
+        booking_id: String,
+        show_id: String,
+        expires_at: i64,
+    },
+    /// The partner moved a show: `from` and `to` are its old and new start. Each live
+    /// booking of it at that instant has its own `booking.show_rescheduled`.
+    #[serde(rename = "show.rescheduled")]
+    ShowRescheduled { show_id: String, from: i64, to: i64 },
+    /// The partner changed a show's prices (minor units per seat category); holds and
+    /// bookings keep the price they were quoted. Each live booking has its own
+    /// `booking.show_repriced`.
+    #[serde(rename = "show.repriced")]
+    ShowRepriced {
+        show_id: String,
+        before: BTreeMap<String, i64>,
+        after: BTreeMap<String, i64>,
+    },
+    /// The show of a live booking (held unexpired or confirmed) was moved: written in the
+    /// unit that moved it, one per booking, so its customer is told exactly once.
+    #[serde(rename = "booking.show_rescheduled")]
+    BookingShowRescheduled {
+        booking_id: String,
+        show_id: String,
+        from: i64,
+        to: i64,
+    },
+    /// The show of a live booking was re-priced; the booking keeps its price.
+    #[serde(rename = "booking.show_repriced")]
+    BookingShowRepriced { booking_id: String, show_id: String },
 }
 
 impl Event {
@@ -183,7 +219,13 @@ impl Event {
             | Event::BookingExpired { booking_id, .. }
             | Event::BookingCancelled { booking_id, .. }
             | Event::BookingRefunded { booking_id, .. }
-            | Event::TicketResent { booking_id } => ("booking", booking_id),
+            | Event::TicketResent { booking_id }
+            | Event::BookingHoldExpiring { booking_id, .. }
+            | Event::BookingShowRescheduled { booking_id, .. }
+            | Event::BookingShowRepriced { booking_id, .. } => ("booking", booking_id),
+            Event::ShowRescheduled { show_id, .. } | Event::ShowRepriced { show_id, .. } => {
+                ("show", show_id)
+            }
             Event::SeatsReleased { show_id, .. }
             | Event::SeatsWithdrawn { show_id, .. }
             | Event::ShowCreated { show_id, .. }
@@ -218,7 +260,12 @@ impl Event {
             | Event::CounterSaleRecorded { show_id, .. }
             | Event::CounterSaleVoided { show_id, .. }
             | Event::CounterSaleConflicted { show_id, .. }
-            | Event::BookingRefunded { show_id, .. } => Some(show_id),
+            | Event::BookingRefunded { show_id, .. }
+            | Event::BookingHoldExpiring { show_id, .. }
+            | Event::ShowRescheduled { show_id, .. }
+            | Event::ShowRepriced { show_id, .. }
+            | Event::BookingShowRescheduled { show_id, .. }
+            | Event::BookingShowRepriced { show_id, .. } => Some(show_id),
             Event::PaymentFailed { .. }
             | Event::TicketResent { .. }
             | Event::MovieRated { .. }

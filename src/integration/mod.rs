@@ -12,6 +12,7 @@ pub mod counter_sales;
 pub mod deliveries;
 pub mod dispatcher;
 pub mod events;
+pub mod mail;
 pub mod nats_follow;
 pub mod notify;
 pub mod outbox;
@@ -19,6 +20,7 @@ pub mod relay;
 pub mod routes;
 pub mod subscriber;
 pub mod sync;
+pub mod templates;
 pub mod webhooks;
 
 use std::{sync::Arc, time::Duration};
@@ -93,6 +95,10 @@ pub fn start(app: &AppState) -> Running {
     if app.config.webhooks.poll_interval_ms > 0 {
         let app = app.clone();
         tasks.push(spawn_stoppable(|stop| deliveries::run(app, stop)));
+    }
+    if app.config.notify.poll_interval_ms > 0 {
+        let app = app.clone();
+        tasks.push(spawn_stoppable(|stop| mail::run(app, stop)));
     }
     if app.config.waiting_room.tick_ms > 0 {
         let app = app.clone();

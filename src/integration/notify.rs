@@ -1,26 +1,21 @@
 //! Customer notifications: the `notifications` consumer turns booking and payment events
-//! into messages to the customer (by email over SMTP, or to a file or the log where no
-//! mail server is configured). Each message is recorded in `notifications` under
-//! (event, kind) as it is sent, and a recorded message is never sent again, so a
-//! redelivered event (a lease takeover, a JetStream redelivery, a consumer retried after
-//! a later consumer failed) does not mail the customer twice.
+//! into messages to the customer, in the account's language (`integration::templates`),
+//! and partner notices. It only composes: each message is queued in the mail outbox
+//! (`integration::mail`) under (event, kind) in one unit of work, and a queued message is
+//! never queued again, so a redelivered event (a lease takeover, a JetStream redelivery, a
+//! consumer retried after a later consumer failed) does not mail anyone twice. The mail
+//! outbox's sender delivers it (SMTP, a file or the log), retrying while the server is down.
 
-use std::{future::Future, path::PathBuf, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin};
 
-use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{
-        Body, Mailbox,
-        header::{ContentTransferEncoding, ContentType},
-    },
-    transport::smtp::authentication::Credentials,
-};
-use tokio::io::AsyncWriteExt;
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
 
 use super::{
     dispatcher::Consumer,
     events::{Envelope, Event},
-    relay::redacted,
+    mail::{self, Outgoing},
+    templates::{self, BookingFacts, Message},
 };
 use crate::{
     app::AppState,
@@ -31,25 +26,26 @@ use crate::{
     },
     config::NotifyConfig,
     db::Db,
-    identity::store::user_by_id,
-    ids::NotificationId,
+    identity::{model::Locale, store::user_by_id},
     params,
     time::Timestamp,
 };
 
+pub use super::mail::{SmtpSecurity, smtp_security};
+
 /// The consumer's name, the key of what it has processed.
 pub const CONSUMER: &str = "notifications";
 
-/// How long one SMTP exchange may take before the event is retried.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A message to one customer.
+/// A message to one customer (or a partner's members).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// What it is about; one message per (event, kind).
     pub kind: &'static str,
     pub subject: String,
+    /// Plain text.
     pub body: String,
+    /// The same as HTML; empty for plain-text notices (partners').
+    pub html: String,
 }
 
 /// The message telling a partner its webhook endpoint was disabled. Pure.
@@ -65,14 +61,13 @@ pub fn endpoint_disabled(url: &str, failing_since: i64) -> Notice {
              answered.\r\n",
             at(failing_since)
         ),
+        html: String::new(),
     }
 }
 
-/// An amount in minor units, e.g. `INR 315.00`.
+/// An amount in minor units, e.g. `INR 315.00` (partner notices are in English).
 fn amount(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let minor = minor.unsigned_abs();
-    format!("{currency} {sign}{}.{:02}", minor / 100, minor % 100)
+    templates::amount(minor, currency, Locale::En)
 }
 
 fn at(millis: i64) -> String {
@@ -90,6 +85,10 @@ fn notified_booking(event: &Event) -> Option<&str> {
         | Event::PaymentRefunded { booking_id, .. }
         | Event::BookingRefunded { booking_id, .. }
         | Event::TicketResent { booking_id } => Some(booking_id),
+        // Reminders and show changes (issue 17).
+        Event::BookingHoldExpiring { booking_id, .. }
+        | Event::BookingShowRescheduled { booking_id, .. }
+        | Event::BookingShowRepriced { booking_id, .. } => Some(booking_id),
         _ => None,
     }
 }
@@ -106,118 +105,134 @@ fn kind_of(event: &Event) -> Option<&'static str> {
         Event::PaymentFailed { .. } => "payment_failed",
         Event::WaitlistOffered { .. } => "waitlist_offer",
         Event::PaymentRefunded { .. } => "refund_sent",
+        // Reminders and show changes (issue 17).
+        Event::BookingHoldExpiring { .. } => "hold_expiring",
+        Event::BookingShowRescheduled { .. } => "show_rescheduled",
+        Event::BookingShowRepriced { .. } => "show_repriced",
         _ => return None,
     })
 }
 
-/// The message for `event` about `booking`; `ticket_code` is the code of a confirmed
-/// booking. `None` for events customers are not told of.
-pub fn compose(event: &Event, booking: &BookingRow, ticket_code: &str) -> Option<Notice> {
+/// The show a booking is of, as its customer's messages name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowContext {
+    /// The movie's title, in the message's language where the catalog has it.
+    pub movie: Option<String>,
+    pub theatre: Option<String>,
+    /// The theatre's timezone: times in messages are shown in it.
+    pub timezone: Tz,
+}
+
+impl Default for ShowContext {
+    fn default() -> Self {
+        Self {
+            movie: None,
+            theatre: None,
+            timezone: Tz::UTC,
+        }
+    }
+}
+
+/// Reads the movie, theatre and timezone of a show; the default for an unknown show.
+async fn show_context(db: &Db, show_id: &str, locale: Locale) -> sqlx::Result<ShowContext> {
+    let row: Option<(String, String, String)> = db
+        .fetch_optional(
+            "SELECT COALESCE(ml.title, m.title), t.name, c.timezone FROM shows s \
+             JOIN movies m ON m.id = s.movie_id \
+             JOIN theatres t ON t.id = s.theatre_id \
+             JOIN cities c ON c.id = s.city_id \
+             LEFT JOIN movie_localizations ml ON ml.movie_id = m.id AND ml.locale = $2 \
+             WHERE s.id = $1",
+            params![show_id, locale.as_str()],
+        )
+        .await?;
+    Ok(
+        row.map_or_else(ShowContext::default, |(movie, theatre, timezone)| {
+            ShowContext {
+                movie: Some(movie),
+                theatre: Some(theatre),
+                timezone: crate::time::parse_tz(&timezone),
+            }
+        }),
+    )
+}
+
+/// The message for `event` about `booking` (of the show `show`), in `locale`;
+/// `ticket_code` is the code of a confirmed booking. `None` for events customers are not
+/// told of, and for reminders and show changes once the booking is no longer live (paid
+/// before the reminder was read, cancelled, lapsed): nothing is left to act on. Pure.
+pub fn compose(
+    event: &Event,
+    booking: &BookingRow,
+    show: &ShowContext,
+    ticket_code: &str,
+    locale: Locale,
+) -> Option<Notice> {
     let kind = kind_of(event)?;
-    let id = &booking.id;
-    let seats = booking.seat_labels().join(", ");
-    let starts = at(booking.starts_at);
-    let (subject, body) = match event {
-        Event::TicketResent { .. } => (
-            format!("Your tickets again: booking {id}"),
-            format!(
-                "As asked, here are your tickets for booking {id} again.\r\n\r\nSeats: \
-                 {seats}\r\nShow starts: {starts}\r\n\r\nTicket code (show it at the \
-                 entrance):\r\n{ticket_code}\r\n"
-            ),
-        ),
-        Event::BookingRefunded {
-            amount: minor,
-            currency,
-            seats: released,
-            reason,
-            ..
-        } => {
-            let what = if released.is_empty() {
-                "Your seats are unchanged.".to_owned()
-            } else if booking.status() == BookingStatus::Cancelled {
-                "Your booking is cancelled.".to_owned()
-            } else {
-                format!(
-                    "Seats {} are no longer part of it; your ticket is for seats {seats}.",
-                    released.join(", ")
-                )
-            };
-            (
-                format!("Refund for booking {id}"),
-                format!(
-                    "We are refunding {} for booking {id} to your payment method ({reason}).\r\n\r\n\
-                     {what}\r\n",
-                    amount(*minor, currency)
-                ),
-            )
-        }
-        Event::BookingConfirmed { .. } => (
-            format!("Your tickets: booking {id}"),
-            format!(
-                "Your booking {id} is confirmed.\r\n\r\nSeats: {seats}\r\nShow starts: \
-                 {starts}\r\nTotal paid: {}\r\n\r\nTicket code (show it at the entrance):\r\n\
-                 {ticket_code}\r\n",
-                amount(booking.total, &booking.currency)
-            ),
-        ),
-        Event::BookingCancelled { by, refund, .. } => {
-            let why = if by == "partner" {
-                "The show was cancelled by the cinema, so your booking"
-            } else {
-                "Your booking"
-            };
-            let refund = match refund {
-                Some(minor) if *minor > 0 => format!(
-                    "A refund of {} is on its way to your payment method.",
-                    amount(*minor, &booking.currency)
-                ),
-                _ => "No payment was taken, so there is nothing to refund.".to_owned(),
-            };
-            (
-                format!("Booking {id} cancelled"),
-                format!(
-                    "{why} {id} (seats {seats}, show at {starts}) is cancelled.\r\n\r\n{refund}\r\n"
-                ),
-            )
-        }
-        Event::PaymentFailed { reason, .. } => (
-            format!("Payment failed for booking {id}"),
-            format!(
-                "Your payment for booking {id} did not go through ({reason}).\r\n\r\nYour seats \
-                 {seats} are held until {}. Pay again before then to keep them.\r\n",
-                at(booking.expires_at)
-            ),
-        ),
+    let status = booking.status();
+    let held = status == BookingStatus::PendingPayment;
+    let live = held || status == BookingStatus::Confirmed;
+    let message = match event {
+        Event::BookingConfirmed { .. } => Message::Confirmation { ticket_code },
+        Event::TicketResent { .. } => Message::TicketResent { ticket_code },
+        Event::BookingCancelled { by, refund, .. } => Message::Cancellation {
+            by_partner: by == "partner",
+            refund: *refund,
+        },
+        Event::PaymentFailed { reason, .. } => Message::PaymentFailed { reason },
         Event::WaitlistOffered {
             seats, expires_at, ..
-        } => (
-            format!("Seats held for you: booking {id}"),
-            format!(
-                "Good news: seats {} for the show at {starts} came free and are held for you \
-                 from the waitlist as booking {id}.\r\n\r\nPay for them before {} to keep \
-                 them.\r\n",
-                seats.join(", "),
-                at(*expires_at)
-            ),
-        ),
+        } => Message::WaitlistOffer {
+            seats,
+            expires_at: *expires_at,
+        },
         Event::PaymentRefunded {
-            amount: minor,
+            amount, currency, ..
+        } => Message::RefundSent {
+            amount: *amount,
             currency,
+        },
+        Event::BookingRefunded {
+            amount,
+            currency,
+            seats,
+            reason,
             ..
-        } => (
-            format!("Refund sent for booking {id}"),
-            format!(
-                "We have sent a refund of {} for booking {id} to your payment method.\r\n",
-                amount(*minor, currency)
-            ),
-        ),
+        } => Message::RefundStarted {
+            amount: *amount,
+            currency,
+            released: seats,
+            cancelled: status == BookingStatus::Cancelled,
+            reason,
+        },
+        Event::BookingHoldExpiring { expires_at, .. } if held => Message::HoldExpiring {
+            expires_at: *expires_at,
+        },
+        Event::BookingShowRescheduled { from, to, .. } if live => Message::ShowRescheduled {
+            from: *from,
+            to: *to,
+            held,
+        },
+        Event::BookingShowRepriced { .. } if live => Message::ShowRepriced { held },
         _ => return None,
     };
+    let facts = BookingFacts {
+        id: booking.id.clone(),
+        seats: booking.seat_labels(),
+        starts_at: booking.starts_at,
+        expires_at: booking.expires_at,
+        total: booking.total,
+        currency: booking.currency.clone(),
+        movie: show.movie.clone(),
+        theatre: show.theatre.clone(),
+        timezone: show.timezone,
+    };
+    let mail = templates::render(&message, &facts, locale);
     Some(Notice {
         kind,
-        subject,
-        body,
+        subject: mail.subject,
+        body: mail.text,
+        html: mail.html,
     })
 }
 
@@ -268,153 +283,22 @@ pub fn partner_notice(event: &Event, booking: &BookingRow) -> Option<Notice> {
         kind,
         subject,
         body,
+        html: String::new(),
     })
-}
-
-/// Where messages go.
-enum Sink {
-    Smtp {
-        /// Boxed: with its TLS settings it is far larger than the other sinks.
-        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
-        from: Mailbox,
-    },
-    /// JSON lines appended to a file.
-    File(PathBuf),
-    /// An info line per message (without its body, which may hold a ticket code).
-    Log,
-    /// Misconfigured: every message fails (and is retried) until the configuration is
-    /// fixed, rather than being dropped.
-    Broken(String),
-}
-
-impl Sink {
-    fn name(&self) -> &'static str {
-        match self {
-            Sink::Smtp { .. } => "smtp",
-            Sink::File(_) => "file",
-            Sink::Log => "log",
-            Sink::Broken(_) => "broken",
-        }
-    }
-}
-
-/// Longest line SMTP carries unencoded (RFC 5322: 998 characters and CRLF).
-const MAX_LINE: usize = 998;
-
-/// The body as-is when it is 7-bit text with lines SMTP carries (so the ticket code stays
-/// one line a reader can copy; lettre would fold lines past 76 characters with
-/// quoted-printable), else encoded by lettre.
-fn plain_body(text: &str) -> Body {
-    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
-    if crlf.is_ascii()
-        && !crlf.contains('\0')
-        && crlf
-            .split("\r\n")
-            .all(|line| line.len() <= MAX_LINE && !line.contains('\r'))
-    {
-        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
-    } else {
-        Body::new(text.to_owned())
-    }
-}
-
-/// How an SMTP URL asks the connection to be protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// `smtps://`: TLS from the first byte (port 465 by default).
-    Implicit,
-    /// `smtp://…?tls=required`: STARTTLS, and no message is sent without it (587).
-    StartTls,
-    /// `smtp://`: plain, for a relay on the same host or network (25).
-    Plain,
-}
-
-/// Reads an SMTP URL's protection (and checks the URL): for `Config::validate` too.
-pub fn smtp_security(url: &str) -> Result<SmtpSecurity, String> {
-    let shown = redacted(url);
-    let parsed = url::Url::parse(url).map_err(|e| format!("notify.smtp_url {shown}: {e}"))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("notify.smtp_url {shown} has no host"));
-    }
-    let tls = parsed
-        .query_pairs()
-        .find(|(key, _)| key == "tls")
-        .map(|(_, value)| value.into_owned());
-    match (parsed.scheme(), tls.as_deref()) {
-        ("smtps", None) => Ok(SmtpSecurity::Implicit),
-        ("smtp", Some("required")) => Ok(SmtpSecurity::StartTls),
-        ("smtp", None) => Ok(SmtpSecurity::Plain),
-        _ => Err(format!(
-            "notify.smtp_url {shown}: use smtps://host (TLS), smtp://host?tls=required \
-             (STARTTLS) or smtp://host (plain, to a local relay)"
-        )),
-    }
-}
-
-/// The transport for `notify.smtp_url`, trusting the public roots and `smtp_ca_path`.
-fn smtp_transport(config: &NotifyConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-    let url = config.smtp_url.as_deref().unwrap_or_default();
-    let shown = redacted(url);
-    let security = smtp_security(url)?;
-    let parsed = url::Url::parse(url).map_err(|e| format!("notify.smtp_url {shown}: {e}"))?;
-    let host = parsed.host_str().unwrap_or_default().to_owned();
-    let tls = || -> Result<TlsParameters, String> {
-        let mut builder = TlsParameters::builder(host.clone());
-        if let Some(path) = &config.smtp_ca_path {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("notify.smtp_ca_path {}: {e}", path.display()))?;
-            let ca = Certificate::from_pem(&pem)
-                .map_err(|e| format!("notify.smtp_ca_path {}: {e}", path.display()))?;
-            builder = builder.add_root_certificate(ca);
-        }
-        builder
-            .build_rustls()
-            .map_err(|e| format!("notify.smtp_url {shown}: {e}"))
-    };
-    let (port, tls) = match security {
-        SmtpSecurity::Implicit => (465, Tls::Wrapper(tls()?)),
-        SmtpSecurity::StartTls => (587, Tls::Required(tls()?)),
-        SmtpSecurity::Plain => (25, Tls::None),
-    };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
-        .port(parsed.port().unwrap_or(port))
-        .tls(tls);
-    if !parsed.username().is_empty() {
-        builder = builder.credentials(Credentials::new(
-            parsed.username().to_owned(),
-            parsed.password().unwrap_or_default().to_owned(),
-        ));
-    }
-    Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
 }
 
 /// The `notifications` consumer.
 pub struct Notifications {
-    sink: Sink,
+    /// The sink this node's configuration sends through, recorded with each message.
+    sink: &'static str,
     /// `notify.partner_booking_emails`.
     partner_booking_emails: bool,
 }
 
 impl Notifications {
     pub fn new(config: &NotifyConfig) -> Self {
-        let sink = match (&config.smtp_url, &config.file) {
-            (Some(_), _) => match (smtp_transport(config), config.from.parse::<Mailbox>()) {
-                (Ok(transport), Ok(from)) => Sink::Smtp {
-                    transport: Box::new(transport),
-                    from,
-                },
-                (Err(error), _) => Sink::Broken(error),
-                (_, Err(error)) => Sink::Broken(format!("notify.from: {error}")),
-            },
-            (None, Some(path)) => Sink::File(path.clone()),
-            (None, None) => Sink::Log,
-        };
-        if let Sink::Broken(error) = &sink {
-            tracing::error!(%error, "notifications cannot be sent");
-        }
         Self {
-            sink,
+            sink: mail::sink_name(config),
             partner_booking_emails: config.partner_booking_emails,
         }
     }
@@ -444,7 +328,7 @@ impl Notifications {
         let (Some(booking_id), Some(kind)) = (notified_booking(&event), kind_of(&event)) else {
             return Ok(());
         };
-        if was_sent(&app.db, &envelope.event_id, kind).await? {
+        if mail::was_queued(&app.db, &envelope.event_id, kind).await? {
             return Ok(());
         }
         let Some(booking) = get_booking(&app.db, booking_id).await? else {
@@ -463,49 +347,51 @@ impl Notifications {
             // The customer erased their account: nobody to write to.
             return Ok(());
         }
+        if customer.email.parse::<Mailbox>().is_err() {
+            // No retry can deliver to it; holding up the events behind it would not help.
+            tracing::warn!(
+                kind,
+                booking_id,
+                "notification to a malformed address skipped"
+            );
+            return Ok(());
+        }
+        let locale = Locale::from_stored(&customer.locale);
+        let show = show_context(&app.db, &booking.show_id, locale).await?;
         let ticket_code = app.tickets.issue(&TicketClaims {
             b: booking.id.clone(),
             s: booking.show_id.clone(),
             seats: booking.seat_labels(),
         });
-        let Some(notice) = compose(&event, &booking, &ticket_code) else {
+        let Some(notice) = compose(&event, &booking, &show, &ticket_code, locale) else {
             return Ok(());
         };
-        let Ok(recipient) = customer.email.parse::<Mailbox>() else {
-            // No retry can deliver to it; holding up the events behind it would not help.
-            tracing::warn!(
-                kind = notice.kind,
-                booking_id,
-                "notification to a malformed address skipped"
-            );
-            return Ok(());
-        };
-        // Claim the message before sending it: of two deliveries of one event (a lease
-        // takeover mid-event), only the claimant sends. A failed send gives the claim up so
-        // the retry sends; a crash mid-send loses that one message (the ticket is still in
-        // the app) rather than risk mailing it twice.
-        let now = app.clock.now().as_millis();
-        let sink = self.sink.name();
-        if !claim(
-            &app.db,
-            &envelope.event_id,
-            &notice,
-            &customer.email,
-            sink,
-            now,
-        )
-        .await?
-        {
-            return Ok(());
-        }
-        if let Err(error) = self
-            .send(vec![recipient], &customer.email, &notice, envelope)
+        self.queue(app, envelope, notice, vec![customer.email], locale)
             .await
-        {
-            release(&app.db, &envelope.event_id, notice.kind).await?;
-            return Err(error);
-        }
-        metrics::counter!("marquee_notifications_sent_total", "kind" => notice.kind).increment(1);
+    }
+
+    /// Queues `notice` to `recipients` in the mail outbox (once per event and kind).
+    async fn queue(
+        &self,
+        app: &AppState,
+        envelope: &Envelope,
+        notice: Notice,
+        recipients: Vec<String>,
+        locale: Locale,
+    ) -> anyhow::Result<()> {
+        let outgoing = Outgoing {
+            kind: notice.kind.to_owned(),
+            event_id: envelope.event_id.clone(),
+            recipients,
+            subject: notice.subject,
+            text: notice.body,
+            html: notice.html,
+            locale: locale.as_str().to_owned(),
+        };
+        let (sink, now) = (self.sink, app.clock.now().as_millis());
+        app.db
+            .write(move |tx| mail::queue(tx, &outgoing, sink, now))
+            .await?;
         Ok(())
     }
 
@@ -538,7 +424,7 @@ impl Notifications {
         org_id: &str,
         notice: Notice,
     ) -> anyhow::Result<()> {
-        if was_sent(&app.db, &envelope.event_id, notice.kind).await? {
+        if mail::was_queued(&app.db, &envelope.event_id, notice.kind).await? {
             return Ok(());
         }
         let emails: Vec<String> = app
@@ -549,77 +435,16 @@ impl Notifications {
                 params![org_id],
             )
             .await?;
-        let recipients: Vec<Mailbox> = emails.iter().filter_map(|e| e.parse().ok()).collect();
+        let recipients: Vec<String> = emails
+            .into_iter()
+            .filter(|e| e.parse::<Mailbox>().is_ok())
+            .collect();
         if recipients.is_empty() {
             tracing::warn!(org_id, kind = notice.kind, "no one to tell the partner");
             return Ok(());
         }
-        let to = emails.join(", ");
-        let now = app.clock.now().as_millis();
-        let sink = self.sink.name();
-        if !claim(&app.db, &envelope.event_id, &notice, &to, sink, now).await? {
-            return Ok(());
-        }
-        if let Err(error) = self.send(recipients, &to, &notice, envelope).await {
-            release(&app.db, &envelope.event_id, notice.kind).await?;
-            return Err(error);
-        }
-        metrics::counter!("marquee_notifications_sent_total", "kind" => notice.kind).increment(1);
-        Ok(())
-    }
-
-    /// Sends `notice` to `recipients` (`to` is their addresses, for the file and log
-    /// sinks).
-    async fn send(
-        &self,
-        recipients: Vec<Mailbox>,
-        to: &str,
-        notice: &Notice,
-        envelope: &Envelope,
-    ) -> anyhow::Result<()> {
-        match &self.sink {
-            Sink::Smtp { transport, from } => {
-                let body = plain_body(&notice.body);
-                let mut message = Message::builder().from(from.clone());
-                for recipient in recipients {
-                    message = message.to(recipient);
-                }
-                let message = message
-                    .subject(&notice.subject)
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(body)?;
-                transport.send(message).await?;
-            }
-            Sink::File(path) => {
-                let mut line = serde_json::to_string(&serde_json::json!({
-                    "event_id": envelope.event_id,
-                    "kind": notice.kind,
-                    "to": to,
-                    "subject": notice.subject,
-                    "body": notice.body,
-                }))?;
-                line.push('\n');
-                let mut file = tokio::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .await?;
-                // One write per line, so concurrent writers never interleave inside a line.
-                file.write_all(line.as_bytes()).await?;
-                file.flush().await?;
-            }
-            Sink::Log => {
-                tracing::info!(
-                    kind = notice.kind,
-                    to,
-                    subject = %notice.subject,
-                    event_id = %envelope.event_id,
-                    "notification"
-                );
-            }
-            Sink::Broken(error) => anyhow::bail!("notifications are misconfigured: {error}"),
-        }
-        Ok(())
+        self.queue(app, envelope, notice, recipients, Locale::En)
+            .await
     }
 }
 
@@ -635,60 +460,6 @@ impl Consumer for Notifications {
     ) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> {
         Box::pin(self.handle_event(app, event))
     }
-}
-
-/// Whether the message of `kind` for `event_id` was already sent.
-pub async fn was_sent(db: &Db, event_id: &str, kind: &str) -> sqlx::Result<bool> {
-    let found: Option<String> = db
-        .fetch_optional(
-            "SELECT id FROM notifications WHERE event_id = $1 AND kind = $2",
-            params![event_id, kind],
-        )
-        .await?;
-    Ok(found.is_some())
-}
-
-/// Records the message of `notice.kind` for `event_id` as sent; false if it already was
-/// (or is being sent). A unit of work: on SQLite it joins the committer's group commit.
-async fn claim(
-    db: &Db,
-    event_id: &str,
-    notice: &Notice,
-    recipient: &str,
-    sink: &str,
-    now: i64,
-) -> sqlx::Result<bool> {
-    const SQL: &str = "INSERT INTO notifications \
-         (id, event_id, kind, recipient, subject, sink, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, kind) DO NOTHING";
-    let row = [
-        NotificationId::generate().to_string(),
-        event_id.to_owned(),
-        notice.kind.to_owned(),
-        recipient.to_owned(),
-        notice.subject.clone(),
-        sink.to_owned(),
-    ];
-    let inserted = db
-        .write(move |tx| {
-            let [id, event, kind, recipient, subject, sink] = &row;
-            tx.execute(SQL, params![id, event, kind, recipient, subject, sink, now])
-        })
-        .await?;
-    Ok(inserted == 1)
-}
-
-/// Gives up the claim of a message that could not be sent, so a retry sends it.
-async fn release(db: &Db, event_id: &str, kind: &str) -> sqlx::Result<()> {
-    let (event_id, kind) = (event_id.to_owned(), kind.to_owned());
-    db.write(move |tx| {
-        tx.execute(
-            "DELETE FROM notifications WHERE event_id = $1 AND kind = $2",
-            params![&event_id, &kind],
-        )
-    })
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -718,6 +489,90 @@ mod tests {
         }
     }
 
+    fn english(event: &Event, booking: &BookingRow, code: &str) -> Option<Notice> {
+        compose(event, booking, &ShowContext::default(), code, Locale::En)
+    }
+
+    #[test]
+    fn a_french_customer_is_written_to_in_french_with_the_theatres_time() {
+        let event = Event::BookingConfirmed {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+            payment_id: "pay_1".into(),
+            seats: vec![],
+        };
+        let show = ShowContext {
+            movie: Some("Dune : deuxième partie".into()),
+            theatre: Some("Regal".into()),
+            timezone: chrono_tz::Asia::Kolkata,
+        };
+        let notice = compose(&event, &booking(), &show, "MQ1.code.sig", Locale::Fr).unwrap();
+        assert_eq!(notice.kind, "booking_confirmation");
+        assert_eq!(notice.subject, "Vos billets : réservation bkg_1");
+        assert!(
+            notice.body.contains("Film: Dune : deuxième partie\r\n"),
+            "{}",
+            notice.body
+        );
+        assert!(
+            notice.body.contains("Total payé: 315,00 INR\r\n"),
+            "{}",
+            notice.body
+        );
+        // 1_795_250_000_000 ms is 2026-11-21 08:33:20 UTC, 14:03 in Kolkata.
+        assert!(
+            notice.body.contains("samedi 21 novembre 2026 à 14:03 IST"),
+            "{}",
+            notice.body
+        );
+        assert!(notice.html.contains("<html lang=\"fr\">"));
+        assert!(notice.html.contains("MQ1.code.sig"));
+    }
+
+    #[test]
+    fn reminders_and_show_changes_are_only_for_live_bookings() {
+        let mut held = booking();
+        held.status = "pending_payment".into();
+        let mut cancelled = booking();
+        cancelled.status = "cancelled".into();
+        let expiring = Event::BookingHoldExpiring {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+            expires_at: held.expires_at,
+        };
+        let moved = Event::BookingShowRescheduled {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+            from: held.starts_at,
+            to: held.starts_at + 3_600_000,
+        };
+        let repriced = Event::BookingShowRepriced {
+            booking_id: "bkg_1".into(),
+            show_id: "shw_1".into(),
+        };
+        let reminder = english(&expiring, &held, "code").unwrap();
+        assert_eq!(reminder.kind, "hold_expiring");
+        assert!(reminder.body.contains("INR 315.00"), "{}", reminder.body);
+        assert_eq!(
+            english(&expiring, &booking(), "code"),
+            None,
+            "paid meanwhile"
+        );
+        let notice = english(&moved, &booking(), "code").unwrap();
+        assert_eq!(notice.kind, "show_rescheduled");
+        assert!(notice.body.contains("full refund"), "{}", notice.body);
+        let notice = english(&repriced, &held, "code").unwrap();
+        assert_eq!(notice.kind, "show_repriced");
+        assert!(
+            notice.body.contains("price you were quoted: INR 315.00"),
+            "{}",
+            notice.body
+        );
+        for event in [&expiring, &moved, &repriced] {
+            assert_eq!(english(event, &cancelled, "code"), None, "{event:?}");
+        }
+    }
+
     #[test]
     fn a_confirmation_carries_the_booking_and_its_ticket_code() {
         let event = Event::BookingConfirmed {
@@ -726,7 +581,7 @@ mod tests {
             payment_id: "pay_1".into(),
             seats: vec!["A1".into(), "A2".into()],
         };
-        let notice = compose(&event, &booking(), "MQ1.code.sig").unwrap();
+        let notice = english(&event, &booking(), "MQ1.code.sig").unwrap();
         assert_eq!(notice.kind, "booking_confirmation");
         assert!(notice.subject.contains("bkg_1"));
         assert!(notice.body.contains("MQ1.code.sig"));
@@ -742,7 +597,7 @@ mod tests {
             by: "partner".into(),
             refund: Some(31_500),
         };
-        let notice = compose(&event, &booking(), "code").unwrap();
+        let notice = english(&event, &booking(), "code").unwrap();
         assert!(
             notice.body.contains("show was cancelled"),
             "{}",
@@ -757,7 +612,7 @@ mod tests {
         let event = Event::ShowChanged {
             show_id: "shw_1".into(),
         };
-        assert_eq!(compose(&event, &booking(), "code"), None);
+        assert_eq!(english(&event, &booking(), "code"), None);
         assert_eq!(notified_booking(&event), None);
     }
 

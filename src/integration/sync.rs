@@ -653,6 +653,8 @@ fn difference(
         language: (item.language != current.language).then(|| item.language.clone()),
         format: (item.format != current.format).then(|| item.format.clone()),
         prices: (stored != wanted).then(|| item.prices.clone()),
+        // A theatre's schedule does not move a show its customers hold seats for.
+        move_with_customers: false,
     })
 }
 

@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Event types an endpoint may subscribe to.
-pub const EVENT_TYPES: [&str; 10] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "booking.confirmed",
     "booking.cancelled",
     "booking.refunded",
@@ -35,6 +35,8 @@ pub const EVENT_TYPES: [&str; 10] = [
     "counter_sale.recorded",
     "counter_sale.voided",
     "counter_sale.conflicted",
+    "show.rescheduled",
+    "show.repriced",
 ];
 
 /// Endpoints one organisation may register.
@@ -80,7 +82,7 @@ pub struct NewEndpointRequest {
     pub url: String,
     /// One or more of: booking.confirmed, booking.cancelled, payment.refunded,
     /// show.changed, show.cancelled, counter_sale.recorded, counter_sale.voided,
-    /// counter_sale.conflicted.
+    /// counter_sale.conflicted, show.rescheduled, show.repriced.
     pub event_types: Vec<String>,
 }
 

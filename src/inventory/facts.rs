@@ -20,6 +20,18 @@ pub struct ShowFacts {
     pub show: ShowRow,
     pub prices: Vec<CategoryPrice>,
     pub categories: HashMap<String, SeatCategory>,
+    /// The organisation whose theatre shows it (its price rules apply).
+    pub org_id: String,
+    /// The theatre's country (ISO 3166-1 alpha-2): whose holidays count.
+    pub country_code: String,
+}
+
+crate::db_row! {
+    #[derive(Debug)]
+    struct PlaceRow {
+        org_id: String,
+        country_code: String,
+    }
 }
 
 pub struct ShowFactsCache {
@@ -52,10 +64,22 @@ impl ShowFactsCache {
             .into_iter()
             .filter_map(|(label, category)| Some((label, SeatCategory::parse(&category)?)))
             .collect();
+        let place: Option<PlaceRow> = app
+            .db
+            .fetch_optional(
+                "SELECT t.org_id, c.country_code FROM theatres t JOIN cities c ON c.id = t.city_id \
+                 WHERE t.id = $1",
+                crate::params![show.theatre_id.as_str()],
+            )
+            .await?;
+        let (org_id, country_code) =
+            place.map_or_else(Default::default, |p| (p.org_id, p.country_code));
         let facts = Arc::new(ShowFacts {
             show,
             prices,
             categories,
+            org_id,
+            country_code,
         });
         self.entries
             .insert(show_id.to_owned(), (epoch, now, facts.clone()));

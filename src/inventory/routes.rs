@@ -60,7 +60,7 @@ async fn cached_seat_map(
     Ok(app
         .cache
         .get_or_load_kept(key, Scope::Show(show), || {
-            service::seat_map(&app.db, show, now)
+            crate::pricing::priced_seat_map(app, show, now)
         })
         .await?)
 }
@@ -115,7 +115,7 @@ async fn best_seats(
     let map = match entry.kept::<SeatMap>() {
         Some(map) => map,
         None => std::sync::Arc::new(
-            service::seat_map(&app.db, show.as_str(), app.clock.now())
+            crate::pricing::priced_seat_map(&app, show.as_str(), app.clock.now())
                 .await?
                 .value,
         ),

@@ -116,6 +116,12 @@ pub fn item_of(envelope: &Envelope) -> Option<StreamItem> {
         | Event::TicketResent { .. }
         | Event::MovieRated { .. }
         | Event::PaymentDisputed { .. } => None,
+        // No seat changes state: a time or price change is also `show.changed` (reload).
+        Event::BookingHoldExpiring { .. }
+        | Event::ShowRescheduled { .. }
+        | Event::ShowRepriced { .. }
+        | Event::BookingShowRescheduled { .. }
+        | Event::BookingShowRepriced { .. } => None,
     }
 }
 

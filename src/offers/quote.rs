@@ -1,9 +1,11 @@
-//! The quote: base price per seat category, then offers in a fixed order, then the
-//! convenience fee — exact to the minor unit, explainable line by line, and independent of
-//! the order in which seats were listed.
+//! The quote: base price per seat category, moved by the price rules (`pricing`), then
+//! offers in a fixed order, then the convenience fee — exact to the minor unit,
+//! explainable line by line, and independent of the order in which seats were listed.
 //!
 //! Rules, in order:
-//! 1. Tickets are put in canonical order: base price, highest first; equal prices by seat
+//! 0. Each ticket arrives with its list price: the category's base price after the price
+//!    rules, each listed with what it added or took off (`pricing::rules`).
+//! 1. Tickets are put in canonical order: list price, highest first; equal prices by seat
 //!    label. Quote lines come out in this order, and it is the order the nth-ticket offer
 //!    counts in.
 //! 2. Applicable offers (active, valid at the quote instant, in scope for the show's city or
@@ -22,6 +24,7 @@ use crate::{
     ids::{CityId, TheatreId},
     inventory::model::SeatCategory,
     money::{Currency, FULL_BP, Money, MoneyError},
+    pricing::model::AppliedRule,
     time::Timestamp,
 };
 
@@ -30,7 +33,25 @@ use crate::{
 pub struct Ticket {
     pub seat: String,
     pub category: SeatCategory,
+    /// The category's price.
     pub base: Money,
+    /// `base` after the price rules: what offers discount.
+    pub list: Money,
+    /// The price rules that moved `base` to `list`, in the order applied.
+    pub rules: Vec<AppliedRule>,
+}
+
+impl Ticket {
+    /// A seat no price rule moves.
+    pub fn at_base(seat: impl Into<String>, category: SeatCategory, base: Money) -> Self {
+        Self {
+            seat: seat.into(),
+            category,
+            base,
+            list: base,
+            rules: Vec::new(),
+        }
+    }
 }
 
 /// The show a quote is for, and when it is made.
@@ -55,10 +76,16 @@ pub struct AppliedDiscount {
 pub struct QuoteLine {
     pub seat: String,
     pub category: SeatCategory,
+    /// The seat category's price for the show.
     pub base: Money,
+    /// Each price rule applied to this ticket (day of week, holiday, time band, format,
+    /// demand), in the order applied, with what it added or took off.
+    pub rules: Vec<AppliedRule>,
+    /// Base after the price rules: the price offers discount.
+    pub list_price: Money,
     /// Each discount applied to this ticket, in the order applied.
     pub discounts: Vec<AppliedDiscount>,
-    /// Base minus discounts.
+    /// List price minus discounts.
     pub price: Money,
     pub fee: Money,
     /// Price plus fee.
@@ -69,6 +96,8 @@ pub struct QuoteLine {
 pub struct Quote {
     pub lines: Vec<QuoteLine>,
     pub base_total: Money,
+    /// What the price rules added, all lines together (negative: took off).
+    pub rule_total: Money,
     pub discount_total: Money,
     pub fee_total: Money,
     pub total: Money,
@@ -106,15 +135,18 @@ pub fn quote(
         if ticket.base.currency != context.currency {
             return Err(QuoteError::WrongCurrency(ticket.seat.clone()));
         }
-        if ticket.base.amount < 0 {
+        if ticket.list.currency != context.currency {
+            return Err(QuoteError::WrongCurrency(ticket.seat.clone()));
+        }
+        if ticket.base.amount < 0 || ticket.list.amount < 0 {
             return Err(QuoteError::NegativePrice(ticket.seat.clone()));
         }
     }
     let mut ordered: Vec<&Ticket> = tickets.iter().collect();
     ordered.sort_by(|a, b| {
-        b.base
+        b.list
             .amount
-            .cmp(&a.base.amount)
+            .cmp(&a.list.amount)
             .then_with(|| a.seat.cmp(&b.seat))
     });
     let mut lines: Vec<QuoteLine> = ordered
@@ -123,10 +155,12 @@ pub fn quote(
             seat: t.seat.clone(),
             category: t.category,
             base: t.base,
+            rules: t.rules.clone(),
+            list_price: t.list,
             discounts: Vec::new(),
-            price: t.base,
+            price: t.list,
             fee: Money::zero(context.currency),
-            total: t.base,
+            total: t.list,
         })
         .collect();
 
@@ -179,10 +213,12 @@ pub fn quote(
     }
     let currency = context.currency;
     let base_total = Money::sum(currency, lines.iter().map(|l| l.base))?;
+    let list_total = Money::sum(currency, lines.iter().map(|l| l.list_price))?;
     let price_total = Money::sum(currency, lines.iter().map(|l| l.price))?;
     let fee_total = Money::sum(currency, lines.iter().map(|l| l.fee))?;
     Ok(Quote {
-        discount_total: base_total.checked_sub(price_total)?,
+        rule_total: list_total.checked_sub(base_total)?,
+        discount_total: list_total.checked_sub(price_total)?,
         total: price_total.checked_add(fee_total)?,
         base_total,
         fee_total,
@@ -225,11 +261,7 @@ mod tests {
             Premium => 32_000,
             Recliner => 55_000,
         };
-        Ticket {
-            seat: seat.into(),
-            category,
-            base: money(base),
-        }
+        Ticket::at_base(seat, category, money(base))
     }
 
     fn time(h: u32, m: u32) -> NaiveTime {
@@ -457,11 +489,7 @@ mod tests {
 
     #[test]
     fn odd_amounts_round_half_up_at_each_step() {
-        let odd = |seat: &str| Ticket {
-            seat: seat.into(),
-            category: Regular,
-            base: money(333),
-        };
+        let odd = |seat: &str| Ticket::at_base(seat, Regular, money(333));
         let tickets = [odd("A1"), odd("A2"), odd("A3")];
         let (city, theatre) = (CityId::derived("c"), TheatreId::derived("t"));
         let q = quote(
@@ -535,11 +563,11 @@ mod tests {
             quote(&twice, &[], no_fee(), &ctx),
             Err(QuoteError::DuplicateSeat("A1".into()))
         );
-        let pounds = [Ticket {
-            seat: "A1".into(),
-            category: Regular,
-            base: Money::new(1, Currency::parse("GBP").unwrap()),
-        }];
+        let pounds = [Ticket::at_base(
+            "A1",
+            Regular,
+            Money::new(1, Currency::parse("GBP").unwrap()),
+        )];
         assert_eq!(
             quote(&pounds, &[], no_fee(), &ctx),
             Err(QuoteError::WrongCurrency("A1".into()))
@@ -555,10 +583,8 @@ mod tests {
                 specs
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (amount, c))| Ticket {
-                        seat: format!("S{i}"),
-                        category: SeatCategory::ALL[c],
-                        base: money(amount),
+                    .map(|(i, (amount, c))| {
+                        Ticket::at_base(format!("S{i}"), SeatCategory::ALL[c], money(amount))
                     })
                     .collect()
             })

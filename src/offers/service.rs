@@ -25,6 +25,7 @@ use crate::{
     ids::{CityId, ShowId, TheatreId},
     inventory::facts::ShowFacts,
     money::{Currency, FULL_BP, Money},
+    pricing::{self, ShowRules},
     time::{Timestamp, parse_tz},
 };
 
@@ -281,6 +282,8 @@ pub async fn quote_for_show(
 #[derive(Clone)]
 pub struct ShowPricing {
     pub facts: Arc<ShowFacts>,
+    /// The price rules that apply to the show, and its occupancy if one reads it.
+    pub rules: Arc<ShowRules>,
     pub offers: Arc<Vec<Offer>>,
     pub fees: FeePolicy,
 }
@@ -289,10 +292,12 @@ impl ShowPricing {
     /// The snapshots of this node (see `inventory::facts` and `offers::book`).
     pub async fn load(app: &AppState, show_id: &str) -> Result<Self, OfferError> {
         let facts = app.show_facts.get(app, show_id).await?;
+        let rules = Arc::new(pricing::rules_for_show(app, &facts).await?);
         let offers = app.offer_book.offers(app).await?;
         let currency = Currency::parse(&facts.show.currency).unwrap_or(Currency::UNKNOWN);
         Ok(Self {
             facts,
+            rules,
             offers,
             fees: fee_policy(app, currency),
         })
@@ -311,18 +316,30 @@ impl ShowPricing {
         if !unknown.is_empty() {
             return Err(OfferError::UnknownSeats(unknown));
         }
-        let tickets: Vec<Ticket> = seats
-            .iter()
-            .filter_map(|seat| {
-                let category = *facts.categories.get(seat.as_str())?;
-                let price = facts.prices.iter().find(|p| p.category == category)?.price;
-                Some(Ticket {
-                    seat: seat.clone(),
-                    category,
-                    base: price,
-                })
-            })
-            .collect();
+        let mut tickets: Vec<Ticket> = Vec::with_capacity(seats.len());
+        for seat in seats {
+            let Some(category) = facts.categories.get(seat.as_str()).copied() else {
+                continue;
+            };
+            let Some(base) = facts
+                .prices
+                .iter()
+                .find(|p| p.category == category)
+                .map(|p| p.price)
+            else {
+                continue;
+            };
+            let (list, rules) =
+                pricing::rules::seat_price(base, category, &self.rules.rules, &self.rules.point)
+                    .map_err(QuoteError::from)?;
+            tickets.push(Ticket {
+                seat: seat.clone(),
+                category,
+                base,
+                list,
+                rules,
+            });
+        }
         let currency = Currency::parse(&show.currency).unwrap_or(Currency::UNKNOWN);
         let tz = parse_tz(&show.timezone);
         let local_start = Timestamp::from_millis(show.starts_at)

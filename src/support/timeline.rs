@@ -71,12 +71,13 @@ pub async fn of_booking(app: &AppState, booking_id: &str) -> Result<Vec<Timeline
     audit.push_in(&subjects).push(" ORDER BY seq");
     let audit: Vec<AuditLine> = db.fetch_all(audit.sql().as_str(), audit.params()).await?;
     let event_ids: Vec<String> = events.iter().map(|e| e.0.clone()).collect();
-    let notifications: Vec<(String, String, String, i64)> = if event_ids.is_empty() {
+    let notifications: Vec<(String, String, String, i64, String, i64)> = if event_ids.is_empty() {
         Vec::new()
     } else {
         let mut sent = QueryBuilder::new(
             db.engine(),
-            "SELECT kind, recipient, sink, created_at FROM notifications WHERE event_id",
+            "SELECT kind, recipient, sink, created_at, status, attempts FROM notifications \
+             WHERE event_id",
         );
         sent.push_in(&event_ids).push(" ORDER BY created_at, id");
         db.fetch_all(sent.sql().as_str(), sent.params()).await?
@@ -159,12 +160,15 @@ pub async fn of_booking(app: &AppState, booking_id: &str) -> Result<Vec<Timeline
             }),
         });
     }
-    for (kind, recipient, sink, at) in notifications {
+    for (kind, recipient, sink, at, status, attempts) in notifications {
+        // `status`: queued, sending, sent or failed (the mail outbox); `attempts` so far.
         entries.push(TimelineEntry {
             at: Timestamp::from_millis(at),
             source: "notification".into(),
             kind,
-            detail: serde_json::json!({"recipient": recipient, "sink": sink}),
+            detail: serde_json::json!({
+                "recipient": recipient, "sink": sink, "status": status, "attempts": attempts,
+            }),
         });
     }
     // Oldest first; at one instant, in the order things happen: the payment, its event,

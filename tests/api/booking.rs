@@ -345,11 +345,12 @@ pub fn expected_quote(seats: &[&str]) -> Value {
             let fee = (base * 500 + 5_000) / 10_000;
             base_total += base;
             fee_total += fee;
-            json!({"seat": seat, "category": category, "base": inr(base), "discounts": [],
+            json!({"seat": seat, "category": category, "base": inr(base), "rules": [],
+                   "list_price": inr(base), "discounts": [],
                    "price": inr(base), "fee": inr(fee), "total": inr(base + fee)})
         })
         .collect();
-    json!({"lines": lines, "base_total": inr(base_total), "discount_total": inr(0),
+    json!({"lines": lines, "base_total": inr(base_total), "rule_total": inr(0), "discount_total": inr(0),
            "fee_total": inr(fee_total), "total": inr(base_total + fee_total)})
 }
 

@@ -162,6 +162,8 @@ async fn run(engine: Engine) {
         ..ServeOptions::default()
     }
     .env("MARQUEE_BOOKING__HOLD_SECS", HOLD_SECS)
+    // Reminders must come before the (short) hold lapses.
+    .env("MARQUEE_BOOKING__HOLD_REMINDER_LEAD_SECS", HOLD_SECS / 2)
     .env("MARQUEE_PAYMENT__MOCK_DELAY_MS", DELAYED_MS)
     // A payment whose intent died with the process before it was confirmed is settled by
     // asking the gateway; soon, so it happens within the settle window.

@@ -15,6 +15,7 @@ mod checkin;
 mod connections;
 mod counter_sales;
 mod crash;
+mod customer_notices;
 mod dashboard;
 mod disputes;
 mod edge;

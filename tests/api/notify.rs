@@ -1,6 +1,9 @@
 //! Customer notifications by email, received by a real SMTP listener on loopback (a small
 //! server speaking the protocol over TCP, capturing what it is sent): a paid booking mails
-//! its customer the booking id and ticket code, and a redelivered event mails nothing.
+//! its customer the booking id and ticket code, and a redelivered event mails nothing; an
+//! SMTP outage delays mail (the mail outbox retries with backoff) but loses none, and a
+//! message is given up after its last attempt; customers are written to in their
+//! account's language, as text and HTML.
 
 use std::{
     sync::{Arc, Mutex},
@@ -13,6 +16,7 @@ use marquee::{
     integration::{
         dispatcher::{self, Consumer},
         events::{Envelope, Event},
+        mail,
         notify::{self, Notifications},
         outbox,
     },
@@ -26,7 +30,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::{
     booking::{customer, hold_ok, id_of, pay_ok, wait_for_status},
-    fixtures,
+    db_test, fixtures,
     helpers::{TestApp, send},
 };
 
@@ -65,7 +69,12 @@ impl SmtpSink {
     }
 
     pub async fn start_with(tls: SinkTls) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0, tls).await
+    }
+
+    /// On a given port (0: any free one).
+    pub async fn start_on(port: u16, tls: SinkTls) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let captured = mails.clone();
@@ -295,6 +304,7 @@ async fn paid_booking_mails_its_customer_once_over(engine: Engine, protection: P
     let Some(app) = TestApp::spawn_with(engine, move |config| {
         config.notify.smtp_url = Some(smtp_url);
         config.notify.smtp_ca_path = Some(ca);
+        config.notify.poll_interval_ms = 20;
         config.events.dispatch_interval_ms = 20;
     })
     .await
@@ -386,7 +396,7 @@ async fn paid_booking_mails_its_customer_once_over(engine: Engine, protection: P
         .unwrap();
     notifications.handle(&app.state, &event).await.unwrap();
     assert!(
-        notify::was_sent(&app.db, &event.event_id, "booking_confirmation")
+        mail::was_queued(&app.db, &event.event_id, "booking_confirmation")
             .await
             .unwrap()
     );
@@ -456,3 +466,440 @@ fn smtp_urls_say_how_the_connection_is_protected() {
     let refused = smtp_security("smtp://user:hunter2@mail.example?tls=maybe").unwrap_err();
     assert!(!refused.contains("hunter2"), "{refused}");
 }
+
+// ---------------------------------------------------------------------------------------
+// The mail outbox: retries with backoff, nothing lost, a last attempt.
+
+/// A loopback port nothing listens on (bound, then let go), for an SMTP server that is down.
+async fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// How the outbox holds one kind of message: (status, attempts, last_error, sent_at), and
+/// how many rows of that kind there are.
+async fn outbox_row(
+    app: &TestApp,
+    kind: &str,
+) -> (Option<(String, i64, Option<String>, Option<i64>)>, usize) {
+    let rows: Vec<(String, i64, Option<String>, Option<i64>)> = app
+        .db
+        .fetch_all(
+            "SELECT status, attempts, last_error, sent_at FROM notifications WHERE kind = $1",
+            marquee::params![kind],
+        )
+        .await
+        .unwrap();
+    let count = rows.len();
+    (rows.into_iter().next(), count)
+}
+
+/// Waits (bounded) until the confirmation's row is in `status` after `attempts` attempts.
+async fn wait_for_attempts(app: &TestApp, status: &str, attempts: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (row, _) = outbox_row(app, "booking_confirmation").await;
+        if let Some((s, a, _, _)) = &row
+            && s == status
+            && *a == attempts
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {status} after {attempts} attempts: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// SMTP pointed at `port`, the sender looking every 20 ms, retries from 1 s to 60 s.
+fn mail_to_port(config: &mut marquee::config::Config, port: u16, max_attempts: u32) {
+    config.notify.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    config.notify.poll_interval_ms = 20;
+    config.notify.retry_base_ms = 1_000;
+    config.notify.retry_max_ms = 60_000;
+    config.notify.max_attempts = max_attempts;
+    config.notify.partner_booking_emails = false;
+    config.events.dispatch_interval_ms = 20;
+}
+
+async fn an_smtp_outage_delays_mail_but_loses_none(engine: Engine) {
+    let port = closed_port().await;
+    let Some(app) = TestApp::spawn_with(engine, move |config| mail_to_port(config, port, 10)).await
+    else {
+        return;
+    };
+    let f = fixtures::load(&app).await;
+    let ana = customer(&app, "ana@example.com").await;
+    let booking = crate::booking::confirmed(&app, &ana, &f.noon, &["A1", "A2"]).await;
+    let id = id_of(&booking);
+
+    // The consumer queued the message; the first attempt failed (nobody listens) and the
+    // next waits for the backoff: the clock stands still, so nothing more happens.
+    wait_for_attempts(&app, "queued", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (row, count) = outbox_row(&app, "booking_confirmation").await;
+    let (status, attempts, error, sent_at) = row.unwrap();
+    assert_eq!((status.as_str(), attempts, count), ("queued", 1, 1));
+    assert!(
+        error.is_some_and(|e| !e.is_empty()),
+        "the failure is recorded"
+    );
+    assert_eq!(sent_at, None);
+    // The dispatcher's work is done: the event is not what is retried.
+    let confirmation = outbox::all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event_type == "booking.confirmed" && e.aggregate_id == id)
+        .unwrap();
+    assert!(
+        outbox::was_processed(&app.db, notify::CONSUMER, &confirmation.event_id)
+            .await
+            .unwrap()
+    );
+
+    // Past each backoff (never more than 60 s), one more attempt.
+    for attempts in [2, 3] {
+        app.clock.advance(chrono::Duration::seconds(60));
+        wait_for_attempts(&app, "queued", attempts).await;
+    }
+    assert_eq!(outbox_row(&app, "booking_confirmation").await.1, 1);
+
+    // The server comes back on that port; past the backoff, the message goes, once.
+    let smtp = SmtpSink::start_on(port, SinkTls::None).await;
+    app.clock.advance(chrono::Duration::seconds(60));
+    let mails = smtp.wait_for("ana@example.com", 1).await;
+    wait_for_attempts(&app, "sent", 4).await;
+    let (row, count) = outbox_row(&app, "booking_confirmation").await;
+    let (_, _, error, sent_at) = row.unwrap();
+    assert_eq!(count, 1);
+    assert_eq!(error, None);
+    assert_eq!(sent_at, Some(app.clock.now().as_millis()));
+    let ticket: serde_json::Value = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/bookings/{id}/ticket"),
+        Some(&ana),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let code = ticket["code"].as_str().unwrap();
+    assert!(
+        mails[0]
+            .data
+            .contains(&format!("Subject: Your tickets: booking {id}"))
+    );
+    let text = part(&mails[0].data, "text/plain");
+    assert!(
+        text.lines().any(|line| line == code),
+        "code {code} in {text}"
+    );
+
+    // Sent is sent: later rounds, even past a lease, send nothing more.
+    app.clock.advance(chrono::Duration::minutes(5));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.mails.lock().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_outage_delays_mail_but_loses_none_sqlite() {
+    an_smtp_outage_delays_mail_but_loses_none(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_outage_delays_mail_but_loses_none_postgres() {
+    an_smtp_outage_delays_mail_but_loses_none(Engine::Postgres).await;
+}
+
+async fn mail_is_given_up_after_its_last_attempt(engine: Engine) {
+    let port = closed_port().await;
+    let Some(app) = TestApp::spawn_with(engine, move |config| mail_to_port(config, port, 3)).await
+    else {
+        return;
+    };
+    let f = fixtures::load(&app).await;
+    let ana = customer(&app, "ana@example.com").await;
+    crate::booking::confirmed(&app, &ana, &f.noon, &["A1"]).await;
+    wait_for_attempts(&app, "queued", 1).await;
+    app.clock.advance(chrono::Duration::seconds(60));
+    wait_for_attempts(&app, "queued", 2).await;
+    app.clock.advance(chrono::Duration::seconds(60));
+    wait_for_attempts(&app, "failed", 3).await;
+    // Failed is final: however long after, no fourth attempt.
+    app.clock.advance(chrono::Duration::hours(2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (row, count) = outbox_row(&app, "booking_confirmation").await;
+    let (status, attempts, error, sent_at) = row.unwrap();
+    assert_eq!(
+        (status.as_str(), attempts, count, sent_at),
+        ("failed", 3, 1, None)
+    );
+    assert!(error.is_some_and(|e| !e.is_empty()));
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let failed: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("marquee_mail_failed_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(failed >= 1.0, "{metrics}");
+    // The support timeline shows what became of it.
+    let booking_id: String = app
+        .db
+        .fetch_one("SELECT id FROM bookings", marquee::params![])
+        .await
+        .unwrap();
+    let admin = crate::offers::admin(&app).await;
+    let timeline: serde_json::Value = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/admin/bookings/{booking_id}/timeline"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let message = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["source"] == "notification")
+        .unwrap();
+    assert_eq!(message["detail"]["status"], "failed");
+    assert_eq!(message["detail"]["attempts"], 3);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_given_up_after_its_last_attempt_sqlite() {
+    mail_is_given_up_after_its_last_attempt(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_given_up_after_its_last_attempt_postgres() {
+    mail_is_given_up_after_its_last_attempt(Engine::Postgres).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Localized mail.
+
+/// Decodes quoted-printable (soft line breaks, `=XX` bytes) as UTF-8.
+fn quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && let Some(hex) = joined.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The decoded body of the part of `content_type` in a received multipart message (lines
+/// joined with `\n`).
+fn part(data: &str, content_type: &str) -> String {
+    let start = data.find("boundary=\"").expect("a multipart message") + "boundary=\"".len();
+    let boundary = &data[start..start + data[start..].find('"').unwrap()];
+    for section in data.split(&format!("--{boundary}")).skip(1) {
+        let Some((headers, body)) = section.trim_start_matches('\n').split_once("\n\n") else {
+            continue;
+        };
+        if !headers.contains(&format!("Content-Type: {content_type}")) {
+            continue;
+        }
+        let body = body.trim_end_matches('\n');
+        return if headers.contains("Content-Transfer-Encoding: quoted-printable") {
+            quoted_printable(body)
+        } else {
+            body.to_owned()
+        };
+    }
+    panic!("no {content_type} part in {data}");
+}
+
+async fn customers_are_mailed_in_their_language_as_text_and_html(engine: Engine) {
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url();
+    let Some(app) = TestApp::spawn_with(engine, move |config| {
+        config.notify.smtp_url = Some(url);
+        config.notify.poll_interval_ms = 20;
+        config.notify.partner_booking_emails = false;
+        config.events.dispatch_interval_ms = 20;
+    })
+    .await
+    else {
+        return;
+    };
+    let f = fixtures::load(&app).await;
+    let registered = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/register",
+        None,
+        Some(serde_json::json!({
+            "email": "amelie@example.com", "password": crate::booking::PASSWORD,
+            "display_name": "Amélie", "locale": "fr",
+        })),
+    )
+    .await;
+    assert_eq!(registered.status(), 201);
+    let registered: serde_json::Value = registered.json().await.unwrap();
+    assert_eq!(registered["locale"], "fr");
+    let amelie = crate::booking::login(&app, "amelie@example.com").await;
+    let ana = customer(&app, "ana@example.com").await;
+    let french = id_of(&crate::booking::confirmed(&app, &amelie, &f.noon, &["A1"]).await);
+    let english = id_of(&crate::booking::confirmed(&app, &ana, &f.noon, &["A2"]).await);
+
+    let code_of = |token: String, id: String| {
+        let app = &app;
+        async move {
+            let ticket: serde_json::Value = send(
+                app,
+                Method::GET,
+                &format!("/api/v1/bookings/{id}/ticket"),
+                Some(&token),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            ticket["code"].as_str().unwrap().to_owned()
+        }
+    };
+
+    let mails = smtp.wait_for("amelie@example.com", 1).await;
+    assert_eq!(mails.len(), 1);
+    let data = &mails[0].data;
+    assert!(
+        data.contains("Content-Type: multipart/alternative"),
+        "{data}"
+    );
+    let text = part(data, "text/plain");
+    let html = part(data, "text/html");
+    let code = code_of(amelie.clone(), french.clone()).await;
+    assert!(
+        text.starts_with(&format!("Votre réservation {french} est confirmée.\n")),
+        "{text}"
+    );
+    assert!(text.contains("Places: A1\n"), "{text}");
+    assert!(text.contains("Total payé: "), "{text}");
+    assert!(
+        text.lines().any(|line| line == code),
+        "code {code} on one line: {text}"
+    );
+    assert!(html.contains("<html lang=\"fr\">"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<title>Vos billets : réservation {french}</title>"
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&code), "{html}");
+
+    let mails = smtp.wait_for("ana@example.com", 1).await;
+    assert_eq!(mails.len(), 1);
+    let data = &mails[0].data;
+    assert!(data.contains(&format!("Subject: Your tickets: booking {english}")));
+    let text = part(data, "text/plain");
+    let html = part(data, "text/html");
+    let code = code_of(ana.clone(), english.clone()).await;
+    assert!(
+        text.starts_with(&format!("Your booking {english} is confirmed.\n")),
+        "{text}"
+    );
+    assert!(text.contains("Seats: A2\n"), "{text}");
+    assert!(
+        text.lines().any(|line| line == code),
+        "code {code} on one line: {text}"
+    );
+    assert!(html.contains("<html lang=\"en\">"), "{html}");
+    assert!(html.contains(&format!("<p>Your booking {english} is confirmed.</p>")));
+    assert_eq!(
+        smtp.mails.lock().unwrap().len(),
+        2,
+        "nobody else was mailed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_are_mailed_in_their_language_as_text_and_html_sqlite() {
+    customers_are_mailed_in_their_language_as_text_and_html(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_are_mailed_in_their_language_as_text_and_html_postgres() {
+    customers_are_mailed_in_their_language_as_text_and_html(Engine::Postgres).await;
+}
+
+db_test!(
+    an_account_chooses_a_supported_language_for_its_mail,
+    |app| {
+        use crate::helpers::assert_problem;
+        // An unsupported language at registration is refused, and no account is made.
+        let refused = send(
+            app,
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(serde_json::json!({
+                "email": "lea@example.com", "password": crate::booking::PASSWORD,
+                "display_name": "Léa", "locale": "tlh",
+            })),
+        )
+        .await;
+        assert_problem(refused, 422, "unsupported-locale").await;
+        let lea = customer(app, "lea@example.com").await;
+        let me = send(app, Method::GET, "/api/v1/me", Some(&lea), None).await;
+        let me: serde_json::Value = me.json().await.unwrap();
+        assert_eq!(me["locale"], "en", "English unless chosen");
+
+        let patch = |body: serde_json::Value| {
+            send(app, Method::PATCH, "/api/v1/me", Some(&lea), Some(body))
+        };
+        let changed = patch(serde_json::json!({"locale": "FR"})).await;
+        assert_eq!(changed.status(), 200);
+        let changed: serde_json::Value = changed.json().await.unwrap();
+        assert_eq!(changed["locale"], "fr");
+        assert_eq!(changed["email"], "lea@example.com");
+        for unsupported in ["de", "fr-CA", "", "english"] {
+            let refused = patch(serde_json::json!({"locale": unsupported})).await;
+            assert_problem(refused, 422, "unsupported-locale").await;
+        }
+        // Nothing else is changed this way, and the language stays as it was.
+        let refused = patch(serde_json::json!({"email": "x@example.com"})).await;
+        assert_eq!(refused.status(), 400);
+        let me: serde_json::Value = send(app, Method::GET, "/api/v1/me", Some(&lea), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["locale"], "fr");
+        let anonymous = send(
+            app,
+            Method::PATCH,
+            "/api/v1/me",
+            None,
+            Some(serde_json::json!({"locale": "en"})),
+        )
+        .await;
+        assert_eq!(anonymous.status(), 401);
+    }
+);

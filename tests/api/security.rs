@@ -1402,6 +1402,19 @@ db_test!(every_route_with_an_owners_id_refuses_everyone_else, |app| {
         .await
         .unwrap();
     assert_eq!(key.status(), 201);
+    let rule = app
+        .client
+        .post(app.url("/api/v1/partner/price-rules"))
+        .bearer_auth(&owner)
+        .json(&json!({"name": "weekend", "rule": {"kind": "day_of_week", "days": ["sat"], "percent_bp": 1000}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.status(), 201);
+    let rule_id = rule.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let key_id = key.json::<serde_json::Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
@@ -1416,6 +1429,7 @@ db_test!(every_route_with_an_owners_id_refuses_everyone_else, |app| {
         ("entry_id", entry_id.clone()),
         ("endpoint_id", endpoint_id.clone()),
         ("key_id", key_id.clone()),
+        ("rule_id", rule_id.clone()),
         ("external_sale_id", "owners-sale".to_owned()),
     ]
     .into_iter()
