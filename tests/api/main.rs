@@ -32,6 +32,7 @@ mod ops;
 mod outage;
 mod partner;
 mod payments;
+mod pricing;
 mod relay;
 mod reports;
 mod reviews;
