@@ -322,6 +322,11 @@ pub(super) async fn run_booking(args: &BenchArgs, target: Target) -> anyhow::Res
         );
     }
     let tokens = Arc::new(sign_up_customers(&target, args.customers, &run_id, deadline).await?);
+    let demand_rule = if args.demand_rule {
+        Some(super::demand_rule::attach(&target, &run_id).await?)
+    } else {
+        None
+    };
     let slow_endpoint = match args.webhook_delay_ms {
         Some(ms) => Some(super::slow_endpoint::attach(&target, Duration::from_millis(ms)).await?),
         None => None,
@@ -396,6 +401,9 @@ pub(super) async fn run_booking(args: &BenchArgs, target: Target) -> anyhow::Res
             "webhook deliveries the slow endpoint had answered by the end: {}",
             endpoint.received()
         );
+    }
+    if let Some(rule) = demand_rule {
+        rule.remove(&target).await?;
     }
     if total.workers_out_of_seats > 0 {
         println!(

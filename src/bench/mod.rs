@@ -29,6 +29,7 @@ use tokio::net::TcpStream;
 
 mod best_available;
 mod booking;
+mod demand_rule;
 mod slow_endpoint;
 
 #[derive(Debug, Args)]
@@ -72,6 +73,11 @@ pub struct BenchArgs {
     /// `MARQUEE_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true`).
     #[arg(long)]
     webhook_delay_ms: Option<u64>,
+    /// `booking`: a demand price rule on every demo show for the run (the demo partner adds
+    /// it first and deletes it at the end), so every quote and hold reads the show's
+    /// occupancy; compare with a run without it.
+    #[arg(long)]
+    demand_rule: bool,
     /// `flash-sale`: put the show behind a waiting room (on sale two seconds after the
     /// set-up); every buyer joins it at the release, waits to be admitted and holds with
     /// the admission. Each buyer gets an account of its own.
@@ -295,6 +301,20 @@ impl Connection {
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
         self.send(request).await
+    }
+
+    /// A signed-in DELETE (clearing up after a run).
+    async fn delete(
+        &mut self,
+        target: &Target,
+        path: &str,
+        token: &str,
+    ) -> anyhow::Result<StatusCode> {
+        let request = Request::delete(path)
+            .header(header::HOST, &target.host)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Full::default())?;
+        Ok(self.send(request).await?.0)
     }
 
     /// An anonymous JSON POST (registration and login), with the response headers.

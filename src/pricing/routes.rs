@@ -5,10 +5,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{
-    service::{self, HolidayCalendar, HolidayYear, PriceRuleRequest, PriceRuleView},
-    store,
-};
+use super::service::{self, HolidayCalendar, HolidayYear, PriceRuleRequest, PriceRuleView};
 use crate::{
     app::AppState,
     catalog::{manage::ensure_approved, partner_routes::org_of},
@@ -71,10 +68,7 @@ async fn list_partner_rules(
     partner: Partner,
 ) -> Result<Json<Vec<PriceRuleView>>, ApiError> {
     let org = org_of(&partner)?;
-    let rules = store::rules_of(&app.db, Some(org.as_str()))
-        .await
-        .map_err(service::PricingError::from)?;
-    Ok(Json(rules.into_iter().map(service::view).collect()))
+    Ok(Json(service::list(&app.db, Some(org.as_str())).await?))
 }
 
 /// One of the organisation's price rules (404 for another's).
@@ -89,11 +83,9 @@ async fn get_partner_rule(
     ApiPath(rule_id): ApiPath<String>,
 ) -> Result<Json<PriceRuleView>, ApiError> {
     let org = org_of(&partner)?;
-    let rule = store::rule(&app.db, &rule_id, Some(org.as_str()))
-        .await
-        .map_err(service::PricingError::from)?
-        .ok_or(service::PricingError::NotFound(rule_id))?;
-    Ok(Json(service::view(rule)))
+    Ok(Json(
+        service::get(&app.db, &rule_id, Some(org.as_str())).await?,
+    ))
 }
 
 /// Replace one of the organisation's price rules (404 for another's).
@@ -157,10 +149,7 @@ async fn list_platform_rules(
     State(app): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<Vec<PriceRuleView>>, ApiError> {
-    let rules = store::rules_of(&app.db, None)
-        .await
-        .map_err(service::PricingError::from)?;
-    Ok(Json(rules.into_iter().map(service::view).collect()))
+    Ok(Json(service::list(&app.db, None).await?))
 }
 
 /// One platform price rule (administrators).
@@ -174,11 +163,7 @@ async fn get_platform_rule(
     _admin: Admin,
     ApiPath(rule_id): ApiPath<String>,
 ) -> Result<Json<PriceRuleView>, ApiError> {
-    let rule = store::rule(&app.db, &rule_id, None)
-        .await
-        .map_err(service::PricingError::from)?
-        .ok_or(service::PricingError::NotFound(rule_id))?;
-    Ok(Json(service::view(rule)))
+    Ok(Json(service::get(&app.db, &rule_id, None).await?))
 }
 
 /// Replace a platform price rule (administrators).

@@ -305,6 +305,23 @@ pub async fn validate(
     })
 }
 
+/// The owner's rules (`org_id` `None`: the platform's), oldest first.
+pub async fn list(db: &Db, org_id: Option<&str>) -> Result<Vec<PriceRuleView>, PricingError> {
+    Ok(store::rules_of(db, org_id)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect())
+}
+
+/// One of the owner's rules; another owner's reads as not found.
+pub async fn get(db: &Db, id: &str, org_id: Option<&str>) -> Result<PriceRuleView, PricingError> {
+    store::rule(db, id, org_id)
+        .await?
+        .map(view)
+        .ok_or_else(|| PricingError::NotFound(id.to_owned()))
+}
+
 /// Creates (`id` `None`) or replaces the owner's rule; quotes on this node see it at once
 /// (the catalog epoch), other nodes within two seconds. Holds already made keep their
 /// quote.

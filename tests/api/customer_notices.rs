@@ -20,6 +20,7 @@ use crate::{
     },
     db_test_with, fixtures,
     helpers::{TestApp, assert_problem, send},
+    reports::notices as file_sink,
 };
 
 fn utc(text: &str) -> DateTime<Utc> {
@@ -62,29 +63,6 @@ async fn queued(app: &TestApp, kind: &str) -> Vec<(String, String)> {
         )
         .await
         .unwrap()
-}
-
-/// The messages of `kind` the file sink has written, waiting (bounded) for `n` of them.
-async fn written(app: &TestApp, kind: &str, n: usize) -> Vec<Value> {
-    let path = app.state.config.notify.file.clone().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let found: Vec<Value> = text
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|m| m["kind"] == kind)
-            .collect();
-        if found.len() >= n {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} {kind} messages: {text}",
-            found.len()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// The outbox's events of `event_type`.
@@ -146,7 +124,7 @@ db_test_with!(
         let sent = queued(app, "hold_expiring").await;
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(sent[0].0, "ana@example.com");
-        let mail = &written(app, "hold_expiring", 1).await[0];
+        let mail = &file_sink(app, "hold_expiring", 1).await[0];
         assert_eq!(mail["to"], "ana@example.com");
         let subject = mail["subject"].as_str().unwrap();
         // 03:37 UTC is 09:07 in the theatre's Kolkata.
@@ -257,7 +235,7 @@ db_test_with!(
         let sent = queued(app, "show_rescheduled").await;
         let to_whom: Vec<&str> = sent.iter().map(|(r, _)| r.as_str()).collect();
         assert_eq!(to_whom, ["ana@example.com", "ben@example.com"]);
-        for mail in written(app, "show_rescheduled", 2).await {
+        for mail in file_sink(app, "show_rescheduled", 2).await {
             let body = mail["body"].as_str().unwrap();
             assert!(body.contains("15:30") && body.contains("12:00"), "{body}");
             assert!(body.contains("cancel"), "{body}");
@@ -282,7 +260,7 @@ db_test_with!(
         let sent = queued(app, "show_repriced").await;
         let to_whom: Vec<&str> = sent.iter().map(|(r, _)| r.as_str()).collect();
         assert_eq!(to_whom, ["ana@example.com", "ben@example.com"]);
-        for mail in written(app, "show_repriced", 2).await {
+        for mail in file_sink(app, "show_repriced", 2).await {
             let body = mail["body"].as_str().unwrap();
             assert!(body.contains("157.50"), "the price kept: {body}");
         }

@@ -40,7 +40,7 @@ fn row<'a>(report: &'a Value, key: &str) -> &'a Value {
 }
 
 /// The messages the file sink has written of `kind`, waiting (bounded) for `n` of them.
-async fn notices(app: &TestApp, kind: &str, n: usize) -> Vec<Value> {
+pub async fn notices(app: &TestApp, kind: &str, n: usize) -> Vec<Value> {
     let path = app.state.config.notify.file.clone().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
