@@ -187,6 +187,8 @@ pub struct LimitsConfig {
     pub partner_writes_per_org_per_minute: u32,
     /// Reviews written or edited, and helpful votes, per account.
     pub review_writes_per_account_per_minute: u32,
+    /// Tickets mailed again at the customer's request, per booking.
+    pub ticket_emails_per_booking_per_minute: u32,
     /// Start of every shared bucket's key in Redis (deployments sharing one Redis keep
     /// apart by it).
     pub redis_prefix: String,
@@ -203,6 +205,7 @@ impl Default for LimitsConfig {
             waitlist_joins_per_account_per_minute: 20,
             partner_writes_per_org_per_minute: 1_200,
             review_writes_per_account_per_minute: 10,
+            ticket_emails_per_booking_per_minute: 2,
             redis_prefix: "marquee".into(),
         }
     }
@@ -787,6 +790,7 @@ impl Config {
             limits.waitlist_joins_per_account_per_minute,
             limits.partner_writes_per_org_per_minute,
             limits.review_writes_per_account_per_minute,
+            limits.ticket_emails_per_booking_per_minute,
         ]
         .contains(&0)
         {

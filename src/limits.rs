@@ -58,10 +58,11 @@ pub enum Limit {
     PartnerWrite,
     /// Reviews written or edited, and helpful votes, per account.
     ReviewWrite,
+    TicketEmail,
 }
 
 impl Limit {
-    const ALL: [Limit; 8] = [
+    const ALL: [Limit; 9] = [
         Limit::Hold,
         Limit::PaymentPerBooking,
         Limit::PaymentPerAccount,
@@ -70,6 +71,7 @@ impl Limit {
         Limit::WaitlistJoin,
         Limit::PartnerWrite,
         Limit::ReviewWrite,
+        Limit::TicketEmail,
     ];
 
     /// The limit's name in shared bucket keys.
@@ -83,6 +85,7 @@ impl Limit {
             Limit::WaitlistJoin => "waitlist-join",
             Limit::PartnerWrite => "partner-write",
             Limit::ReviewWrite => "review-write",
+            Limit::TicketEmail => "ticket-email",
         }
     }
 
@@ -97,6 +100,7 @@ impl Limit {
             Limit::WaitlistJoin => "waitlist joins from this account",
             Limit::PartnerWrite => "changes from this organisation",
             Limit::ReviewWrite => "reviews and votes from this account",
+            Limit::TicketEmail => "ticket emails for this booking",
         }
     }
 
@@ -110,6 +114,7 @@ impl Limit {
             Limit::WaitlistJoin => config.waitlist_joins_per_account_per_minute,
             Limit::PartnerWrite => config.partner_writes_per_org_per_minute,
             Limit::ReviewWrite => config.review_writes_per_account_per_minute,
+            Limit::TicketEmail => config.ticket_emails_per_booking_per_minute,
         }
     }
 }

@@ -45,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(bulk_cancel))
         .routes(routes!(ticket))
         .routes(routes!(ticket_svg))
+        .routes(routes!(email_ticket))
         .routes(routes!(verify_ticket))
         .routes(routes!(cancel_show))
         .routes(routes!(show_bookings))
@@ -400,6 +401,46 @@ async fn ticket(
     ApiPath(booking_id): ApiPath<String>,
 ) -> Result<Json<Ticket>, ApiError> {
     Ok(Json(ticket_of(&app, &customer.user_id, &booking_id).await?))
+}
+
+/// The answer to a request to mail a ticket again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketResend {
+    pub booking_id: String,
+    /// `queued`: the message goes out through the mail outbox with the next notifications.
+    pub status: &'static str,
+}
+
+impl TicketResend {
+    pub fn queued(booking_id: String) -> Self {
+        Self {
+            booking_id,
+            status: "queued",
+        }
+    }
+}
+
+/// Mail the tickets of your confirmed booking to you again (in your account's language),
+/// through the mail outbox like every message; a few times a minute per booking.
+#[utoipa::path(post, path = "/api/v1/bookings/{booking_id}/ticket-email", tag = "bookings",
+    security(("bearer" = [])),
+    params(("booking_id" = String, Path)),
+    responses((status = 202, body = TicketResend),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "the booking is not confirmed",
+               body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
+async fn email_ticket(
+    State(app): State<AppState>,
+    Customer(customer): Customer,
+    ApiPath(booking_id): ApiPath<String>,
+) -> Result<(StatusCode, Json<TicketResend>), ApiError> {
+    // Keyed by the asker too: someone else's asks (404) never spend the customer's.
+    let key = format!("{}/{booking_id}", customer.user_id);
+    app.limits.check(Limit::TicketEmail, &key).await?;
+    service::resend_ticket(&app, Some(&customer.user_id), &booking_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(TicketResend::queued(booking_id))))
 }
 
 /// The ticket's code as a QR code (SVG), to show at the door.

@@ -488,6 +488,34 @@ pub async fn own_booking(
         .ok_or_else(|| BookingError::NotFound(id.to_owned()))
 }
 
+/// Mails a confirmed booking's tickets to its customer again: a `ticket.resent` event in the
+/// same unit of work that checks the booking, so the message goes through the mail outbox
+/// like every other. `customer` `Some`: only their own booking (anyone else's is "not
+/// found"); `None`: staff, any booking.
+pub async fn resend_ticket(
+    app: &AppState,
+    customer: Option<&UserId>,
+    id: &str,
+) -> Result<(), BookingError> {
+    let now = app.clock.now().as_millis();
+    let (id, customer) = (id.to_owned(), customer.map(|c| c.to_string()));
+    app.db
+        .write(move |tx| {
+            let booking = store::get_booking_in(tx, &id)?
+                .filter(|b| customer.as_ref().is_none_or(|c| *c == b.customer_id))
+                .ok_or_else(|| BookingError::NotFound(id.clone()))?;
+            if booking.status() != BookingStatus::Confirmed {
+                return Err(BookingError::TicketUnavailable(booking.status().as_str()));
+            }
+            let event = Event::TicketResent {
+                booking_id: id.clone(),
+            };
+            outbox::append(tx, &event, now)?;
+            Ok(())
+        })
+        .await
+}
+
 /// A page of bookings with their payments.
 pub async fn page(
     app: &AppState,

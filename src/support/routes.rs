@@ -11,7 +11,7 @@ use axum::response::Response;
 use crate::{
     app::AppState,
     booking::BookingError,
-    booking::routes::respond_idempotently,
+    booking::routes::{TicketResend, respond_idempotently},
     booking::{
         model::{BookingRow, BookingView},
         service,
@@ -103,14 +103,6 @@ async fn list_refunds(
     Ok(Json(rows.into_iter().map(RefundView::from).collect()))
 }
 
-/// The re-send's answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TicketResend {
-    pub booking_id: String,
-    /// `queued`: the message goes out with the next notifications.
-    pub status: &'static str,
-}
-
 /// Send a confirmed booking's tickets to its customer again (administrators): a new
 /// message with the ticket code, through the notification outbox like every message.
 #[utoipa::path(post, path = "/api/v1/admin/bookings/{booking_id}/ticket-email", tag = "admin",
@@ -127,28 +119,10 @@ async fn resend_ticket(
     _admin: Admin,
     ApiPath(booking_id): ApiPath<String>,
 ) -> Result<(axum::http::StatusCode, Json<TicketResend>), ApiError> {
-    let now = app.clock.now().as_millis();
-    let id = booking_id.clone();
-    app.db
-        .write(move |tx| {
-            let booking = crate::booking::store::get_booking_in(tx, &id)?
-                .ok_or_else(|| BookingError::NotFound(id.clone()))?;
-            if booking.status() != crate::booking::model::BookingStatus::Confirmed {
-                return Err(BookingError::TicketUnavailable(booking.status().as_str()));
-            }
-            let event = crate::integration::events::Event::TicketResent {
-                booking_id: id.clone(),
-            };
-            crate::integration::outbox::append(tx, &event, now)?;
-            Ok(())
-        })
-        .await?;
+    service::resend_ticket(&app, None, &booking_id).await?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
-        Json(TicketResend {
-            booking_id,
-            status: "queued",
-        }),
+        Json(TicketResend::queued(booking_id)),
     ))
 }
 

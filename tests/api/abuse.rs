@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// Asserts a 429 `rate-limited` problem with a `Retry-After` of 1 to 60 seconds.
-async fn assert_rate_limited(response: Response, what: &str) {
+pub async fn assert_rate_limited(response: Response, what: &str) {
     let retry_after: u64 = response
         .headers()
         .get("retry-after")

@@ -297,3 +297,87 @@ db_test_with!(
         .await;
     }
 );
+
+db_test_with!(
+    customers_ask_for_their_tickets_again_in_their_language,
+    |config| { notices_to_file(config) },
+    |app| {
+        let f = fixtures::load(app).await;
+        let ana = customer(app, "ana@example.com").await;
+        let french = send(
+            app,
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&ana),
+            Some(json!({"locale": "fr"})),
+        )
+        .await;
+        assert_eq!(french.status(), StatusCode::OK);
+        let paid = confirmed(app, &ana, &f.noon, &["A1"]).await;
+        let id = id_of(&paid);
+        let path = format!("/api/v1/bookings/{id}/ticket-email");
+
+        // Only the booking's customer, only once it is paid.
+        let bob = customer(app, "bob@example.com").await;
+        assert_problem(
+            send(app, Method::POST, &path, Some(&bob), None).await,
+            404,
+            "not-found",
+        )
+        .await;
+        let held = hold_ok(app, &ana, &f.noon, &["A2"]).await;
+        assert_problem(
+            send(
+                app,
+                Method::POST,
+                &format!("/api/v1/bookings/{}/ticket-email", id_of(&held)),
+                Some(&ana),
+                None,
+            )
+            .await,
+            409,
+            "ticket-unavailable",
+        )
+        .await;
+
+        // Twice a minute per booking (the default), then 429.
+        for _ in 0..2 {
+            let response = send(app, Method::POST, &path, Some(&ana), None).await;
+            assert_eq!(response.status(), StatusCode::ACCEPTED);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body, json!({"booking_id": id, "status": "queued"}));
+        }
+        crate::abuse::assert_rate_limited(
+            send(app, Method::POST, &path, Some(&ana), None).await,
+            "ticket emails for this booking",
+        )
+        .await;
+
+        // Two messages, in French, each with the ticket code alone on its line.
+        settle(app).await;
+        assert_eq!(queued(app, "ticket_resent").await.len(), 2);
+        let code = send(
+            app,
+            Method::GET,
+            &format!("/api/v1/bookings/{id}/ticket"),
+            Some(&ana),
+            None,
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for mail in file_sink(app, "ticket_resent", 2).await {
+            assert_eq!(mail["to"], "ana@example.com");
+            assert_eq!(
+                mail["subject"],
+                format!("Vos billets, à nouveau : réservation {id}")
+            );
+            let body = mail["body"].as_str().unwrap();
+            assert!(body.lines().any(|line| line == code), "{code} in {body}");
+        }
+    }
+);
