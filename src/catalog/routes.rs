@@ -437,8 +437,10 @@ async fn get_show(
     let now = app.clock.now();
     let entry = app
         .cache
-        .get_or_load(key, Scope::Show(show.as_str()), || {
-            service::show_detail(&app.db, show.as_str(), &locale, now)
+        .get_or_load(key, Scope::Show(show.as_str()), || async {
+            let mut detail = service::show_detail(&app.db, show.as_str(), &locale, now).await?;
+            crate::pricing::price_categories(&app, show.as_str(), &mut detail.value.prices).await?;
+            Ok::<_, CatalogError>(detail)
         })
         .await?;
     Ok(CachedJson::new(entry, &headers))

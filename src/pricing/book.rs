@@ -121,6 +121,14 @@ impl OccupancyBook {
         Ok(occupancy)
     }
 
+    /// Counts the show's occupancy now, exactly, and keeps it as the node's.
+    pub async fn count_now(&self, app: &AppState, show_id: &str) -> sqlx::Result<Occupancy> {
+        let now = app.clock.now().as_millis();
+        let occupancy = count(&app.db, show_id, now).await?;
+        self.put(show_id, now, occupancy);
+        Ok(occupancy)
+    }
+
     /// Records an occupancy counted at `at` (a seat map's).
     pub fn put(&self, show_id: &str, at: i64, occupancy: Occupancy) {
         self.entries.insert(show_id.to_owned(), (at, occupancy));

@@ -28,7 +28,7 @@ use self::{
 };
 use crate::{
     app::AppState,
-    catalog::CatalogError,
+    catalog::{CatalogError, model::CategoryPrice},
     http::cache::Fresh,
     inventory::{
         self,
@@ -112,6 +112,37 @@ pub fn occupancy_of(map: &SeatMap) -> Occupancy {
         }
     }
     occupancy
+}
+
+/// `prices` (a show's category prices, as its detail lists them) at their price now under
+/// the show's rules. The detail is cached until the show's seats or the rules change, so
+/// a demand rule's occupancy is counted exactly here, not reused.
+pub async fn price_categories(
+    app: &AppState,
+    show_id: &str,
+    prices: &mut [CategoryPrice],
+) -> Result<(), CatalogError> {
+    let book = app.price_rules.rules(app).await?;
+    if book.rules.is_empty() {
+        return Ok(());
+    }
+    let facts = app.show_facts.get(app, show_id).await?;
+    let mut rules = show_rules(&book, &facts, None);
+    if rules.rules.is_empty() {
+        return Ok(());
+    }
+    if rules.reads_demand() {
+        let occupancy = app.occupancy.count_now(app, show_id).await?;
+        rules.point.occupancy_bp = Some(occupancy.basis_points());
+    }
+    for entry in prices {
+        if let Ok((price, _)) =
+            rules::seat_price(entry.price, entry.category, &rules.rules, &rules.point)
+        {
+            entry.price = price;
+        }
+    }
+    Ok(())
 }
 
 /// The show's seat map with each seat at its price now: the category's price after the

@@ -82,6 +82,30 @@ fn applied_rule(name: &str, kind: &str, amount: i64) -> (String, String, i64) {
     (name.to_owned(), kind.to_owned(), amount)
 }
 
+/// The show's category prices as its detail lists them: (category, minor units).
+async fn detail_prices(app: &TestApp, show: &ShowId) -> Vec<(String, i64)> {
+    let detail = app.get_ok(&format!("/api/v1/shows/{show}")).await;
+    detail["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["category"].as_str().unwrap().to_owned(),
+                p["price"]["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn categories(regular: i64, premium: i64, recliner: i64) -> Vec<(String, i64)> {
+    vec![
+        ("regular".to_owned(), regular),
+        ("premium".to_owned(), premium),
+        ("recliner".to_owned(), recliner),
+    ]
+}
+
 /// The price the seat map shows for `label`, in minor units.
 fn map_price(map: &Value, label: &str) -> i64 {
     map["seats"]
@@ -545,6 +569,11 @@ db_test!(
         assert_eq!(map_price(&map, "A1"), 16_500);
         assert_eq!(map_price(&map, "B4"), 28_875);
         assert_eq!(map_price(&map, "C1"), 49_555);
+        // And the show's detail each category's.
+        assert_eq!(
+            detail_prices(app, &f.noon).await,
+            categories(16_500, 28_875, 49_555)
+        );
 
         // A hold made right after the quote agrees with it, and keeps it once the rule goes.
         let ana = customer(app, "ana@example.com").await;
@@ -587,6 +616,11 @@ db_test!(
         )
         .await;
 
+        // The show's detail, read (and cached) before any sale.
+        assert_eq!(
+            detail_prices(app, &f.noon).await,
+            categories(14_000, 22_500, 40_545)
+        );
         // Empty: 15,000 - 10% = 13,500, raised to the floor.
         let quiet = quote(app, &f.noon, &["A1"]).await;
         assert_eq!(
@@ -623,6 +657,12 @@ db_test!(
         );
         assert_eq!(busy["total"], inr(17_850));
         assert_eq!(map_price(&seat_map(app, &f.noon).await, "A3"), 17_000);
+        // The detail was cached before; the holds changed the show's seats, so it is counted
+        // again: 15,000 capped at 17,000, 25,000 and 45,050 + 20%.
+        assert_eq!(
+            detail_prices(app, &f.noon).await,
+            categories(17_000, 30_000, 54_060)
+        );
 
         // Ana's hold keeps the price it was quoted, and she pays that.
         let booking = get_booking(app, &ana, held["id"].as_str().unwrap()).await;
@@ -637,6 +677,10 @@ db_test!(
         let cancelled = cancel(app, &bob, bobs["id"].as_str().unwrap()).await;
         assert!(cancelled.status().is_success(), "{}", cancelled.status());
         assert_eq!(map_price(&seat_map(app, &f.noon).await, "A3"), 14_000);
+        assert_eq!(
+            detail_prices(app, &f.noon).await,
+            categories(14_000, 22_500, 40_545)
+        );
         assert_eq!(
             line(&quote(app, &f.noon, &["A3"]).await, "A3")["list_price"],
             inr(14_000)
