@@ -249,6 +249,23 @@ async function confirmationView(ctx, booking, show) {
     qr = alertBox();
     showError(qr, svg);
   }
+  // Mailing the tickets again (the API allows a couple a minute): a status line says how it went.
+  const mailStatus = h('p', { class: 'mail-status', role: 'status' });
+  const mailError = alertBox();
+  const mailButton = h('button', { type: 'button', class: 'secondary', text: t('booking.emailTicket') });
+  mailButton.addEventListener('click', async () => {
+    mailButton.disabled = true;
+    mailStatus.textContent = '';
+    showError(mailError, null);
+    try {
+      await api(`${path}/ticket-email`, { method: 'POST', auth: true });
+      mailStatus.textContent = t('booking.emailSent');
+    } catch (error) {
+      showError(mailError, error);
+    } finally {
+      mailButton.disabled = false;
+    }
+  });
   return h('div', { class: 'page confirmation' },
     heading(t('booking.confirmed')),
     h('p', { class: 'lead', text: t('booking.enjoy') }),
@@ -262,7 +279,9 @@ async function confirmationView(ctx, booking, show) {
         qr,
         h('figcaption', {}, h('span', { class: 'muted', text: t('booking.code') }), h('br'), h('code', { class: 'code', text: ticket.code })))),
     h('div', { class: 'actions' },
-      h('a', { href: '#/bookings', class: 'button-link primary-link', text: t('nav.bookings') })));
+      h('a', { href: '#/bookings', class: 'button-link primary-link', text: t('nav.bookings') }),
+      mailButton),
+    mailStatus, mailError);
 }
 
 function endedView(booking, show) {

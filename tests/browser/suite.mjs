@@ -292,6 +292,9 @@ test('a customer walks from a city to a paid ticket and finds it in My bookings'
   await page.getByText(movieTitle).first().waitFor();
   for (const label of chosen) assert.match(await page.locator('.ticket').innerText(), new RegExp(`\\b${label}\\b`));
   await shot(page, 'walk-ticket');
+  // The tickets again by email: the API queues the message and the page says so.
+  await page.getByRole('button', { name: 'Email me my tickets' }).click();
+  await page.getByRole('status').filter({ hasText: 'Your tickets are on their way to your email.' }).waitFor();
 
   await page.getByRole('link', { name: 'My bookings' }).first().click();
   await page.getByRole('heading', { level: 1, name: 'My bookings' }).waitFor();
