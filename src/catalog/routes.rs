@@ -22,6 +22,7 @@ use crate::{
         pagination::{Page, PageParams},
     },
     ids::{CityId, MovieId, ShowId, TheatreId},
+    pricing::Count,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -255,8 +256,8 @@ async fn movie_showtimes(
     let now = app.clock.now();
     let entry = app
         .cache
-        .get_or_load(key, Scope::Catalog, || {
-            service::movie_showtimes(
+        .get_or_load(key, Scope::Catalog, || async {
+            let mut listing = service::movie_showtimes(
                 &app.db,
                 city.as_str(),
                 movie.as_str(),
@@ -265,6 +266,14 @@ async fn movie_showtimes(
                 &locale,
                 now,
             )
+            .await?;
+            let shows = listing
+                .value
+                .items
+                .iter_mut()
+                .flat_map(|t| t.shows.iter_mut());
+            crate::pricing::price_showtimes(&app, shows).await?;
+            Ok::<_, CatalogError>(listing)
         })
         .await?;
     Ok(CachedJson::new(entry, &headers))
@@ -341,8 +350,16 @@ async fn theatre_schedule(
     let now = app.clock.now();
     let entry = app
         .cache
-        .get_or_load(key, Scope::Catalog, || {
-            service::theatre_schedule(&app.db, theatre.as_str(), &query, &locale, now)
+        .get_or_load(key, Scope::Catalog, || async {
+            let mut schedule =
+                service::theatre_schedule(&app.db, theatre.as_str(), &query, &locale, now).await?;
+            let shows = schedule
+                .value
+                .movies
+                .iter_mut()
+                .flat_map(|m| m.shows.iter_mut());
+            crate::pricing::price_showtimes(&app, shows).await?;
+            Ok::<_, CatalogError>(schedule)
         })
         .await?;
     Ok(CachedJson::new(entry, &headers))
@@ -439,7 +456,8 @@ async fn get_show(
         .cache
         .get_or_load(key, Scope::Show(show.as_str()), || async {
             let mut detail = service::show_detail(&app.db, show.as_str(), &locale, now).await?;
-            crate::pricing::price_categories(&app, show.as_str(), &mut detail.value.prices).await?;
+            let prices = &mut detail.value.prices;
+            crate::pricing::price_categories(&app, show.as_str(), prices, Count::Exact).await?;
             Ok::<_, CatalogError>(detail)
         })
         .await?;

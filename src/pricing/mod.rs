@@ -28,7 +28,10 @@ use self::{
 };
 use crate::{
     app::AppState,
-    catalog::{CatalogError, model::CategoryPrice},
+    catalog::{
+        CatalogError,
+        model::{CategoryPrice, Showtime},
+    },
     http::cache::Fresh,
     inventory::{
         self,
@@ -114,13 +117,22 @@ pub fn occupancy_of(map: &SeatMap) -> Occupancy {
     occupancy
 }
 
-/// `prices` (a show's category prices, as its detail lists them) at their price now under
-/// the show's rules. The detail is cached until the show's seats or the rules change, so
-/// a demand rule's occupancy is counted exactly here, not reused.
+/// How fresh a demand rule's occupancy must be when category prices are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// Counted now (an answer cached until the show's seats change).
+    Exact,
+    /// The node's, at most `pricing.demand_refresh_ms` old (listings of many shows).
+    Recent,
+}
+
+/// `prices` (a show's category prices, as its detail or a listing shows them) at their
+/// price now under the show's rules, the occupancy as `count` says.
 pub async fn price_categories(
     app: &AppState,
     show_id: &str,
     prices: &mut [CategoryPrice],
+    count: Count,
 ) -> Result<(), CatalogError> {
     let book = app.price_rules.rules(app).await?;
     if book.rules.is_empty() {
@@ -132,7 +144,10 @@ pub async fn price_categories(
         return Ok(());
     }
     if rules.reads_demand() {
-        let occupancy = app.occupancy.count_now(app, show_id).await?;
+        let occupancy = match count {
+            Count::Exact => app.occupancy.count_now(app, show_id).await?,
+            Count::Recent => app.occupancy.get(app, show_id).await?,
+        };
         rules.point.occupancy_bp = Some(occupancy.basis_points());
     }
     for entry in prices {
@@ -141,6 +156,22 @@ pub async fn price_categories(
         {
             entry.price = price;
         }
+    }
+    Ok(())
+}
+
+/// Every show of a listing at its prices now. Listings are cached for the catalog's
+/// maximum age, so a demand price there may be that old; the seat map, show detail and
+/// quote are current.
+pub async fn price_showtimes<'a>(
+    app: &AppState,
+    shows: impl Iterator<Item = &'a mut Showtime>,
+) -> Result<(), CatalogError> {
+    if app.price_rules.rules(app).await?.rules.is_empty() {
+        return Ok(());
+    }
+    for show in shows {
+        price_categories(app, show.id.as_str(), &mut show.prices, Count::Recent).await?;
     }
     Ok(())
 }

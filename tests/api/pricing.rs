@@ -98,6 +98,33 @@ async fn detail_prices(app: &TestApp, show: &ShowId) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// The show's category prices as a listing at `path` shows them (a movie's shows in a
+/// city, or a theatre's schedule).
+async fn listed_prices(app: &TestApp, path: &str, show: &ShowId) -> Vec<(String, i64)> {
+    let listing = app.get_ok(path).await;
+    let groups = listing
+        .get("items")
+        .or_else(|| listing.get("movies"))
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("no shows in {listing}"));
+    let listed = groups
+        .iter()
+        .flat_map(|group| group["shows"].as_array().unwrap())
+        .find(|s| s["id"] == show.as_str())
+        .unwrap_or_else(|| panic!("{show} not in {listing}"));
+    listed["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["category"].as_str().unwrap().to_owned(),
+                p["price"]["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn categories(regular: i64, premium: i64, recliner: i64) -> Vec<(String, i64)> {
     vec![
         ("regular".to_owned(), regular),
@@ -569,10 +596,23 @@ db_test!(
         assert_eq!(map_price(&map, "A1"), 16_500);
         assert_eq!(map_price(&map, "B4"), 28_875);
         assert_eq!(map_price(&map, "C1"), 49_555);
-        // And the show's detail each category's.
+        // And the show's detail each category's, and the listings.
         assert_eq!(
             detail_prices(app, &f.noon).await,
             categories(16_500, 28_875, 49_555)
+        );
+        let in_city = format!(
+            "/api/v1/cities/{}/movies/{}/shows?date=2026-11-22",
+            f.testpur, f.alpha
+        );
+        assert_eq!(
+            listed_prices(app, &in_city, &f.noon).await,
+            categories(16_500, 28_875, 49_555)
+        );
+        let at_bijou = format!("/api/v1/theatres/{}/shows?date=2026-11-22", f.bijou);
+        assert_eq!(
+            listed_prices(app, &at_bijou, &f.evening).await,
+            categories(20_000, 36_383, 62_440)
         );
 
         // A hold made right after the quote agrees with it, and keeps it once the rule goes.
@@ -591,6 +631,11 @@ db_test!(
         assert_eq!(
             line(&quote(app, &f.evening, &["A2"]).await, "A2")["list_price"],
             inr(17_325)
+        );
+        // The cached listing is dropped with the rule.
+        assert_eq!(
+            listed_prices(app, &at_bijou, &f.evening).await,
+            categories(17_325, 30_319, 52_033)
         );
         let booking = get_booking(app, &ana, held["id"].as_str().unwrap()).await;
         assert_eq!(booking["quote"], evening);
@@ -616,9 +661,18 @@ db_test!(
         )
         .await;
 
-        // The show's detail, read (and cached) before any sale.
+        // The show's detail, read (and cached) before any sale, and a listing.
         assert_eq!(
             detail_prices(app, &f.noon).await,
+            categories(14_000, 22_500, 40_545)
+        );
+        assert_eq!(
+            listed_prices(
+                app,
+                &format!("/api/v1/theatres/{}/shows?date=2026-11-22", f.aurora),
+                &f.noon
+            )
+            .await,
             categories(14_000, 22_500, 40_545)
         );
         // Empty: 15,000 - 10% = 13,500, raised to the floor.
