@@ -108,17 +108,14 @@ db_row! {
 impl OccupancyBook {
     /// The show's occupancy, at most `refresh_ms` old.
     pub async fn get(&self, app: &AppState, show_id: &str) -> sqlx::Result<Occupancy> {
-        let now = app.clock.now();
+        let now = app.clock.now().as_millis();
         let refresh = app.config.pricing.demand_refresh_ms;
         if let Some((taken, occupancy)) = self.entries.get(show_id)
-            && (taken..taken + refresh).contains(&now.as_millis())
+            && (taken..taken + refresh).contains(&now)
         {
             return Ok(occupancy);
         }
-        let occupancy = count(&app.db, show_id, now.as_millis()).await?;
-        self.entries
-            .insert(show_id.to_owned(), (now.as_millis(), occupancy));
-        Ok(occupancy)
+        self.count_now(app, show_id).await
     }
 
     /// Counts the show's occupancy now, exactly, and keeps it as the node's.

@@ -135,11 +135,22 @@ pub async fn price_categories(
     count: Count,
 ) -> Result<(), CatalogError> {
     let book = app.price_rules.rules(app).await?;
+    price_with(app, &book, show_id, prices, count).await
+}
+
+/// `price_categories` with the rule book already read (once for a whole listing).
+async fn price_with(
+    app: &AppState,
+    book: &Rules,
+    show_id: &str,
+    prices: &mut [CategoryPrice],
+    count: Count,
+) -> Result<(), CatalogError> {
     if book.rules.is_empty() {
         return Ok(());
     }
     let facts = app.show_facts.get(app, show_id).await?;
-    let mut rules = show_rules(&book, &facts, None);
+    let mut rules = show_rules(book, &facts, None);
     if rules.rules.is_empty() {
         return Ok(());
     }
@@ -167,11 +178,19 @@ pub async fn price_showtimes<'a>(
     app: &AppState,
     shows: impl Iterator<Item = &'a mut Showtime>,
 ) -> Result<(), CatalogError> {
-    if app.price_rules.rules(app).await?.rules.is_empty() {
+    let book = app.price_rules.rules(app).await?;
+    if book.rules.is_empty() {
         return Ok(());
     }
     for show in shows {
-        price_categories(app, show.id.as_str(), &mut show.prices, Count::Recent).await?;
+        price_with(
+            app,
+            &book,
+            show.id.as_str(),
+            &mut show.prices,
+            Count::Recent,
+        )
+        .await?;
     }
     Ok(())
 }

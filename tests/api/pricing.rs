@@ -85,7 +85,12 @@ fn applied_rule(name: &str, kind: &str, amount: i64) -> (String, String, i64) {
 /// The show's category prices as its detail lists them: (category, minor units).
 async fn detail_prices(app: &TestApp, show: &ShowId) -> Vec<(String, i64)> {
     let detail = app.get_ok(&format!("/api/v1/shows/{show}")).await;
-    detail["prices"]
+    category_prices(&detail["prices"])
+}
+
+/// A `prices` array as (category, minor units).
+fn category_prices(prices: &Value) -> Vec<(String, i64)> {
+    prices
         .as_array()
         .unwrap()
         .iter()
@@ -112,17 +117,7 @@ async fn listed_prices(app: &TestApp, path: &str, show: &ShowId) -> Vec<(String,
         .flat_map(|group| group["shows"].as_array().unwrap())
         .find(|s| s["id"] == show.as_str())
         .unwrap_or_else(|| panic!("{show} not in {listing}"));
-    listed["prices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["category"].as_str().unwrap().to_owned(),
-                p["price"]["amount"].as_i64().unwrap(),
-            )
-        })
-        .collect()
+    category_prices(&listed["prices"])
 }
 
 fn categories(regular: i64, premium: i64, recliner: i64) -> Vec<(String, i64)> {
